@@ -1,0 +1,31 @@
+"""csoftmax: fast, numerically stable softmax, log-softmax and logsumexp for NumPy arrays.
+
+The hot paths are C kernels (src/), compiled for AVX-512, AVX2+FMA and baseline x86-64 and chosen
+at import for this CPU (``CSOFTMAX_ISA=avx2`` or ``baseline`` forces a lower one).
+``csoftmax.reference`` is a pure-NumPy implementation of the same API and semantics.
+
+>>> import numpy as np, csoftmax
+>>> csoftmax.softmax(np.array([[0.0, np.log(3.0)]]))
+array([[0.25, 0.75]])
+"""
+import warnings as _warnings
+
+from . import reference
+from ._core import (available_isas, get_isa, log_softmax, logsumexp, openmp_available,
+                    softmax, _set_isa)
+from ._threads import get_num_threads, num_threads, set_num_threads
+from . import _core
+
+__version__ = "0.1.0"
+__all__ = [
+    "softmax", "log_softmax", "logsumexp",
+    "set_num_threads", "get_num_threads", "num_threads",
+    "get_isa", "available_isas", "openmp_available", "reference",
+]
+
+if not _core._init_isa_from_env():
+    import os as _os
+    _warnings.warn(
+        f"CSOFTMAX_ISA={_os.environ.get('CSOFTMAX_ISA')!r} is unknown or not supported by this "
+        f"CPU (available: {', '.join(available_isas())}); using {get_isa()}",
+        RuntimeWarning, stacklevel=2)

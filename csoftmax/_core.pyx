@@ -1,0 +1,435 @@
+# cython: language_level=3
+"""The thin layer between csoftmax's Python API and the C kernels (src/csoftmax.h).
+
+It validates arguments (sharing the rules of ``_validation`` with the reference), maps any array
+layout onto one of two kernel calls, releases the GIL around the kernel, and never does math:
+
+* rows: the reduced axis is contiguous and the other axes collapse into one strided axis
+  (C order, offset views, ``x[::k]``, negative row strides): ``csm_rows`` with a leading dimension;
+* cols: a C-contiguous array reduced over a non-last axis: ``csm_cols`` vectorizes across the
+  contiguous trailing axis instead of transposing.
+
+A Fortran-ordered array is the transpose of a C-ordered one, so it is handled on ``a.T``; any
+other layout is copied to C order once.
+"""
+import numpy as np
+cimport numpy as cnp
+
+from ._validation import as_input, check_out, normalize_axis, reduced_shape
+
+cnp.import_array()
+
+cdef extern from "csoftmax.h" nogil:
+    ctypedef enum csm_op:
+        CSM_SOFTMAX
+        CSM_LOG_SOFTMAX
+        CSM_LOGSUMEXP
+    ctypedef enum csm_dtype:
+        CSM_FLOAT32
+        CSM_FLOAT64
+    void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, Py_ssize_t nrows,
+                  Py_ssize_t n, Py_ssize_t ldx, Py_ssize_t ldo, int nthreads)
+    void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, Py_ssize_t nouter,
+                  Py_ssize_t nred, Py_ssize_t ninner, int nthreads)
+    int csm_isa_count()
+    const char *csm_isa_name(int i)
+    int csm_isa_supported(int i)
+    int csm_get_isa()
+    int csm_set_isa(int i)
+    int csm_init_isa_from_env()
+    int csm_openmp_available()
+    int csm_omp_max_threads()
+
+
+# ---------------------------------------------------------------------------------------------
+# Instruction set and threads
+
+def _isa_names():
+    return tuple(csm_isa_name(i).decode() for i in range(csm_isa_count()))
+
+
+def available_isas():
+    """Instruction sets this CPU can run, best first, e.g. ``('avx512', 'avx2', 'baseline')``."""
+    return tuple(name for i, name in enumerate(_isa_names()) if csm_isa_supported(i))
+
+
+def get_isa():
+    """Name of the instruction set the kernels use now (``CSOFTMAX_ISA`` can force a lower one)."""
+    return csm_isa_name(csm_get_isa()).decode()
+
+
+def _set_isa(name):
+    """Switch kernels (for tests and benchmarks). Not thread-safe against running calls."""
+    names = _isa_names()
+    if name not in names:
+        raise ValueError(f"unknown instruction set {name!r}; expected one of {names}")
+    if csm_set_isa(names.index(name)) != 0:
+        raise ValueError(f"instruction set {name!r} is not supported by this CPU "
+                         f"(available: {available_isas()})")
+
+
+def _init_isa_from_env():
+    """Apply CSOFTMAX_ISA; returns False when it names an unknown or unsupported set."""
+    return csm_init_isa_from_env() == 0
+
+
+cdef int _num_threads = 1
+# Below this many elements per thread, waking a second thread costs more than it saves.
+cdef Py_ssize_t MIN_ELEMENTS_PER_THREAD = 1 << 16
+
+
+def openmp_available():
+    """True when the kernels were built with OpenMP (otherwise every call is single-threaded)."""
+    return bool(csm_openmp_available())
+
+
+def _omp_max_threads():
+    return csm_omp_max_threads()
+
+
+def _set_num_threads(int n):
+    global _num_threads
+    _num_threads = n if csm_openmp_available() else 1
+
+
+def _get_num_threads():
+    return _num_threads
+
+
+cdef inline int _threads_for(Py_ssize_t size) noexcept:
+    cdef Py_ssize_t t
+    if _num_threads <= 1:
+        return 1
+    t = size // MIN_ELEMENTS_PER_THREAD
+    if t < 1:
+        return 1
+    return <int>(t if t < _num_threads else _num_threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout planning
+
+cdef inline bint _native_float(cnp.ndarray a) noexcept:
+    cdef int tn = cnp.PyArray_TYPE(a)
+    return (tn == cnp.NPY_FLOAT or tn == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
+cdef inline csm_dtype _dt(cnp.ndarray a) noexcept:
+    return CSM_FLOAT32 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT else CSM_FLOAT64
+
+
+cdef bint _rows_layout(cnp.ndarray v, int k, Py_ssize_t *nrows, Py_ssize_t *ld):
+    """True when axis k is last, unit-stride (or of length <= 1), and the other axes collapse
+    into one axis of uniform stride; sets the row count and the row stride in elements."""
+    cdef int nd = cnp.PyArray_NDIM(v), i
+    cdef cnp.npy_intp *shape = cnp.PyArray_DIMS(v)
+    cdef cnp.npy_intp *strides = cnp.PyArray_STRIDES(v)
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(v), rows = 1, ld_bytes, expected = 0
+    cdef bint first = True
+    if k != nd - 1 or not cnp.PyArray_ISALIGNED(v):
+        return False
+    if shape[k] > 1 and strides[k] != item:
+        return False
+    ld_bytes = shape[k] * item
+    for i in range(nd - 2, -1, -1):
+        if shape[i] == 1:
+            continue
+        if first:
+            ld_bytes = strides[i]
+            first = False
+        elif strides[i] != expected:
+            return False
+        expected = strides[i] * shape[i]
+        rows *= shape[i]
+    if ld_bytes % item:
+        return False
+    nrows[0] = rows
+    ld[0] = ld_bytes // item
+    return True
+
+
+cdef inline Py_ssize_t _prod(cnp.npy_intp *shape, int start, int stop) noexcept:
+    cdef Py_ssize_t p = 1
+    cdef int i
+    for i in range(start, stop):
+        p *= shape[i]
+    return p
+
+
+cdef cnp.ndarray _empty_like_c(cnp.ndarray v):
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(v), cnp.PyArray_DIMS(v), cnp.PyArray_TYPE(v), 0)
+
+
+cdef bint _same_view(cnp.ndarray a, cnp.ndarray b):
+    """a and b are the same elements in the same order (in-place operation)."""
+    cdef int i
+    if cnp.PyArray_DATA(a) != cnp.PyArray_DATA(b) or cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[i] != cnp.PyArray_DIMS(b)[i]:
+            return False
+        if cnp.PyArray_DIMS(a)[i] > 1 and cnp.PyArray_STRIDES(a)[i] != cnp.PyArray_STRIDES(b)[i]:
+            return False
+    return True
+
+
+cdef cnp.ndarray _softmax_like(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
+    """softmax or log_softmax of native-float `a` along `ax` into `dst` when its layout allows
+    it (dst is None, `a` itself, or does not overlap `a`); returns the array holding the result,
+    which is `dst` or a new array."""
+    cdef int nd = cnp.PyArray_NDIM(a), k = ax
+    cdef bint transposed = False
+    cdef cnp.ndarray v = a, w
+    cdef Py_ssize_t nrows, ldx, ldo, n, nouter, ninner
+    cdef int nt
+    cdef void *xp
+    cdef void *op_
+    cdef csm_dtype dt = _dt(a)
+    if cnp.PyArray_SIZE(a) == 0:
+        return dst if dst is not None else _empty_like_c(a)
+    if nd > 1 and not cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_F_CONTIGUOUS(a):
+        v = a.T
+        k = nd - 1 - ax
+        transposed = True
+    if not _rows_layout(v, k, &nrows, &ldx) and not (
+            cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v)):
+        v = np.ascontiguousarray(v)
+    w = None
+    if dst is not None:
+        w = dst.T if transposed else dst
+    n = cnp.PyArray_DIMS(v)[k]
+    nt = _threads_for(cnp.PyArray_SIZE(v))
+    if _rows_layout(v, k, &nrows, &ldx):
+        if w is None or not _rows_layout(w, k, &nrows, &ldo) or (ldo < n and nrows > 1):
+            w = _empty_like_c(v)
+            ldo = n
+        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+        with nogil:
+            csm_rows(op, dt, xp, op_, nrows, n, ldx, ldo, nt)
+    else:
+        if w is None or not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
+            w = _empty_like_c(v)
+        nouter = _prod(cnp.PyArray_DIMS(v), 0, k)
+        ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
+        nt = nt if nouter > 1 else 1
+        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+        with nogil:
+            csm_cols(op, dt, xp, op_, nouter, n, ninner, nt)
+    return w.T if transposed else w
+
+
+cdef cnp.ndarray _logsumexp_c(cnp.ndarray a, int ax):
+    """logsumexp of native-float `a` along `ax`; returns a new array of the reduced shape."""
+    cdef int nd = cnp.PyArray_NDIM(a), k = ax
+    cdef bint transposed = False
+    cdef cnp.ndarray v = a, w
+    cdef Py_ssize_t nrows, ldx, n, nouter, ninner
+    cdef int nt
+    cdef void *xp
+    cdef void *op_
+    cdef csm_dtype dt = _dt(a)
+    shape = tuple(s for i, s in enumerate((<object>a).shape) if i != ax)
+    if nd > 1 and not cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_F_CONTIGUOUS(a):
+        v = a.T
+        k = nd - 1 - ax
+        transposed = True
+        shape = shape[::-1]
+    w = np.empty(shape, dtype=a.dtype)
+    if cnp.PyArray_SIZE(w) == 0:
+        return w.T if transposed else w
+    if not _rows_layout(v, k, &nrows, &ldx) and not (
+            cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v)):
+        v = np.ascontiguousarray(v)
+    n = cnp.PyArray_DIMS(v)[k]
+    nt = _threads_for(cnp.PyArray_SIZE(v))
+    if _rows_layout(v, k, &nrows, &ldx):
+        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+        with nogil:
+            csm_rows(CSM_LOGSUMEXP, dt, xp, op_, nrows, n, ldx, 1, nt)
+    else:
+        nouter = _prod(cnp.PyArray_DIMS(v), 0, k)
+        ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
+        nt = nt if nouter > 1 else 1
+        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+        with nogil:
+            csm_cols(CSM_LOGSUMEXP, dt, xp, op_, nouter, n, ninner, nt)
+    return w.T if transposed else w
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument handling shared by the public functions
+
+cdef inline int _axis_index(object axis, int nd) except -1:
+    if type(axis) is int and -nd <= <long>axis < nd:
+        return <int>axis + nd if <long>axis < 0 else <int>axis
+    return normalize_axis(axis, nd)
+
+
+cdef tuple _input(object x):
+    """(array in compute dtype, result dtype or None when it is the array's own)."""
+    if type(x) is cnp.ndarray and _native_float(<cnp.ndarray>x):
+        return x, None
+    a, result_dtype = as_input(x)
+    return a, (None if result_dtype == a.dtype else result_dtype)
+
+
+cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
+    cdef cnp.ndarray a, r, dst = None
+    cdef cnp.npy_intp *dims
+    cdef int nd, ax, nt
+    cdef Py_ssize_t n, nrows
+    cdef void *xp
+    cdef void *op_
+    cdef csm_dtype dt
+    # Fast path: the common call, with as little Python as possible.
+    if out is None and type(x) is cnp.ndarray and type(axis) is int:
+        a = <cnp.ndarray>x
+        nd = cnp.PyArray_NDIM(a)
+        if (nd >= 1 and (<long>axis == -1 or <long>axis == nd - 1) and _native_float(a)
+                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+            dims = cnp.PyArray_DIMS(a)
+            n = dims[nd - 1]
+            r = cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
+            if n > 0:
+                xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
+                dt, nrows = _dt(a), _prod(dims, 0, nd - 1)
+                nt = _threads_for(cnp.PyArray_SIZE(a))
+                with nogil:
+                    csm_rows(op, dt, xp, op_, nrows, n, n, n, nt)
+            return r
+    a, result_dtype = _input(x)
+    shape = (<object>a).shape
+    if axis is None:
+        # the whole array is one row
+        a = a.reshape(-1)
+        ax = 0
+    else:
+        ax = _axis_index(axis, cnp.PyArray_NDIM(a))
+    if out is not None:
+        check_out(out, shape, result_dtype if result_dtype is not None else a.dtype)
+        if result_dtype is None and axis is not None and (
+                _same_view(a, out) or not np.may_share_memory(a, out)):
+            dst = out
+    r = _softmax_like(op, a, ax, dst)
+    if axis is None:
+        r = r.reshape(shape)
+    if out is None:
+        return r if result_dtype is None else r.astype(result_dtype)
+    if r is not out:
+        np.copyto(out, r)
+    return out
+
+
+cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
+    cdef cnp.ndarray a, r
+    cdef int ax
+    a, result_dtype = _input(x)
+    shape = (<object>a).shape
+    if axis is None:
+        a = a.reshape(-1)
+        ax = 0
+    else:
+        ax = _axis_index(axis, cnp.PyArray_NDIM(a))
+    rshape = reduced_shape(shape, None if axis is None else ax, keepdims)
+    if out is not None:
+        check_out(out, rshape, result_dtype if result_dtype is not None else a.dtype)
+    r = _logsumexp_c(a, ax)
+    if keepdims or axis is None:
+        r = r.reshape(rshape)
+    if out is not None:
+        np.copyto(out, r)
+        return out
+    if result_dtype is not None:
+        r = r.astype(result_dtype)
+    return r[()] if cnp.PyArray_NDIM(r) == 0 else r
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions (re-exported by csoftmax/__init__.py)
+
+def softmax(x, axis=-1, *, out=None):
+    """Softmax along an axis: ``exp(x) / sum(exp(x), axis)``, computed stably.
+
+    Parameters
+    ----------
+    x : array_like
+        Logits. float32 and float64 keep their dtype; float16 is computed in float32 and
+        returned as float16; integers and bools give float64.
+    axis : int or None, default -1
+        The axis to normalize over; None treats the whole array as one row.
+    out : ndarray, optional
+        Where to write the result: exactly the result's shape and dtype, writeable. May be `x`
+        itself (in place).
+
+    Returns
+    -------
+    ndarray
+        Non-negative values summing to 1 along `axis`.
+
+    Notes
+    -----
+    A row containing NaN or +inf, or made only of -inf, gives NaN for the whole row; -inf entries
+    give exactly 0. Finite logits never overflow (the max is subtracted in the exponent domain).
+
+    Examples
+    --------
+    >>> import numpy as np, csoftmax
+    >>> csoftmax.softmax(np.array([0.0, np.log(3.0)]))
+    array([0.25, 0.75])
+    >>> csoftmax.softmax(np.array([[1e4, 0.0, -np.inf]], dtype=np.float32))
+    array([[1., 0., 0.]], dtype=float32)
+    """
+    return _run_softmax_like(CSM_SOFTMAX, x, axis, out)
+
+
+def log_softmax(x, axis=-1, *, out=None):
+    """Log of the softmax along an axis: ``x - logsumexp(x, axis)``, computed stably.
+
+    Computed as ``(x - max) - log(sum(exp(x - max)))`` so entries near the max keep their
+    relative accuracy. Parameters, dtypes and special values as :func:`softmax` (-inf entries
+    give -inf).
+
+    Examples
+    --------
+    >>> import numpy as np, csoftmax
+    >>> csoftmax.log_softmax(np.array([0.0, np.log(3.0)]))
+    array([-1.38629436, -0.28768207])
+    >>> float(csoftmax.log_softmax(np.array([0.0, -40.0]))[0])
+    -4.248354255291589e-18
+    """
+    return _run_softmax_like(CSM_LOG_SOFTMAX, x, axis, out)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+    """``log(sum(exp(x), axis))``, computed stably.
+
+    Parameters
+    ----------
+    x : array_like
+        Values; dtype rules as :func:`softmax`.
+    axis : int or None, default -1
+        The axis to reduce; None reduces the whole array to a scalar.
+    keepdims : bool, default False
+        Keep the reduced axis with length 1.
+    out : ndarray, optional
+        Exactly the result's shape and dtype, writeable.
+
+    Returns
+    -------
+    ndarray or scalar
+        A NumPy scalar when the result is 0-d and `out` is not given.
+
+    Notes
+    -----
+    Relative accuracy is kept near 0: ``max + log(count_of_max) + log1p(rest)``. A row with NaN
+    gives NaN; a row with +inf gives +inf; an empty or all -inf row gives -inf.
+
+    Examples
+    --------
+    >>> import numpy as np, csoftmax
+    >>> float(csoftmax.logsumexp(np.array([0.0, -40.0])))
+    4.248354255291589e-18
+    >>> csoftmax.logsumexp(np.array([[1e308, 1e308], [0.0, -np.inf]]))
+    array([1.e+308, 0.e+000])
+    """
+    return _run_logsumexp(x, axis, keepdims, out)

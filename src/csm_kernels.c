@@ -1,0 +1,42 @@
+/* The kernels, compiled once per instruction set by setup.py (NumPy-style dispatch): the same
+ * source with -mavx512f..., with -mavx2 -mfma, and with the baseline flags. CSM_ISA names the
+ * build (function suffix) and CSM_VEC_BYTES its vector width. Each build is then instantiated for
+ * float32 and float64 from the same templates. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+#include "csoftmax.h"
+
+#ifndef CSM_ISA
+#define CSM_ISA baseline
+#endif
+#ifndef CSM_VEC_BYTES
+#define CSM_VEC_BYTES 16
+#endif
+
+#define CSM_F32
+#include "csm_types.h"
+#include "csm_exp.h"
+#include "csm_rows.h"
+#include "csm_cols.h"
+#undef CSM_F32
+
+#define CSM_F64
+#include "csm_types.h"
+#include "csm_exp.h"
+#include "csm_rows.h"
+#include "csm_cols.h"
+#undef CSM_F64
+
+/* This build's table, e.g. csm_table_avx512 */
+#define CSM_NAME_(name, t, isa) csm_##name##_##t##_##isa
+#define CSM_NAME__(name, t, isa) CSM_NAME_(name, t, isa)
+#define CSM_NAME(name, t) CSM_NAME__(name, t, CSM_ISA)
+#define CSM_TABLE_(isa) csm_table_##isa
+#define CSM_TABLE(isa) CSM_TABLE_(isa)
+const csm_kernel_table CSM_TABLE(CSM_ISA) = {
+    {CSM_NAME(softmax_rows, f32), CSM_NAME(log_softmax_rows, f32), CSM_NAME(logsumexp_rows, f32)},
+    {CSM_NAME(softmax_rows, f64), CSM_NAME(log_softmax_rows, f64), CSM_NAME(logsumexp_rows, f64)},
+    {CSM_NAME(softmax_cols, f32), CSM_NAME(log_softmax_cols, f32), CSM_NAME(logsumexp_cols, f32)},
+    {CSM_NAME(softmax_cols, f64), CSM_NAME(log_softmax_cols, f64), CSM_NAME(logsumexp_cols, f64)},
+};
