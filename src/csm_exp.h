@@ -1,69 +1,60 @@
-/* Template (see csm_types.h): the element function of every exp pass.
+/* Template (see csm_types.h, csm_simd.h): the element function of every exp pass.
  *
- * csm_expm(x) = exp(x - c) * 2^-k, flushed to exactly 0 when that is below the smallest normal.
- * The row's max is subtracted in the exponent domain: (c, k) are chosen per row so that
- * exp(max - c) * 2^-k lies in [0.7, 1.42] (no overflow), while y = x - c is exact for every x
- * that matters. Forming x - max in floating point instead costs up to |x - max| * eps of
- * relative error after exp (~4e-6 in float32), which this avoids. */
+ * expm(x) = exp(x - c) * 2^-k, flushed to exactly 0 below the smallest normal. The row's max is
+ * subtracted in the exponent domain: (c, k) are chosen per row (make_shift) so that
+ * exp(max - c) * 2^-k lies in [0.7, 1.42] (no overflow) while y = x - c stays exact for every x
+ * that matters. Forming x - max in floating point instead costs up to |x - max| * eps of relative
+ * error after exp (~4e-6 in float32), which this avoids.
+ * exp(y) = 2^n * exp(r): Cody-Waite reduction r = y - n ln2, a polynomial for exp(r) on
+ * |r| <= ln2/2, and 2^n built in the exponent bits. */
 
 typedef struct {
-    T c;     /* pivot subtracted in floating point (0, or the max when that is exact) */
-    T k;     /* integer (as T): power of two removed in the exponent */
-    T y_lo;  /* y below this gives 0: clamps -inf and keeps the reduction in range */
+    VT c;     /* pivot subtracted in floating point (0, or the max when that is exact) */
+    VT k;     /* integer (as T): power of two removed in the exponent */
+    VT y_lo;  /* y at or below this gives 0: clamps -inf and keeps the reduction in range */
 } CSM_FN(shift);
 
-static inline CSM_FN(shift) CSM_FN(make_shift)(T max)
+/* max must be finite. */
+static inline CSM_FN(shift) CSM_FN(make_shift)(VT max)
 {
     CSM_FN(shift) s;
-    if (max >= T_PIVOT_MIN || max <= -T_PIVOT_MIN) {
-        s.c = max;
-        s.k = 0;
-    } else {
-        /* round to nearest; |max * log2e| < 2^22 here */
-        s.c = 0;
-        s.k = (max * T_LOG2E + T_MAGIC) - T_MAGIC;
-    }
-    /* (k - BIAS - 0.4) / log2e: rounds to the exponent -BIAS, whose scale bits are exactly 0 */
-    s.y_lo = (s.k - (T)T_BIAS - (T)0.4) / T_LOG2E;
+    VI big = (max >= T_PIVOT_MIN) | (max <= -T_PIVOT_MIN);
+    VT k = ((max * T_LOG2E + T_MAGIC) - T_MAGIC);  /* round to nearest; |max*log2e| < 2^22 */
+    VT zero = CSM_FN(vsplat)(0);
+    s.c = CSM_FN(vselect)(big, max, zero);
+    s.k = CSM_FN(vselect)(big, zero, k);
+    /* (k - BIAS - 0.4) / log2e rounds to the exponent -BIAS, whose scale bits are exactly 0 */
+    s.y_lo = (s.k - ((T)T_BIAS + (T)0.4)) * (1 / T_LOG2E);
     return s;
 }
 
-static inline T CSM_FN(exp_poly)(T r)
+static inline VT CSM_FN(exp_poly)(VT r)
 {
 #if defined(CSM_F32)
-    T q = (((0x1.6d10fcp-10f * r + 0x1.120b62p-7f) * r + 0x1.55551ap-5f) * r + 0x1.5554dep-3f) * r
-          + 0.5f;
+    VT q = (((0x1.6d10fcp-10f * r + 0x1.120b62p-7f) * r + 0x1.55551ap-5f) * r + 0x1.5554dep-3f) * r
+           + 0.5f;
 #else
-    T q = ((((((((0x1.af389ecfc4b9cp-26 * r + 0x1.28917c89a43a7p-22) * r + 0x1.71de0db2f6b19p-19) * r
-          + 0x1.a019b9149a41cp-16) * r + 0x1.a01a01a7c2efep-13) * r + 0x1.6c16c17889ef1p-10) * r
-          + 0x1.11111111109b5p-7) * r + 0x1.5555555553d68p-5) * r + 0x1.5555555555556p-3) * r
-          + 0x1.0000000000001p-1;
+    VT q = ((((((((0x1.af389ecfc4b9cp-26 * r + 0x1.28917c89a43a7p-22) * r + 0x1.71de0db2f6b19p-19)
+           * r + 0x1.a019b9149a41cp-16) * r + 0x1.a01a01a7c2efep-13) * r + 0x1.6c16c17889ef1p-10)
+           * r + 0x1.11111111109b5p-7) * r + 0x1.5555555553d68p-5) * r + 0x1.5555555555556p-3) * r
+           + 0x1.0000000000001p-1;
 #endif
     return 1 + r + r * r * q;
 }
 
-/* Branch-free so that gcc vectorizes the calling loops (checked with -fopt-info-vec).
- * Requires x <= max of the row and x not NaN (rows with NaN never get here). */
-static inline T CSM_FN(expm)(T x, T c, T k, T y_lo)
+/* Requires x <= the max the shift was made from, and x not NaN. */
+static inline VT CSM_FN(expm)(VT x, CSM_FN(shift) s)
 {
-    T y = x - c;
-    y = y > y_lo ? y : y_lo;
-    T v = (y * T_LOG2E - k) + T_MAGIC;   /* low bits of v hold n = round(y*log2e - k) */
-    T n = v - T_MAGIC;
-    T nk = n + k;                        /* small integer, exact */
-    T r = y - nk * T_LN2_HI;             /* exact (Cody-Waite) */
+    VT y = CSM_FN(vmax)(x - s.c, s.y_lo);
+    VT v = (y * T_LOG2E - s.k) + T_MAGIC;  /* low bits of v hold n = round(y log2e - k) */
+    VT nk = (v - T_MAGIC) + s.k;           /* n + k, a small integer: exact */
+    VT r = y - nk * T_LN2_HI;              /* exact (Cody-Waite) */
     r = r - nk * T_LN2_LO;
-    UT vb, sb;
-    T scale;
-    memcpy(&vb, &v, sizeof vb);
-    /* bits(v) - bits(MAGIC) = n; 2^n has exponent field n + BIAS, which is 0 (scale = +0) at the
-     * clamp. n <= 1 because x <= max. */
-    {
-        T magic = T_MAGIC;
-        UT mb;
-        memcpy(&mb, &magic, sizeof mb);
-        sb = (vb - mb + (UT)T_BIAS) << T_MANT;
-    }
-    memcpy(&scale, &sb, sizeof scale);
-    return CSM_FN(exp_poly)(r) * scale;
+    /* bits(v) - bits(MAGIC) = n <= 1; 2^n has the exponent field n + BIAS >= 0, and 0 (scale +0)
+     * exactly at the clamp */
+    const T magic = T_MAGIC;
+    UT magic_bits;
+    memcpy(&magic_bits, &magic, sizeof magic_bits);
+    VU scale_bits = ((VU)v - (magic_bits - (UT)T_BIAS)) << T_MANT;
+    return CSM_FN(exp_poly)(r) * (VT)scale_bits;
 }

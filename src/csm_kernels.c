@@ -16,13 +16,21 @@
 
 #define CSM_F32
 #include "csm_types.h"
+#include "csm_simd.h"
 #include "csm_exp.h"
 #include "csm_rows.h"
 #include "csm_cols.h"
 #undef CSM_F32
+#undef VL
+#undef VT
+#undef VI
+#undef VU
+#undef VD
+#undef VH
 
 #define CSM_F64
 #include "csm_types.h"
+#include "csm_simd.h"
 #include "csm_exp.h"
 #include "csm_rows.h"
 #include "csm_cols.h"

@@ -1,118 +1,108 @@
-/* Template (see csm_types.h): softmax, log_softmax and logsumexp over contiguous rows.
+/* Template (see csm_types.h, csm_simd.h, csm_exp.h): softmax, log_softmax and logsumexp over
+ * contiguous rows.
  *
  * Three passes per row (max; exp + sum; scale): while a row sits in L1/L2 the extra passes are
- * nearly free and each pass is a simple vectorizable loop (XNNPACK's "three-pass with reloading").
- * Loops work on blocks of LANES elements held in small arrays so gcc maps each block to a few
- * vector registers; the row tail goes through the same code in a padded local block. */
+ * nearly free and each is a simple vector loop (XNNPACK's "three-pass with reloading"). Two
+ * vectors per iteration keep two independent dependency chains in flight; the row tail goes
+ * through the same code as a partial vector padded with -inf, which contributes exactly 0. */
 
-#define LANES (2 * CSM_VEC_BYTES / (int)sizeof(T))
-/* float lane sums are flushed to double every FLUSH blocks: each lane then adds at most FLUSH
- * terms in T, bounding the float32 summation error near 1e-7 for any row length. */
+/* Each float lane adds at most FLUSH terms before they go into a double: this bounds the
+ * float32 summation error near 1e-7 for any row length. */
 #define FLUSH 8
 
 /* Row max ignoring NaN; *has_nan set if any element is NaN. */
 static T CSM_FN(row_max)(const T *x, ptrdiff_t n, int *has_nan)
 {
-    T m[LANES];
-    IT nan[LANES];
+    VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0;
+    VI nan = {0};
     ptrdiff_t i = 0;
-    int j;
-    for (j = 0; j < LANES; j++) { m[j] = -(T)INFINITY; nan[j] = 0; }
-    for (; i + LANES <= n; i += LANES) {
-        for (j = 0; j < LANES; j++) {
-            T v = x[i + j];
-            m[j] = v > m[j] ? v : m[j];
-            nan[j] |= (IT)(v != v);
-        }
+    for (; i + 2 * VL <= n; i += 2 * VL) {
+        VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
+        m0 = CSM_FN(vmax)(a, m0);
+        m1 = CSM_FN(vmax)(b, m1);
+        nan |= (a != a) | (b != b);
     }
-    for (; i < n; i++) {
-        T v = x[i];
-        m[0] = v > m[0] ? v : m[0];
-        nan[0] |= (IT)(v != v);
+    for (; i < n; i += VL) {
+        VT a = i + VL <= n ? CSM_FN(vload)(x + i)
+                           : CSM_FN(vload_part)(x + i, (int)(n - i), -(T)INFINITY);
+        m0 = CSM_FN(vmax)(a, m0);
+        nan |= a != a;
     }
-    T best = m[0];
-    IT any = 0;
-    for (j = 0; j < LANES; j++) {
-        best = m[j] > best ? m[j] : best;
-        any |= nan[j];
-    }
-    *has_nan = any != 0;
-    return best;
+    *has_nan = CSM_FN(hor)(nan) != 0;
+    return CSM_FN(hmax)(CSM_FN(vmax)(m0, m1));
 }
 
-/* out[i] = expm(x[i]); returns the sum in double. out may equal x (each block is read whole
- * before it is written). */
+/* out[i] = expm(x[i]); returns the sum in double. out may equal x (every vector is loaded
+ * before it is stored). */
 static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s)
 {
-    double wide[LANES];
-    T acc[LANES], e[LANES];
+    VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
+    VD wide = {0};
     ptrdiff_t i = 0;
-    int j, blocks = 0;
-    for (j = 0; j < LANES; j++) { wide[j] = 0; acc[j] = 0; }
-    for (; i + LANES <= n; i += LANES) {
-        for (j = 0; j < LANES; j++) e[j] = CSM_FN(expm)(x[i + j], s.c, s.k, s.y_lo);
-        for (j = 0; j < LANES; j++) { out[i + j] = e[j]; acc[j] += e[j]; }
+    int blocks = 0;
+    for (; i + 2 * VL <= n; i += 2 * VL) {
+        VT e0 = CSM_FN(expm)(CSM_FN(vload)(x + i), s);
+        VT e1 = CSM_FN(expm)(CSM_FN(vload)(x + i + VL), s);
+        CSM_FN(vstore)(out + i, e0);
+        CSM_FN(vstore)(out + i + VL, e1);
+        acc0 += e0;
+        acc1 += e1;
         if (++blocks == FLUSH) {
-            for (j = 0; j < LANES; j++) { wide[j] += acc[j]; acc[j] = 0; }
+            wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
+            acc0 = acc1 = CSM_FN(vsplat)(0);
             blocks = 0;
         }
     }
-    if (i < n) {
-        T pad[LANES];
-        int rest = (int)(n - i);
-        for (j = 0; j < LANES; j++) pad[j] = j < rest ? x[i + j] : -(T)INFINITY;
-        for (j = 0; j < LANES; j++) e[j] = CSM_FN(expm)(pad[j], s.c, s.k, s.y_lo);
-        for (j = 0; j < rest; j++) out[i + j] = e[j];
-        for (j = 0; j < LANES; j++) acc[j] += e[j];
+    for (; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT e = CSM_FN(expm)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY), s);
+        CSM_FN(vstore_part)(out + i, e, rest);
+        acc0 += e;
     }
-    double total = 0;
-    for (j = 0; j < LANES; j++) total += wide[j] + (double)acc[j];
-    return total;
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1));
 }
 
 /* Sum of expm(x[i]) over the elements below the max, and the count of elements equal to it:
- * keeping the max's own 1 out of the sum lets log1p keep relative accuracy when the rest is tiny. */
+ * keeping the max's own terms out of the sum lets log1p keep relative accuracy when the rest
+ * is tiny (logsumexp([0, -40]) = 4.2e-18, not 0). */
 static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(shift) s,
                                          ptrdiff_t *n_max)
 {
-    double wide[LANES];
-    T acc[LANES];
-    IT ties[LANES];
+    VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
+    VI ties = {0};
+    VD wide = {0};
     ptrdiff_t i = 0, count = 0;
-    int j, blocks = 0;
-    for (j = 0; j < LANES; j++) { wide[j] = 0; acc[j] = 0; ties[j] = 0; }
-    for (; i + LANES <= n; i += LANES) {
-        for (j = 0; j < LANES; j++) {
-            T v = x[i + j];
-            T e = CSM_FN(expm)(v, s.c, s.k, s.y_lo);
-            acc[j] += v < max ? e : 0;
-            ties[j] += (IT)(v == max);
-        }
+    int blocks = 0, j;
+    for (; i + 2 * VL <= n; i += 2 * VL) {
+        VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
+        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & (a < mv));
+        acc1 += (VT)((VI)CSM_FN(expm)(b, s) & (b < mv));
+        ties -= (a == mv) + (b == mv);  /* true is -1 */
         if (++blocks == FLUSH) {
-            for (j = 0; j < LANES; j++) { wide[j] += acc[j]; acc[j] = 0; }
+            wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
+            acc0 = acc1 = CSM_FN(vsplat)(0);
             blocks = 0;
         }
     }
-    for (; i < n; i++) {
-        T v = x[i];
-        T e = CSM_FN(expm)(v, s.c, s.k, s.y_lo);
-        acc[0] += v < max ? e : 0;
-        ties[0] += (IT)(v == max);
+    for (; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT a = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
+        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & (a < mv));
+        ties -= a == mv;
     }
-    double total = 0;
-    for (j = 0; j < LANES; j++) { total += wide[j] + (double)acc[j]; count += ties[j]; }
+    for (j = 0; j < VL; j++) count += ties[j];
     *n_max = count;
-    return total;
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1));
 }
 
 /* log(sum_i exp(x_i - max)) for a row whose max is finite. */
 static double CSM_FN(log_sum_exp_shifted)(const T *x, ptrdiff_t n, T max)
 {
-    CSM_FN(shift) s = CSM_FN(make_shift)(max);
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     ptrdiff_t ties;
     double rest = CSM_FN(exp_sum_below_max)(x, n, max, s, &ties);
-    double e_max = (double)CSM_FN(expm)(max, s.c, s.k, s.y_lo);
-    /* sum = ties * e_max + rest, in units of e_max = exp(max - c) 2^-k */
+    double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
+    /* sum = ties * e_max + rest, all in units of exp(c) 2^k */
     return log((double)ties) + log1p(rest / ((double)ties * e_max));
 }
 
@@ -121,32 +111,42 @@ static void CSM_FN(fill)(T *out, ptrdiff_t n, T value)
     for (ptrdiff_t i = 0; i < n; i++) out[i] = value;
 }
 
+/* NaN anywhere, +inf (inf - inf), or no finite max (all -inf: 0/0) */
+static int CSM_FN(row_is_special)(T max, int has_nan)
+{
+    return has_nan || !(max < (T)INFINITY && max > -(T)INFINITY);
+}
+
 static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n)
 {
     int has_nan;
     T max = CSM_FN(row_max)(x, n, &has_nan);
-    if (has_nan || !(max < (T)INFINITY && max > -(T)INFINITY)) {
-        /* NaN, +inf (inf - inf) or all -inf (0/0): the whole row is NaN */
+    if (CSM_FN(row_is_special)(max, has_nan)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    double sum = CSM_FN(exp_store_sum)(x, out, n, CSM_FN(make_shift)(max));
-    T inv = (T)(1.0 / sum);
-    for (ptrdiff_t i = 0; i < n; i++) out[i] *= inv;
+    double sum = CSM_FN(exp_store_sum)(x, out, n, CSM_FN(make_shift)(CSM_FN(vsplat)(max)));
+    VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
+    ptrdiff_t i = 0;
+    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);
+    for (; i < n; i++) out[i] *= inv[0];
 }
 
 static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n)
 {
     int has_nan;
     T max = CSM_FN(row_max)(x, n, &has_nan);
-    if (has_nan || !(max < (T)INFINITY && max > -(T)INFINITY)) {
+    if (CSM_FN(row_is_special)(max, has_nan)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
     T lse = (T)CSM_FN(log_sum_exp_shifted)(x, n, max);
-    /* (x - max) - lse in this order: x - max is exact near the max, and both terms have the
-     * result's sign, so no cancellation (PyTorch issue 11752). */
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = (x[i] - max) - lse;
+    VT mv = CSM_FN(vsplat)(max), lv = CSM_FN(vsplat)(lse);
+    ptrdiff_t i = 0;
+    /* (x - max) - lse in this order: x - max is exact near the max and both terms have the
+     * result's sign, so nothing cancels (PyTorch issue 11752) */
+    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, (CSM_FN(vload)(x + i) - mv) - lv);
+    for (; i < n; i++) out[i] = (x[i] - max) - lse;
 }
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
@@ -160,23 +160,22 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
 
 /* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). */
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                          ptrdiff_t ldo)
+                                 ptrdiff_t ldo)
 {
     for (ptrdiff_t r = 0; r < nrows; r++) CSM_FN(softmax_row)(x + r * ldx, out + r * ldo, n);
 }
 
-static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                              ptrdiff_t ldo)
+static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
+                                     ptrdiff_t ldx, ptrdiff_t ldo)
 {
     for (ptrdiff_t r = 0; r < nrows; r++) CSM_FN(log_softmax_row)(x + r * ldx, out + r * ldo, n);
 }
 
 /* out[r * ldo] = logsumexp of row r */
-static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                            ptrdiff_t ldo)
+static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
+                                   ptrdiff_t ldx, ptrdiff_t ldo)
 {
     for (ptrdiff_t r = 0; r < nrows; r++) out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n);
 }
 
-#undef LANES
 #undef FLUSH
