@@ -273,6 +273,19 @@ cdef tuple _input(object x):
     return a, (None if result_dtype == a.dtype else result_dtype)
 
 
+cdef object _cast(cnp.ndarray r, object dtype):
+    # rounding to float16 may overflow to +-inf: that is the correctly rounded result, not an error
+    with np.errstate(over="ignore"):
+        return r.astype(dtype)
+
+
+cdef object _write_out(object out, cnp.ndarray r):
+    if r is not out:
+        with np.errstate(over="ignore"):
+            np.copyto(out, r)
+    return out
+
+
 cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef cnp.ndarray a, r, dst = None
     cdef cnp.npy_intp *dims
@@ -314,10 +327,8 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     if axis is None:
         r = r.reshape(shape)
     if out is None:
-        return r if result_dtype is None else r.astype(result_dtype)
-    if r is not out:
-        np.copyto(out, r)
-    return out
+        return r if result_dtype is None else _cast(r, result_dtype)
+    return _write_out(out, r)
 
 
 cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
@@ -337,10 +348,9 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
     if keepdims or axis is None:
         r = r.reshape(rshape)
     if out is not None:
-        np.copyto(out, r)
-        return out
+        return _write_out(out, r)
     if result_dtype is not None:
-        r = r.astype(result_dtype)
+        r = _cast(r, result_dtype)
     return r[()] if cnp.PyArray_NDIM(r) == 0 else r
 
 

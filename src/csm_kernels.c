@@ -18,8 +18,9 @@
 #include "csm_types.h"
 #include "csm_simd.h"
 #include "csm_exp.h"
-#include "csm_rows.h"
 #include "csm_cols.h"
+#include "csm_rows_small.h"
+#include "csm_rows.h"
 #undef CSM_F32
 #undef VL
 #undef VT
@@ -27,13 +28,15 @@
 #undef VU
 #undef VD
 #undef VH
+#undef SMALL_ROW_MAX
 
 #define CSM_F64
 #include "csm_types.h"
 #include "csm_simd.h"
 #include "csm_exp.h"
-#include "csm_rows.h"
 #include "csm_cols.h"
+#include "csm_rows_small.h"
+#include "csm_rows.h"
 #undef CSM_F64
 
 /* This build's table, e.g. csm_table_avx512 */

@@ -158,16 +158,25 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
     return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, n, max));
 }
 
-/* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). */
+/* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). Short rows
+ * go to csm_rows_small.h, VL rows at a time. */
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                  ptrdiff_t ldo)
 {
+    if (n <= SMALL_ROW_MAX && nrows > 1) {
+        CSM_FN(small_rows)(CSM_FN(softmax_cols), x, out, nrows, n, ldx, ldo);
+        return;
+    }
     for (ptrdiff_t r = 0; r < nrows; r++) CSM_FN(softmax_row)(x + r * ldx, out + r * ldo, n);
 }
 
 static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                      ptrdiff_t ldx, ptrdiff_t ldo)
 {
+    if (n <= SMALL_ROW_MAX && nrows > 1) {
+        CSM_FN(small_rows)(CSM_FN(log_softmax_cols), x, out, nrows, n, ldx, ldo);
+        return;
+    }
     for (ptrdiff_t r = 0; r < nrows; r++) CSM_FN(log_softmax_row)(x + r * ldx, out + r * ldo, n);
 }
 
@@ -175,6 +184,10 @@ static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                    ptrdiff_t ldx, ptrdiff_t ldo)
 {
+    if (n <= SMALL_ROW_MAX && nrows > 1) {
+        CSM_FN(logsumexp_small_rows)(x, out, nrows, n, ldx, ldo);
+        return;
+    }
     for (ptrdiff_t r = 0; r < nrows; r++) out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n);
 }
 

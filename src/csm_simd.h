@@ -19,6 +19,7 @@ static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
 static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
 {
     T buf[VL];
+    if (count == VL) return CSM_FN(vload)(p);
     for (int j = 0; j < VL; j++) buf[j] = j < count ? p[j] : fill;
     return CSM_FN(vload)(buf);
 }
@@ -26,6 +27,10 @@ static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
 static inline void CSM_FN(vstore_part)(T *p, VT v, int count)
 {
     T buf[VL];
+    if (count == VL) {
+        CSM_FN(vstore)(p, v);
+        return;
+    }
     CSM_FN(vstore)(buf, v);
     for (int j = 0; j < count; j++) p[j] = buf[j];
 }

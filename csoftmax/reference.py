@@ -1,0 +1,243 @@
+"""Pure-NumPy reference implementation; it defines the documented semantics of csoftmax.
+
+The fast C module must give the same results (up to rounding) and raise the same exceptions.
+This is also the "NumPy" baseline of the benchmarks, so it is the plain textbook algorithm in
+the compute dtype (float32 stays float32): ``m = max; e = exp(x - m); e / sum(e)``.
+
+Semantics
+---------
+* Each function works on rows along `axis` (default the last). ``axis=None`` makes the whole
+  array one row: softmax and log_softmax keep the input shape, logsumexp returns a 0-d result.
+* dtypes: float32 and float64 are computed in their own precision; float16 is computed in
+  float32 and returned as float16; integers and bool are computed and returned as float64.
+  Non-native byte order is accepted. Complex, object, string, datetime, structured and
+  longdouble inputs raise TypeError (see :func:`csoftmax._validation.as_input`).
+* A zero-length row: softmax and log_softmax return an empty array of the input shape;
+  logsumexp returns -inf. Zero rows (a 0-size batch) give empty results.
+* A row that is entirely -inf: softmax and log_softmax give NaN for the whole row; logsumexp
+  gives -inf.
+* A NaN anywhere in a row makes the whole row NaN (all three functions).
+* A +inf in a row without NaN: softmax and log_softmax give NaN for the whole row (as NumPy,
+  SciPy and PyTorch do); logsumexp gives +inf.
+* -inf entries in a row whose maximum is finite: softmax gives exactly 0 there and
+  log_softmax gives -inf.
+* Extreme finite logits (1e30, 3e38 in float32, 1e308 in float64) never overflow:
+  ``softmax([1e30, 0]) == [1, 0]`` and ``logsumexp([1e308, 1e308]) == 1e308``.
+* logsumexp keeps relative accuracy near 0: ``logsumexp([0, -40]) == 4.248354255291589e-18``.
+* Results are new arrays unless ``out=`` is given; `out` must have exactly the result dtype
+  and shape and be writeable (TypeError for a non-ndarray or a wrong dtype, ValueError for a
+  wrong shape or a read-only array). `out` may be the input itself (in place) or overlap it
+  arbitrarily; the result is the same as with a separate output. The input is never modified
+  otherwise.
+* logsumexp returns a NumPy scalar when the result is 0-d and `out` is None (like np.sum);
+  softmax and log_softmax always return an ndarray (0-d for a 0-d input with ``axis=None``).
+* No RuntimeWarning is emitted for any of the special cases above.
+
+Examples
+--------
+>>> import numpy as np
+>>> from csoftmax import reference as ref
+>>> ref.softmax(np.array([0.0, np.log(3.0)]))
+array([0.25, 0.75])
+>>> float(ref.logsumexp([0.0, 0.0]))  # log 2
+0.6931471805599453
+"""
+
+import numpy as np
+
+from ._validation import as_input, check_out, normalize_axis, reduced_shape
+
+__all__ = ["softmax", "log_softmax", "logsumexp"]
+
+# Special values flow through inf - inf and exp(-inf) by design; never let them warn.
+_QUIET = dict(over="ignore", under="ignore", invalid="ignore", divide="ignore")
+
+
+def _row_length(arr, axis):
+    return arr.size if axis is None else arr.shape[axis]
+
+
+def _aliases_exactly(a, b):
+    """True if `a` and `b` address the same elements in the same order."""
+    if a is b:
+        return True
+    ia, ib = a.__array_interface__, b.__array_interface__
+    return (
+        ia["data"][0] == ib["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.dtype == b.dtype
+    )
+
+
+def _destination(arr, out):
+    """Where to compute a shape-preserving result: `out` itself or a fresh array.
+
+    Computing straight into `out` avoids allocating (and page-faulting) a full-size
+    temporary, which is what a NumPy user would write. That is only safe when `out` has
+    the compute dtype and is either disjoint from the input or exactly the input; any
+    other overlap would let early writes corrupt later reads.
+    """
+    if (
+        out is not None
+        and out.dtype == arr.dtype
+        and (not np.may_share_memory(out, arr) or _aliases_exactly(out, arr))
+    ):
+        return out
+    return np.empty_like(arr)
+
+
+def _deliver(res, result_dtype, out):
+    """Return `res` as `result_dtype`, copied into `out` if needed."""
+    # float32 -> float16 may overflow to +-inf: that is the float16 result, not an error.
+    with np.errstate(over="ignore"):
+        if out is None:
+            return res.astype(result_dtype, copy=False)
+        if res is not out:
+            out[...] = res
+    return out
+
+
+def softmax(x, axis=-1, *, out=None):
+    """Softmax along `axis`: ``exp(x - max) / sum(exp(x - max))``.
+
+    Parameters
+    ----------
+    x : array_like
+        Real input (float16/32/64, integer or bool).
+    axis : int or None, default -1
+        Axis along which rows run. None treats the whole array as one row.
+    out : numpy.ndarray, optional
+        Destination with exactly the result dtype and the shape of `x`. May be `x` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as `x`; dtype float32 for float32, float16 for float16, else float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softmax(np.array([0.0, np.log(2.0)]))
+    array([0.33333333, 0.66666667])
+    >>> softmax(np.array([[1.0, 1.0], [0.0, -np.inf]], dtype=np.float32))
+    array([[0.5, 0.5],
+           [1. , 0. ]], dtype=float32)
+    >>> softmax(np.array([1e30, 0.0]))
+    array([1., 0.])
+    """
+    arr, result_dtype = as_input(x)
+    ax = normalize_axis(axis, arr.ndim)
+    if out is not None:
+        check_out(out, arr.shape, result_dtype)
+    if _row_length(arr, ax) == 0 or arr.size == 0:
+        return _deliver(np.empty_like(arr), result_dtype, out)
+    e = _destination(arr, out)
+    with np.errstate(**_QUIET):
+        m = np.max(arr, axis=ax, keepdims=True)
+        np.subtract(arr, m, out=e)
+        np.exp(e, out=e)
+        s = np.sum(e, axis=ax, keepdims=True)
+        np.divide(e, s, out=e)
+    return _deliver(e, result_dtype, out)
+
+
+def log_softmax(x, axis=-1, *, out=None):
+    """Log-softmax along `axis`: ``(x - max) - log(sum(exp(x - max)))``.
+
+    The subtraction order keeps entries near the maximum accurate (PyTorch issue 11752).
+
+    Parameters
+    ----------
+    x : array_like
+        Real input (float16/32/64, integer or bool).
+    axis : int or None, default -1
+        Axis along which rows run. None treats the whole array as one row.
+    out : numpy.ndarray, optional
+        Destination with exactly the result dtype and the shape of `x`. May be `x` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype rules as :func:`softmax`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_softmax(np.array([0.0, 0.0]))
+    array([-0.69314718, -0.69314718])
+    >>> log_softmax(np.array([0.0, -np.inf]))
+    array([  0., -inf])
+    """
+    arr, result_dtype = as_input(x)
+    ax = normalize_axis(axis, arr.ndim)
+    if out is not None:
+        check_out(out, arr.shape, result_dtype)
+    if _row_length(arr, ax) == 0 or arr.size == 0:
+        return _deliver(np.empty_like(arr), result_dtype, out)
+    d = _destination(arr, out)
+    with np.errstate(**_QUIET):
+        m = np.max(arr, axis=ax, keepdims=True)
+        np.subtract(arr, m, out=d)
+        s = np.sum(np.exp(d), axis=ax, keepdims=True)
+        np.subtract(d, np.log(s), out=d)
+    return _deliver(d, result_dtype, out)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+    """Log of the sum of exponentials along `axis`, accurate near 0.
+
+    Computed as ``m + (log(k) + log1p(r / k))`` where ``m`` is the row maximum, ``k`` the
+    number of entries equal to it and ``r`` the sum of ``exp(x - m)`` over the *other*
+    entries, so a result near 0 keeps its relative accuracy (as SciPy does).
+
+    Parameters
+    ----------
+    x : array_like
+        Real input (float16/32/64, integer or bool).
+    axis : int or None, default -1
+        Axis to reduce. None reduces the whole array.
+    keepdims : bool, default False
+        Keep the reduced axis (axes, for None) with length 1.
+    out : numpy.ndarray, optional
+        Destination with exactly the result dtype and the reduced shape.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        A NumPy scalar (np.float16/32/64) when the result is 0-d and `out` is None,
+        otherwise an ndarray (`out` if given). -inf for zero-length rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(logsumexp(np.array([0.0, -40.0])))
+    4.248354255291589e-18
+    >>> float(logsumexp(np.array([1e308, 1e308])))
+    1e+308
+    >>> logsumexp(np.zeros((2, 0)))
+    array([-inf, -inf])
+    >>> logsumexp(np.zeros((2, 3)), axis=None, keepdims=True).shape
+    (1, 1)
+    """
+    arr, result_dtype = as_input(x)
+    ax = normalize_axis(axis, arr.ndim)
+    shape = reduced_shape(arr.shape, ax, keepdims)
+    if out is not None:
+        check_out(out, shape, result_dtype)
+    if _row_length(arr, ax) == 0:
+        # The empty sum is 0 and log(0) = -inf.
+        res = np.full(shape, -np.inf, dtype=arr.dtype)
+    else:
+        with np.errstate(**_QUIET):
+            m = np.max(arr, axis=ax, keepdims=True)
+            is_max = arr == m  # all False in a NaN row: k = 0 and r = NaN give NaN
+            k = np.sum(is_max, axis=ax, keepdims=True, dtype=arr.dtype)
+            # Leaving the maxima out of r is what keeps log1p accurate; it also drops their
+            # exp(inf - inf) = NaN when m is +-inf.
+            r = np.sum(np.exp(arr - m), axis=ax, keepdims=True, where=~is_max)
+            res = m + (np.log(k) + np.log1p(r / k))
+        res = res.reshape(shape)
+    res = _deliver(res, result_dtype, out)
+    # A 0-d result is a NumPy scalar, as from np.sum; an explicit out is returned as given.
+    return res[()] if out is None and res.ndim == 0 else res

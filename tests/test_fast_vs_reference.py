@@ -1,0 +1,373 @@
+"""The fast module against the reference: shapes, axes, dtypes, memory layouts and ``out=``.
+
+Every test runs on every SIMD dispatch path (the ``isa`` fixture). Tolerances are those of the
+textbook float32 reference (the fast module is more accurate; accuracy against a
+high-precision oracle is tested in test_accuracy.py). Special values (NaN, +-inf, exact 0)
+must sit in exactly the same places.
+"""
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+FUNCS = ("softmax", "log_softmax", "logsumexp")
+FLOATS = [np.float32, np.float64]
+ROW_LENGTHS = list(range(1, 34)) + [1000, 2049, 30576]
+BATCHES = [0, 1, 7, 64]
+
+pytestmark = pytest.mark.filterwarnings("error")
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _tolerance(result_dtype):
+    """(rtol, eps of the compute dtype, eps of the result dtype)."""
+    if result_dtype == np.float16:
+        return 2 * float(np.finfo(np.float16).eps), float(np.finfo(np.float32).eps), True
+    if result_dtype == np.float32:
+        return 1e-5, float(np.finfo(np.float32).eps), False
+    return 1e-13, float(np.finfo(np.float64).eps), False
+
+
+def _row_scale(x64, axis, keepdims):
+    """max(|x|) over the finite entries of each row: the magnitude rounding errors scale with."""
+    finite_abs = np.where(np.isfinite(x64), np.abs(x64), 0.0)
+    return np.max(finite_abs, axis=axis, keepdims=keepdims)
+
+
+def assert_matches(func, got, want, x, axis=-1, keepdims=False):
+    """`got` (fast) equals `want` (reference) up to rounding, specials exactly."""
+    assert type(got) is type(want), (type(got), type(want))
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
+    for name, test in [("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)]:
+        bad = test(g) != test(w)
+        assert not bad.any(), f"{func}: {name} positions differ at {np.argwhere(bad)[:5].tolist()}"
+    x64 = np.asarray(x, dtype=np.float64)
+    n = x64.size if axis is None else x64.shape[axis]
+    if w.size == 0 or n == 0:  # nothing but the -inf of empty rows, checked above
+        return
+    rtol, eps, half = _tolerance(w.dtype)
+    if func == "softmax":
+        # Below the normal range the textbook reference is inexact (subnormals, flushes).
+        atol = float(np.finfo(np.float16).smallest_subnormal) if half else float(
+            np.finfo(w.dtype).tiny)
+        # -inf logits in a row with a finite max give exactly 0.
+        exact0 = np.isneginf(x64) & (w == 0)
+        assert (g[exact0] == 0).all(), "softmax: nonzero result for -inf logits"
+    else:
+        scale = _row_scale(x64, axis, keepdims=(func != "logsumexp") or keepdims)
+        atol = 16 * eps * np.maximum(np.maximum(scale, math.log(n)), 1.0)
+    finite = np.isfinite(w)
+    g64, w64 = g.astype(np.float64), w.astype(np.float64)
+    bound = np.broadcast_to(atol + rtol * np.abs(w64), w.shape)
+    with np.errstate(invalid="ignore"):  # inf - inf at the (already checked) specials
+        err = np.abs(g64 - w64)
+        excess = np.where(finite, err - bound, -np.inf)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(excess), w.shape))
+    assert excess[worst] <= 0, (
+        f"{func}: |fast - reference| = {err[worst]:.3g} > {bound[worst]:.3g} at {worst} "
+        f"(fast {float(g64[worst])!r}, reference {float(w64[worst])!r})"
+    )
+
+
+def bitwise_copy(x):
+    return np.array(x, copy=True)
+
+
+def assert_unchanged(x, before):
+    assert x.dtype == before.dtype
+    assert np.ascontiguousarray(x).tobytes() == np.ascontiguousarray(before).tobytes(), (
+        "input was modified"
+    )
+
+
+def check_all(fast, reference, x, axis=-1):
+    """Compare all three functions (and logsumexp's keepdims) on `x`; `x` must stay intact."""
+    before = bitwise_copy(x)
+    for func in FUNCS:
+        got = getattr(fast, func)(x, axis=axis)
+        assert_unchanged(x, before)
+        want = getattr(reference, func)(x, axis=axis)
+        assert_matches(func, got, want, x, axis)
+    got = fast.logsumexp(x, axis=axis, keepdims=True)
+    assert_unchanged(x, before)
+    assert_matches("logsumexp", got, reference.logsumexp(x, axis=axis, keepdims=True), x, axis,
+                   keepdims=True)
+
+
+# -------------------------------------------------------------------------------- data
+
+
+def logits(rng, shape, dtype, specials=True):
+    """Random logits; row i (along the last axis) has scale 1, 10, 100 or 1e4 in turn.
+
+    With ``specials``, a few entries are NaN, +inf or -inf so that along any axis some rows are
+    poisoned and some have -inf entries next to a finite max.
+    """
+    shape = tuple(shape)
+    scales = np.array([1.0, 10.0, 100.0, 1e4])
+    if len(shape) == 0:
+        return np.asarray(rng.normal(), dtype=dtype)
+    lead = int(np.prod(shape[:-1]))
+    row_scale = scales[np.arange(lead) % 4].reshape(shape[:-1] + (1,))
+    x = rng.normal(size=shape) * row_scale
+    if np.dtype(dtype) == np.float16:
+        x /= 10  # stay inside float16's range (65504)
+    if specials and x.size >= 4:
+        flat = x.reshape(-1)
+        k = max(1, x.size // 50)
+        flat[rng.integers(0, x.size, k)] = -np.inf
+        if x.size >= 30:
+            flat[rng.integers(0, x.size)] = np.nan
+            flat[rng.integers(0, x.size)] = np.inf
+    return x.astype(dtype)
+
+
+def special_rows(n, dtype):
+    """Rows of length n covering every documented special case (for 2-D batches)."""
+    big = 3e38 if dtype == np.float32 else 1e308
+    base = np.linspace(-3.0, 2.0, n)
+    rows = []
+    for pos in sorted({0, n // 2, n - 1}):
+        for value in (np.nan, np.inf, -np.inf):
+            r = base.copy()
+            r[pos] = value
+            rows.append(r)
+    rows.append(np.full(n, -np.inf))                # all -inf
+    rows.append(np.full(n, 0.25))                   # all ties
+    r = np.zeros(n)
+    r[::2] = -np.inf
+    rows.append(r)                                  # half -inf
+    r = np.full(n, -big)
+    r[n // 2] = big
+    rows.append(r)                                  # extreme, exp(x - max) overflow in x - max
+    rows.append(np.full(n, big))
+    rows.append(np.where(np.arange(n) % 3 == 0, 1e30, -1e30))
+    rows.append(np.where(np.arange(n) % 2 == 0, 1e4, -1e4))
+    rows.append(base - 1e4)
+    return np.array(rows).astype(dtype)
+
+
+# ---------------------------------------------------------------------------- row lengths
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("n", ROW_LENGTHS)
+def test_row_lengths(fast, reference, isa, dtype, batch, n):
+    rng = np.random.default_rng(1000 * n + batch)
+    x = logits(rng, (batch, n), dtype, specials=batch >= 7)
+    check_all(fast, reference, x)
+    if batch == 1:
+        check_all(fast, reference, x[0])          # the 1-D path
+        check_all(fast, reference, x[0], axis=None)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n", ROW_LENGTHS[:33] + [100, 1000])
+def test_special_values_in_every_lane(fast, reference, isa, dtype, n):
+    x = special_rows(n, dtype)
+    check_all(fast, reference, x)
+    check_all(fast, reference, np.ascontiguousarray(x.T), axis=0)
+
+
+# ---------------------------------------------------------------------- axes and layouts
+
+
+def _layouts_2d(rng, shape, dtype):
+    """(name, array of `shape`) pairs, each with different strides or flags."""
+    b, n = shape
+    yield "C", logits(rng, shape, dtype)
+    yield "F", np.asfortranarray(logits(rng, shape, dtype))
+    yield "cols_step2", logits(rng, (b, 2 * n), dtype)[:, ::2]
+    yield "rows_step3", logits(rng, (3 * b, n), dtype)[::3]
+    yield "cols_reversed", logits(rng, shape, dtype)[:, ::-1]
+    yield "rows_reversed", logits(rng, shape, dtype)[::-1]
+    yield "both_reversed_strided", logits(rng, (2 * b, 2 * n), dtype)[::-2, ::-2]
+    yield "offset", logits(rng, (b + 1, n + 2), dtype)[1:, 2:]
+    yield "transposed_view", logits(rng, (n, b), dtype).T
+    swapped = logits(rng, shape, dtype)
+    yield "byteswapped", swapped.astype(swapped.dtype.newbyteorder())
+    ro = logits(rng, shape, dtype)
+    ro.flags.writeable = False
+    yield "readonly", ro
+
+
+LAYOUTS_2D = [name for name, _ in _layouts_2d(np.random.default_rng(0), (2, 3), np.float64)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(7, 37), (64, 1000), (3, 2049), (1000, 3)])
+@pytest.mark.parametrize("layout", LAYOUTS_2D)
+def test_layouts_2d(fast, reference, isa, dtype, shape, layout):
+    rng = np.random.default_rng(zlib.crc32(f"{shape}{layout}".encode()))
+    x = dict(_layouts_2d(rng, shape, dtype))[layout]
+    assert x.shape == shape
+    for axis in (0, 1, -1, -2, None):
+        check_all(fast, reference, x, axis)
+
+
+def _layouts_3d(rng, shape, dtype):
+    a, b, c = shape
+    yield "C", logits(rng, shape, dtype)
+    yield "F", np.asfortranarray(logits(rng, shape, dtype))
+    yield "middle_step2", logits(rng, (a, 2 * b, c), dtype)[:, ::2, :]
+    yield "last_step2", logits(rng, (a, b, 2 * c), dtype)[..., ::2]
+    yield "transposed", logits(rng, (a, c, b), dtype).transpose(0, 2, 1)
+    yield "reversed", logits(rng, shape, dtype)[::-1, ::-1, ::-1]
+    yield "offset", logits(rng, (a + 1, b + 1, c + 3), dtype)[1:, 1:, 3:]
+
+
+LAYOUTS_3D = [name for name, _ in _layouts_3d(np.random.default_rng(0), (2, 3, 4), np.float64)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(4, 5, 33), (3, 17, 64), (2, 300, 7)])
+@pytest.mark.parametrize("layout", LAYOUTS_3D)
+def test_layouts_3d(fast, reference, isa, dtype, shape, layout):
+    rng = np.random.default_rng(zlib.crc32(f"{shape}{layout}".encode()))
+    x = dict(_layouts_3d(rng, shape, dtype))[layout]
+    assert x.shape == shape
+    for axis in (0, 1, 2, -1, None):
+        check_all(fast, reference, x, axis)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n", [1, 17, 1000, 30576])
+def test_layouts_1d(fast, reference, isa, dtype, n):
+    rng = np.random.default_rng(n)
+    base = logits(rng, (3 * n + 5,), dtype)
+    ro = base[:n].copy()
+    ro.flags.writeable = False
+    views = {
+        "C": base[:n], "step2": base[: 2 * n : 2], "reversed": base[n - 1 :: -1] if n > 0 else
+        base[:0], "step_minus3": base[3 * n - 1 :: -3][:n], "offset": base[5 : n + 5],
+        "byteswapped": base[:n].astype(base.dtype.newbyteorder()), "readonly": ro,
+    }
+    for name, x in views.items():
+        assert x.shape == (n,), name
+        check_all(fast, reference, x)
+        check_all(fast, reference, x, axis=None)
+
+
+def test_zero_dim(fast, reference, isa):
+    for value in (0.5, -3e4, np.nan, np.inf, -np.inf):
+        for dtype in (np.float32, np.float64, np.float16):
+            check_all(fast, reference, np.array(value, dtype=dtype), axis=None)
+
+
+# ------------------------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int8, np.int32, np.int64, np.uint8, np.bool_,
+                                   ">f4", ">f8", ">f2", ">i8"])
+@pytest.mark.parametrize("shape", [(7, 37), (64, 1000)])
+def test_input_dtypes(fast, reference, isa, dtype, shape):
+    rng = np.random.default_rng(7)
+    if np.dtype(dtype).kind == "f":
+        x = logits(rng, shape, np.dtype(dtype).newbyteorder("=")).astype(dtype)
+    elif np.dtype(dtype).kind == "b":
+        x = rng.integers(0, 2, shape).astype(dtype)
+    else:
+        x = rng.integers(0, 100, shape).astype(dtype)
+    for axis in (0, -1, None):
+        check_all(fast, reference, x, axis)
+
+
+# ---------------------------------------------------------------------------- 0-size
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("shape", [(0,), (0, 5), (5, 0), (0, 0), (2, 0, 3), (3, 4, 0)])
+def test_zero_size(fast, reference, isa, dtype, shape):
+    x = np.zeros(shape, dtype=dtype)
+    for axis in list(range(len(shape))) + [None]:
+        check_all(fast, reference, x, axis)
+
+
+# -------------------------------------------------------------------------------- out=
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(7, 37), (64, 1000)])
+def test_out_separate(fast, reference, isa, dtype, func, shape):
+    rng = np.random.default_rng(3)
+    f = getattr(fast, func)
+    x = logits(rng, shape, dtype)
+    before = bitwise_copy(x)
+    b, n = shape
+    outs = {
+        "C": np.empty(shape, dtype),
+        "F": np.empty(shape, dtype, order="F"),
+        "strided": np.empty((b, 2 * n), dtype)[:, ::2],
+        "reversed": np.empty(shape, dtype)[::-1, ::-1],
+    }
+    for axis in (-1, 0, None):
+        want = getattr(reference, func)(x, axis=axis)
+        for name, out in outs.items():
+            out[...] = 7
+            assert f(x, axis=axis, out=out) is out, name
+            assert_unchanged(x, before)
+            assert_matches(func, out, want, x, axis)
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(7, 37), (64, 1000)])
+def test_out_overlapping(fast, reference, isa, dtype, func, shape):
+    """In place and any other overlap give what a separate output would have given."""
+    rng = np.random.default_rng(4)
+    f = getattr(fast, func)
+    b, n = shape
+
+    def cases():
+        x = logits(rng, shape, dtype)
+        yield "in_place", x, x
+        x = logits(rng, shape, dtype)
+        yield "rows_reversed", x, x[::-1]
+        x = logits(rng, shape, dtype)
+        yield "cols_reversed", x, x[:, ::-1]
+        buf = logits(rng, (b, n + 1), dtype)
+        yield "shift_one_column", buf[:, :-1], buf[:, 1:]
+        buf = logits(rng, (b, n + 1), dtype)
+        yield "shift_back_one_column", buf[:, 1:], buf[:, :-1]
+        buf = logits(rng, (b + 1, n), dtype)
+        yield "shift_one_row", buf[:-1], buf[1:]
+        flat = logits(rng, (b * n + 3,), dtype)
+        yield "shift_three_elements", flat[:-3].reshape(shape), flat[3:].reshape(shape)
+        x = logits(rng, (n, b), dtype)
+        if b != n:
+            buf = np.empty(b * n, dtype)
+            buf[:] = x.ravel()
+            yield "transposed_alias", buf.reshape(n, b).T, buf.reshape(b, n)
+
+    for axis in (-1, 0, None):
+        for name, x, out in cases():
+            original = x.copy()  # x changes through out
+            want = getattr(reference, func)(original, axis=axis)
+            assert f(x, axis=axis, out=out) is out, name
+            assert_matches(func, out, want, original, axis)
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+def test_logsumexp_out(fast, reference, isa, dtype):
+    rng = np.random.default_rng(5)
+    x = logits(rng, (64, 33), dtype)
+    before = bitwise_copy(x)
+    for axis, keepdims in [(-1, False), (0, False), (1, True), (None, False), (None, True)]:
+        want = reference.logsumexp(x, axis=axis, keepdims=keepdims)
+        shape = np.shape(want)
+        for out in (np.empty(shape, dtype), np.empty(shape + (2,), dtype)[..., 0]):
+            assert fast.logsumexp(x, axis=axis, keepdims=keepdims, out=out) is out
+            assert_unchanged(x, before)
+            assert_matches("logsumexp", out, np.asarray(want), x, axis, keepdims)
+    # out overlapping the input: a column of x receives the row results.
+    want = reference.logsumexp(x.copy(), axis=1)
+    out = x[:, 0]
+    assert fast.logsumexp(x, axis=1, out=out) is out
+    assert_matches("logsumexp", out, want, before, 1)
