@@ -5,6 +5,7 @@ different flags and symbol suffixes, and src/csm_dispatch.c picks one at run tim
 build runs on any x86-64 CPU and uses the best instruction set each has (no -march=native).
 Elsewhere only the portable baseline build is compiled. OpenMP is used when the compiler has it.
 """
+import glob
 import os
 import platform
 import sys
@@ -53,7 +54,7 @@ class BuildExt(build_ext):
             objects += cc.compile(
                 [os.path.join("src", "csm_kernels.c")], output_dir=out_dir,
                 macros=[("CSM_ISA", name), ("CSM_VEC_BYTES", str(vec_bytes))],
-                include_dirs=["src"],
+                include_dirs=["src"], depends=glob.glob(os.path.join("src", "*.h")),
                 extra_postargs=(KERNEL_FLAGS + flags) if gnu_like else [])
         ext.extra_objects = objects + list(ext.extra_objects or [])
         if use_x86:
@@ -72,6 +73,7 @@ ext = Extension(
     "csoftmax._core",
     sources=["csoftmax/_core.pyx", "src/csm_dispatch.c"],
     include_dirs=["src", np.get_include()],
+    depends=glob.glob(os.path.join("src", "*.h")) + ["csoftmax/_training.pxi"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O2"] if os.name != "nt" else [],
 )

@@ -1,4 +1,5 @@
-"""csoftmax: fast, numerically stable softmax, log-softmax and logsumexp for NumPy arrays.
+"""csoftmax: fast, numerically stable softmax, log-softmax, logsumexp and cross-entropy (with
+its gradient) for NumPy arrays.
 
 The hot paths are C kernels (src/), compiled for AVX-512, AVX2+FMA and baseline x86-64 and chosen
 at import for this CPU (``CSOFTMAX_ISA=avx2`` or ``baseline`` forces a lower one).
@@ -13,12 +14,16 @@ import warnings as _warnings
 from . import reference
 from ._core import (available_isas, get_isa, log_softmax, logsumexp, openmp_available,
                     softmax, _set_isa)
+from ._core import (binary_cross_entropy, cross_entropy, log_sigmoid, log_softmax_backward,
+                    nll_loss, sigmoid, softmax_backward)
 from ._threads import get_num_threads, num_threads, set_num_threads
 from . import _core
 
 __version__ = "0.1.0"
 __all__ = [
     "softmax", "log_softmax", "logsumexp",
+    "cross_entropy", "nll_loss", "softmax_backward", "log_softmax_backward",
+    "sigmoid", "log_sigmoid", "binary_cross_entropy",
     "set_num_threads", "get_num_threads", "num_threads",
     "get_isa", "available_isas", "openmp_available", "reference",
 ]

@@ -443,3 +443,6 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     array([1.e+308, 0.e+000])
     """
     return _run_logsumexp(x, axis, keepdims, out)
+
+
+include "_training.pxi"

@@ -102,7 +102,8 @@ import operator
 
 import numpy as np
 
-from ._validation import as_input, check_out, normalize_axis
+from ._validation import (as_input, check_class_weight, check_out, check_reduction,
+                          check_smoothing, class_axis, index_target)
 
 __all__ = [
     "cross_entropy",
@@ -114,7 +115,6 @@ __all__ = [
     "binary_cross_entropy",
 ]
 
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 # --------------------------------------------------------------------------
@@ -131,39 +131,12 @@ def _real_as(a, dtype):
     return as_input(a)[0].astype(dtype, copy=False)
 
 
-def _check_reduction(reduction):
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"csoftmax: reduction must be one of {_REDUCTIONS}, "
-                         f"got {reduction!r}")
-    return reduction
 
 
-def _check_smoothing(label_smoothing):
-    eps = float(label_smoothing)
-    if not 0.0 <= eps <= 1.0:  # also rejects NaN
-        raise ValueError(f"csoftmax: label_smoothing must be in [0, 1], "
-                         f"got {label_smoothing!r}")
-    return eps
 
 
-def _check_class_weight(weight, n_classes, dtype):
-    if weight is None:
-        return None
-    w = _real_as(weight, dtype)
-    if w.shape != (n_classes,):
-        raise ValueError(f"csoftmax: weight must be 1-D with one entry per class "
-                         f"({n_classes}), got shape {w.shape}")
-    return w
 
 
-def _class_axis(axis, ndim, name):
-    if ndim == 0:
-        raise ValueError(f"csoftmax: {name} must have at least one dimension "
-                         f"(the class axis)")
-    if axis is None:
-        raise TypeError("csoftmax: axis must be an integer (the class axis), "
-                        "not None")
-    return normalize_axis(axis, ndim)
 
 
 def _check_out(out, shape, dtype):
@@ -183,33 +156,6 @@ def _deliver(result, out, dtype):
     return out
 
 
-def _index_target(target, batch_shape, n_classes, ignore_index):
-    """Validate integer class indices; return ``(flat int64 targets, keep)``.
-
-    ``keep`` marks the samples that are not ``ignore_index``.
-    """
-    t = np.asarray(target)
-    if t.shape != batch_shape:
-        raise ValueError(f"csoftmax: integer target must have the shape of logits "
-                         f"without the class axis, {batch_shape}, "
-                         f"got {t.shape}")
-    t = t.reshape(-1)
-    big = np.iinfo(np.int64).max
-    # uint64 values above int64 max would wrap when converted.
-    if t.dtype.kind == "u" and t.size and t.max() > big:
-        raise IndexError(f"csoftmax: target {int(t.max())} is out of bounds for "
-                         f"{n_classes} classes")
-    t = t.astype(np.int64, copy=False)
-    if np.iinfo(np.int64).min <= ignore_index <= big:
-        keep = t != ignore_index
-    else:
-        keep = np.ones(t.shape, dtype=bool)
-    bad = keep & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        value = int(t[np.argmax(bad)])
-        raise IndexError(f"csoftmax: target {value} is out of bounds for {n_classes} "
-                         f"classes (and is not ignore_index={ignore_index})")
-    return t, keep
 
 
 def _to_rows(a, axis):
@@ -360,13 +306,13 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     1.185745
     """
     x, res_dtype = as_input(logits)
-    ax = _class_axis(axis, x.ndim, "logits")
+    ax = class_axis(axis, x.ndim, "logits")
     n_classes = x.shape[ax]
     if n_classes == 0:
         raise ValueError("csoftmax: logits must have at least one class")
-    reduction = _check_reduction(reduction)
-    eps = _check_smoothing(label_smoothing)
-    w = _check_class_weight(weight, n_classes, x.dtype)
+    reduction = check_reduction(reduction)
+    eps = check_smoothing(label_smoothing)
+    w = check_class_weight(weight, n_classes, x.dtype)
     ignore_index = operator.index(ignore_index)
     batch_shape = x.shape[:ax] + x.shape[ax + 1:]
 
@@ -375,7 +321,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         raise TypeError("csoftmax: bool target is ambiguous: pass integer class "
                         "indices or floating class probabilities")
     if t.dtype.kind in "iu":
-        t, keep = _index_target(t, batch_shape, n_classes, ignore_index)
+        t, keep = index_target(t, batch_shape, n_classes, ignore_index)
         prob = None
     elif t.dtype.kind == "f":
         if t.shape != x.shape:
@@ -498,19 +444,19 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     array([1.386294, 0.223144])
     """
     lp, res_dtype = as_input(log_probs)
-    ax = _class_axis(axis, lp.ndim, "log_probs")
+    ax = class_axis(axis, lp.ndim, "log_probs")
     n_classes = lp.shape[ax]
     if n_classes == 0:
         raise ValueError("csoftmax: log_probs must have at least one class")
-    reduction = _check_reduction(reduction)
-    w = _check_class_weight(weight, n_classes, lp.dtype)
+    reduction = check_reduction(reduction)
+    w = check_class_weight(weight, n_classes, lp.dtype)
     ignore_index = operator.index(ignore_index)
     batch_shape = lp.shape[:ax] + lp.shape[ax + 1:]
     t = np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"csoftmax: nll_loss needs integer class indices, got dtype "
                         f"{t.dtype} (use cross_entropy for probabilities)")
-    t, keep = _index_target(t, batch_shape, n_classes, ignore_index)
+    t, keep = index_target(t, batch_shape, n_classes, ignore_index)
     rows = _to_rows(lp, ax)
     tt = np.where(keep, t, 0)
     wt = w[tt] if w is not None else np.ones(tt.shape, lp.dtype)
@@ -533,7 +479,7 @@ def _backward_inputs(grad, y, axis, out):
     if g.shape != yy.shape:
         raise ValueError(f"csoftmax: grad and y must have the same shape, got "
                          f"{g.shape} and {yy.shape}")
-    ax = _class_axis(axis, g.ndim, "y")
+    ax = class_axis(axis, g.ndim, "y")
     _check_out(out, g.shape, res)
     work = _work_dtype(res)
     return g.astype(work, copy=False), yy.astype(work, copy=False), ax, res
@@ -705,6 +651,27 @@ def log_sigmoid(x, *, out=None):
     return _deliver(r, out, res)
 
 
+def _bce_inputs(logits, target, weight):
+    """Validated ``(x, result dtype, target, weight or None)`` of binary_cross_entropy, all in
+    the working dtype (shared with the fast module)."""
+    x, res = as_input(logits)
+    t = _real_as(target, x.dtype)
+    if t.shape != x.shape:
+        raise ValueError(f"csoftmax: target must have the shape of logits {x.shape}, "
+                         f"got {t.shape}")
+    w = None
+    if weight is not None:
+        w = _real_as(weight, x.dtype)
+        try:
+            shape = np.broadcast_shapes(w.shape, x.shape)
+        except ValueError:
+            shape = None
+        if shape != x.shape:
+            raise ValueError(f"csoftmax: weight of shape {w.shape} does not broadcast "
+                             f"to the logits' shape {x.shape}")
+    return x, res, t, w
+
+
 def binary_cross_entropy(logits, target, *, weight=None, reduction="mean",
                          return_grad=False):
     """Binary cross-entropy computed from logits.
@@ -763,22 +730,8 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean",
     >>> g
     array([0.5, 0. , 0. ])
     """
-    x, res = as_input(logits)
-    reduction = _check_reduction(reduction)
-    t = _real_as(target, x.dtype)
-    if t.shape != x.shape:
-        raise ValueError(f"csoftmax: target must have the shape of logits {x.shape}, "
-                         f"got {t.shape}")
-    w = None
-    if weight is not None:
-        w = _real_as(weight, x.dtype)
-        try:
-            shape = np.broadcast_shapes(w.shape, x.shape)
-        except ValueError:
-            shape = None
-        if shape != x.shape:
-            raise ValueError(f"csoftmax: weight of shape {w.shape} does not broadcast "
-                             f"to the logits' shape {x.shape}")
+    x, res, t, w = _bce_inputs(logits, target, weight)
+    reduction = check_reduction(reduction)
     with np.errstate(all="ignore"):
         z = np.exp(-np.abs(x))
         pos = x >= 0

@@ -20,7 +20,9 @@ import operator
 import numpy as np
 from numpy.exceptions import AxisError
 
-__all__ = ["as_input", "normalize_axis", "check_out", "reduced_shape"]
+__all__ = ["as_input", "normalize_axis", "check_out", "reduced_shape", "check_reduction",
+           "check_smoothing", "check_class_weight", "class_axis", "index_target_array",
+           "index_target", "raise_bad_target"]
 
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
@@ -230,3 +232,75 @@ def reduced_shape(shape, axis, keepdims):
     if keepdims:
         return shape[:axis] + (1,) + shape[axis + 1 :]
     return shape[:axis] + shape[axis + 1 :]
+
+
+# Arguments of the training functions (cross_entropy and friends)
+_REDUCTIONS = ("mean", "sum", "none")
+
+def check_reduction(reduction):
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"csoftmax: reduction must be one of {_REDUCTIONS}, "
+                         f"got {reduction!r}")
+    return reduction
+
+def check_smoothing(label_smoothing):
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:  # also rejects NaN
+        raise ValueError(f"csoftmax: label_smoothing must be in [0, 1], "
+                         f"got {label_smoothing!r}")
+    return eps
+
+def check_class_weight(weight, n_classes, dtype):
+    if weight is None:
+        return None
+    w = as_input(weight)[0].astype(dtype, copy=False)
+    if w.shape != (n_classes,):
+        raise ValueError(f"csoftmax: weight must be 1-D with one entry per class "
+                         f"({n_classes}), got shape {w.shape}")
+    return w
+
+def class_axis(axis, ndim, name):
+    if ndim == 0:
+        raise ValueError(f"csoftmax: {name} must have at least one dimension "
+                         f"(the class axis)")
+    if axis is None:
+        raise TypeError("csoftmax: axis must be an integer (the class axis), "
+                        "not None")
+    return normalize_axis(axis, ndim)
+
+def index_target_array(target, batch_shape, n_classes):
+    """Integer class indices as a flat int64 array, after the shape check (the bounds are
+    checked by :func:`index_target`, or by the C kernel in the fast module)."""
+    t = np.asarray(target)
+    if t.shape != batch_shape:
+        raise ValueError(f"csoftmax: integer target must have the shape of logits "
+                         f"without the class axis, {batch_shape}, "
+                         f"got {t.shape}")
+    t = t.reshape(-1)
+    big = np.iinfo(np.int64).max
+    # uint64 values above int64 max would wrap when converted.
+    if t.dtype.kind == "u" and t.size and t.max() > big:
+        raise IndexError(f"csoftmax: target {int(t.max())} is out of bounds for "
+                         f"{n_classes} classes")
+    return t.astype(np.int64, copy=False)
+
+
+def index_target(target, batch_shape, n_classes, ignore_index):
+    """Validate integer class indices; return ``(flat int64 targets, keep)``.
+
+    ``keep`` marks the samples that are not ``ignore_index``.
+    """
+    t = index_target_array(target, batch_shape, n_classes)
+    big = np.iinfo(np.int64).max
+    if np.iinfo(np.int64).min <= ignore_index <= big:
+        keep = t != ignore_index
+    else:
+        keep = np.ones(t.shape, dtype=bool)
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise_bad_target(int(t[np.argmax(bad)]), n_classes, ignore_index)
+    return t, keep
+
+def raise_bad_target(value, n_classes, ignore_index):
+    raise IndexError(f"csoftmax: target {value} is out of bounds for {n_classes} "
+                     f"classes (and is not ignore_index={ignore_index})")

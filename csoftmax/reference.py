@@ -47,7 +47,9 @@ import numpy as np
 
 from ._validation import as_input, check_out, normalize_axis, reduced_shape
 
-__all__ = ["softmax", "log_softmax", "logsumexp"]
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
+           "softmax_backward", "log_softmax_backward", "sigmoid", "log_sigmoid",
+           "binary_cross_entropy"]
 
 # Special values flow through inf - inf and exp(-inf) by design; never let them warn.
 _QUIET = dict(over="ignore", under="ignore", invalid="ignore", divide="ignore")
@@ -241,3 +243,8 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     res = _deliver(res, result_dtype, out)
     # A 0-d result is a NumPy scalar, as from np.sum; an explicit out is returned as given.
     return res[()] if out is None and res.ndim == 0 else res
+
+
+# The training functions' reference lives in its own module; same namespace for users.
+from ._reference_losses import (binary_cross_entropy, cross_entropy, log_sigmoid,  # noqa: E402
+                                log_softmax_backward, nll_loss, sigmoid, softmax_backward)

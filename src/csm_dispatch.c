@@ -160,3 +160,88 @@ void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t noute
     else
         t->cols_f64[op]((const double *)x, (double *)out, nouter, nred, ninner);
 }
+
+/* ---- training kernels ---- */
+
+int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads)
+{
+    const csm_kernel_table *t = table();
+    int status = 0;
+    if (nthreads > a->nrows) nthreads = (int)a->nrows;
+#ifdef _OPENMP
+    if (nthreads > 1) {
+        size_t esz = dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double);
+#pragma omp parallel num_threads(nthreads) reduction(| : status)
+        {
+            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+            ptrdiff_t r0 = a->nrows * tid / nt, r1 = a->nrows * (tid + 1) / nt;
+            csm_ce_args part = *a;
+            part.nrows = r1 - r0;
+            part.x = (const char *)a->x + (size_t)(r0 * a->ldx) * esz;
+            if (a->target) part.target = a->target + r0;
+            if (a->prob) part.prob = (const char *)a->prob + (size_t)(r0 * a->ldq) * esz;
+            if (a->grad) part.grad = (char *)a->grad + (size_t)(r0 * a->ldg) * esz;
+            part.loss = a->loss + r0;
+            status |= t->cross_entropy[dt](&part) != 0;
+        }
+        return status ? -1 : 0;
+    }
+#endif
+    return t->cross_entropy[dt](a);
+}
+
+ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t n, ptrdiff_t ncls,
+                               long long ignore_index, const void *weight, double *denom)
+{
+    double d = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        long long c = target[i];
+        if (c == ignore_index) continue;
+        if (c < 0 || c >= ncls) return i;
+        if (!weight) d += 1;
+        else if (dt == CSM_FLOAT32) d += ((const float *)weight)[c];
+        else d += ((const double *)weight)[c];
+    }
+    *denom = d;
+    return -1;
+}
+
+double csm_sum(const double *v, ptrdiff_t n)
+{
+    double s = 0;
+    for (ptrdiff_t i = 0; i < n; i++) s += v[i];
+    return s;
+}
+
+void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, void *out,
+                          ptrdiff_t nrows, ptrdiff_t n, int nthreads)
+{
+    const csm_kernel_table *t = table();
+    if (nthreads > nrows) nthreads = (int)nrows;
+#ifdef _OPENMP
+    if (nthreads > 1) {
+        size_t esz = dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double);
+#pragma omp parallel num_threads(nthreads)
+        {
+            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+            ptrdiff_t r0 = nrows * tid / nt, r1 = nrows * (tid + 1) / nt;
+            size_t off = (size_t)(r0 * n) * esz;
+            t->softmax_backward[dt](log, (const char *)g + off, (const char *)y + off,
+                                    (char *)out + off, r1 - r0, n);
+        }
+        return;
+    }
+#endif
+    t->softmax_backward[dt](log, g, y, out, nrows, n);
+}
+
+void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n)
+{
+    table()->sigmoid[dt](log, x, out, n);
+}
+
+double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,
+                                ptrdiff_t n, double grad_scale, void *loss, void *grad)
+{
+    return table()->binary_cross_entropy[dt](x, t, w, n, grad_scale, loss, grad);
+}

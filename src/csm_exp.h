@@ -58,3 +58,13 @@ static inline VT CSM_FN(expm)(VT x, CSM_FN(shift) s)
     VU scale_bits = ((VU)v - (magic_bits - (UT)T_BIAS)) << T_MANT;
     return CSM_FN(exp_poly)(r) * (VT)scale_bits;
 }
+
+/* exp(y) for any y: no max to subtract, so the top is clamped where 2^n reaches the infinity
+ * exponent (the result is then +inf) and NaN is passed through. */
+static inline VT CSM_FN(vexp)(VT y)
+{
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(0));
+    VT hi = CSM_FN(vsplat)(((T)T_BIAS + (T)1.4) / T_LOG2E);
+    VT e = CSM_FN(expm)(CSM_FN(vselect)(y < hi, y, hi), s);
+    return CSM_FN(vselect)(y != y, y, e);
+}

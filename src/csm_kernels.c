@@ -3,6 +3,8 @@
  * build (function suffix) and CSM_VEC_BYTES its vector width. Each build is then instantiated for
  * float32 and float64 from the same templates. */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
 #include "csoftmax.h"
@@ -21,6 +23,9 @@
 #include "csm_cols.h"
 #include "csm_rows_small.h"
 #include "csm_rows.h"
+#include "csm_losses.h"
+#include "csm_elementwise.h"
+#include "csm_entries.h"
 #undef CSM_F32
 #undef VL
 #undef VT
@@ -37,6 +42,9 @@
 #include "csm_cols.h"
 #include "csm_rows_small.h"
 #include "csm_rows.h"
+#include "csm_losses.h"
+#include "csm_elementwise.h"
+#include "csm_entries.h"
 #undef CSM_F64
 
 /* This build's table, e.g. csm_table_avx512 */
@@ -50,4 +58,8 @@ const csm_kernel_table CSM_TABLE(CSM_ISA) = {
     {CSM_NAME(softmax_rows, f64), CSM_NAME(log_softmax_rows, f64), CSM_NAME(logsumexp_rows, f64)},
     {CSM_NAME(softmax_cols, f32), CSM_NAME(log_softmax_cols, f32), CSM_NAME(logsumexp_cols, f32)},
     {CSM_NAME(softmax_cols, f64), CSM_NAME(log_softmax_cols, f64), CSM_NAME(logsumexp_cols, f64)},
+    {CSM_NAME(ce_entry, f32), CSM_NAME(ce_entry, f64)},
+    {CSM_NAME(backward_entry, f32), CSM_NAME(backward_entry, f64)},
+    {CSM_NAME(sigmoid_entry, f32), CSM_NAME(sigmoid_entry, f64)},
+    {CSM_NAME(bce_entry, f32), CSM_NAME(bce_entry, f64)},
 };

@@ -17,11 +17,35 @@ typedef void (*csm_cols_f32_fn)(const float *x, float *out, ptrdiff_t nouter, pt
                                 ptrdiff_t ninner);
 typedef void (*csm_cols_f64_fn)(const double *x, double *out, ptrdiff_t nouter, ptrdiff_t nred,
                                 ptrdiff_t ninner);
+/* Fused cross-entropy over nrows rows of C logits (see csm_losses.h for the formulas). */
+typedef struct {
+    const void *x;                 /* logits, row r at x + r*ldx elements */
+    ptrdiff_t nrows, ncls, ldx;
+    const long long *target;       /* index targets (int64), or NULL with prob */
+    long long ignore_index;
+    const void *prob;              /* soft targets, row r at prob + r*ldq, or NULL */
+    ptrdiff_t ldq;
+    const void *weight;            /* class weights (ncls), or NULL */
+    double weight_total;           /* sum of the class weights (ncls when NULL) */
+    double smoothing;              /* label smoothing in [0, 1] */
+    double grad_scale;             /* 1, or 1/denominator for the mean */
+    void *grad;                    /* gradient rows (row stride ldg), or NULL */
+    ptrdiff_t ldg;
+    double *loss;                  /* per-row losses (nrows) */
+} csm_ce_args;
+
 typedef struct {
     csm_rows_f32_fn rows_f32[CSM_NUM_OPS];
     csm_rows_f64_fn rows_f64[CSM_NUM_OPS];
     csm_cols_f32_fn cols_f32[CSM_NUM_OPS];
     csm_cols_f64_fn cols_f64[CSM_NUM_OPS];
+    /* per dtype (csm_dtype) */
+    int (*cross_entropy[2])(const csm_ce_args *a);
+    void (*softmax_backward[2])(int log, const void *g, const void *y, void *out, ptrdiff_t nrows,
+                                ptrdiff_t n);
+    void (*sigmoid[2])(int log, const void *x, void *out, ptrdiff_t n);
+    double (*binary_cross_entropy[2])(const void *x, const void *t, const void *w, ptrdiff_t n,
+                                      double grad_scale, void *loss, void *grad);
 } csm_kernel_table;
 
 /* Contiguous rows: row r of x starts at x + r*ldx elements, of out at out + r*ldo.
@@ -34,6 +58,23 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
  * same layout; logsumexp writes (nouter, ninner). */
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads);
+
+/* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when
+ * out of memory. Rows are split over nthreads. */
+int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads);
+/* Index targets: -1 when every target is in [0, ncls) or ignore_index, else the position of the
+ * first that is not. *denom = sum of weight[t] (or the count) over the rows not ignored. */
+ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t n, ptrdiff_t ncls,
+                               long long ignore_index, const void *weight, double *denom);
+/* Sum in index order (deterministic whatever the thread split that produced v). */
+double csm_sum(const double *v, ptrdiff_t n);
+/* log = 0: y * (g - sum(g y)); log = 1: g - exp(y) sum(g); contiguous rows of n. */
+void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, void *out,
+                          ptrdiff_t nrows, ptrdiff_t n, int nthreads);
+void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n);
+/* Elementwise from logits; w may be NULL; loss/grad may be NULL. Returns the sum of the losses. */
+double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,
+                                ptrdiff_t n, double grad_scale, void *loss, void *grad);
 
 /* Instruction sets, best first: "avx512", "avx2", "baseline". */
 int csm_isa_count(void);

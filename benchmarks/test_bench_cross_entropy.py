@@ -1,0 +1,30 @@
+"""Cross-entropy loss + gradient: csoftmax vs the NumPy reference vs PyTorch.
+
+csoftmax and the reference compute (loss, grad) in one call with
+``return_grad=True``; PyTorch runs forward + backward, the way a training step
+gets the gradient.  Mean reduction, int64 class labels, classes on the last
+axis.  Skipped entirely while csoftmax has no cross_entropy.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import describe, prepare_checked
+
+from csoftmax._bench_peers import Case, load_csoftmax
+
+if not hasattr(load_csoftmax()[0], "cross_entropy"):
+    pytest.skip("csoftmax has no cross_entropy yet", allow_module_level=True)
+
+#: The peers that implement a cross-entropy gradient.
+IMPLS = ("csoftmax", "numpy", "torch")
+
+
+def test_cross_entropy_grad(benchmark, impl, shape, dtype, peer, reference, logits, targets):
+    if logits.ndim != 2:
+        pytest.skip("cross_entropy benchmarks use (N, C) logits")
+    case = Case("cross_entropy", logits, -1, target=targets)
+    expected = reference.cross_entropy(logits, targets, return_grad=True)
+    prepared = prepare_checked(peer, case, expected)
+    describe(benchmark, peer, case)
+    benchmark(prepared.call)

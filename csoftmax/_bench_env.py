@@ -1,0 +1,91 @@
+"""What the benchmark ran on: date, CPU, software versions, csoftmax's set-up.
+
+Timings mean little without this context, so it heads every report and is
+stored in the JSON output.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from typing import Dict, List
+
+import numpy as np
+
+from ._bench_peers import Peer
+
+# CPU flags worth showing: they decide which csoftmax kernels can run.
+_INTERESTING_FLAGS = ("sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon", "asimd", "sve")
+
+
+def cpu_info() -> Dict[str, object]:
+    """CPU model, logical/usable cores and SIMD flags (Linux /proc/cpuinfo)."""
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key in ("model name", "hardware", "cpu model") and not model:
+                    model = value.strip()
+                elif key in ("flags", "features") and not flags:
+                    flags = set(value.split())
+    except OSError:  # not Linux: keep what platform knows
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "model": model or platform.processor() or platform.machine() or "unknown",
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "simd_flags": [f for f in _INTERESTING_FLAGS if f in flags],
+    }
+
+
+def environment(
+    peers: List[Peer], missing: Dict[str, str], csoftmax_module, standin: bool, threads_note: str
+) -> Dict[str, object]:
+    """Everything the report header shows, as plain JSON-able data."""
+    get_isa = getattr(csoftmax_module, "get_isa", None)
+    available = getattr(csoftmax_module, "available_isas", None)
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu_info(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "peers": {p.name: {"label": p.label, "version": p.version} for p in peers},
+        "missing": dict(missing),
+        "csoftmax": {
+            "stand_in": standin,
+            "isa": get_isa() if get_isa else "unknown (no get_isa)",
+            "available_isas": list(available()) if available else [],
+            "threads": threads_note,
+        },
+    }
+
+
+def header_lines(env: Dict[str, object], threads: int, policy_note: str) -> List[str]:
+    """Human-readable header, one fact per line."""
+    cpu, cs = env["cpu"], env["csoftmax"]
+    lines = [
+        f"date:      {env['date']}",
+        f"machine:   {cpu['model']}, {cpu['usable_cores']} usable of {cpu['logical_cores']} logical cores;"
+        f" SIMD: {' '.join(cpu['simd_flags']) or 'unknown'}",
+        f"platform:  {env['platform']}",
+        f"software:  Python {env['python']}, NumPy {env['numpy']}",
+    ]
+    for name, peer in env["peers"].items():
+        lines.append(f"  {name:<12} {peer['label']} {peer['version']}")
+    for name, reason in env["missing"].items():
+        lines.append(f"  {name:<12} {reason}")
+    isas = f" (available: {', '.join(cs['available_isas'])})" if cs["available_isas"] else ""
+    lines.append(f"csoftmax:  ISA {cs['isa']}{isas}; threads {cs['threads']}")
+    if cs["stand_in"]:
+        lines.append("  NOTE: the C extension is not built: csoftmax.reference stands in for csoftmax")
+    lines.append(f"threads:   {threads} for every implementation that can be told (NumPy/SciPy are single-threaded)")
+    lines.append(f"timing:    {policy_note}")
+    return lines

@@ -1,0 +1,221 @@
+"""Benchmark csoftmax against its peers: ``python -m csoftmax.bench [options]``.
+
+Prints, per operation, a table of median times for csoftmax, the NumPy
+reference, SciPy, PyTorch and ONNX Runtime (whichever are installed),
+csoftmax's speedup over each, its throughput and its time relative to a plain
+memory copy; then extra sections (float64, axis=0, each ISA path, per-call
+overhead).  Every result is checked against ``csoftmax.reference`` before it
+is timed.  Progress goes to stderr, the report to stdout.
+
+Exit status: 0 on success, 1 if a csoftmax result was wrong or raised,
+2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import sys
+import time
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _bench_report as report
+from ._bench_cells import Progress, Row, RowSpec, Runner, parse_shapes, shape_label
+from ._bench_env import environment, header_lines
+from ._bench_peers import OPS, PEER_ORDER, csoftmax_threads, load_csoftmax, load_peers
+from ._bench_plot import PlotUnavailable, plot_speedups, require_matplotlib
+from ._bench_timing import QUICK_POLICY, TimingPolicy
+
+DEFAULT_SHAPES = "1x10,64x1000,256x1000,4096x1000,32x32000,8x128256,16384x10,65536x1024"
+QUICK_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10"
+#: Inputs at least this large get a preallocated out= under --out auto: a
+#: fresh 256 MiB result costs more in page faults than the softmax itself.
+OUT_AUTO_BYTES = 64 << 20
+#: The extra sections' case (matches a row of the default table).
+EXTRA_SHAPE = (4096, 1000)
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m csoftmax.bench",
+        description="Benchmark csoftmax against NumPy, SciPy, PyTorch and ONNX Runtime.",
+        epilog="Peers that are not installed are listed as such and skipped.",
+    )
+    p.add_argument("--quick", action="store_true", help="few shapes, short timings (< 60 s; for CI)")
+    p.add_argument("--shapes", help=f"comma-separated RxC shapes (default: {DEFAULT_SHAPES})")
+    p.add_argument("--dtypes", default="float32", help="comma-separated: float32,float64 (default: float32)")
+    p.add_argument("--ops", default=",".join(OPS), help=f"comma-separated subset of {','.join(OPS)}")
+    p.add_argument("--impls", help=f"comma-separated subset of {','.join(PEER_ORDER)} (csoftmax always runs)")
+    p.add_argument("--threads", type=int, default=1, help="threads for csoftmax, PyTorch, ONNX Runtime (default 1)")
+    p.add_argument(
+        "--out",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="preallocate out= (auto: inputs >= 64 MiB only)",
+    )
+    p.add_argument("--no-extras", action="store_true", help="skip the float64 / axis / ISA / per-call sections")
+    p.add_argument("--json", metavar="FILE", help="write every raw number (all samples) to FILE")
+    p.add_argument("--plot", metavar="FILE.png", help="bar chart of speedups (needs matplotlib)")
+    p.add_argument("--markdown", action="store_true", help="emit the report as Markdown (for the README)")
+    p.add_argument("--seed", type=int, default=0, help="input random seed (default 0)")
+    p.add_argument("--max-time", type=float, default=270.0, help="after this many seconds, time remaining cells minimally")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    args = p.parse_args(argv)
+    try:
+        args.shape_list = parse_shapes(args.shapes or (QUICK_SHAPES if args.quick else DEFAULT_SHAPES))
+    except ValueError as exc:
+        p.error(str(exc))
+    args.dtype_list = _choices(p, "--dtypes", args.dtypes, ("float32", "float64"))
+    args.op_list = _choices(p, "--ops", args.ops, OPS)
+    args.impl_list = _choices(p, "--impls", args.impls, PEER_ORDER) if args.impls else None
+    if args.threads < 1:
+        p.error("--threads must be >= 1")
+    return args
+
+
+def _choices(p: argparse.ArgumentParser, flag: str, text: str, allowed: Sequence[str]) -> List[str]:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        p.error(f"{flag}: unknown {', '.join(bad) or 'empty list'}; choose from {', '.join(allowed)}")
+    return items
+
+
+def plan(args: argparse.Namespace, module) -> Tuple[List[RowSpec], List[str]]:
+    """Every row to measure, in run order, plus notes on what was left out."""
+    notes, specs = [], []
+    ops = []
+    for op in args.op_list:
+        if hasattr(module, op):
+            ops.append(op)
+        else:
+            notes.append(f"{op}: csoftmax has no {op} yet; skipped")
+    itemsize = {"float32": 4, "float64": 8}
+    # Shape outermost so one input array serves every operation in turn.
+    for dtype in args.dtype_list:
+        for shape in args.shape_list:
+            nbytes = int(np.prod(shape)) * itemsize[dtype]
+            use_out = args.out == "always" or (args.out == "auto" and nbytes >= OUT_AUTO_BYTES)
+            for op in ops:
+                if op == "cross_entropy" and len(shape) != 2:
+                    continue  # (N, C) logits only
+                specs.append(RowSpec("main", op, dtype, shape, use_out=use_out))
+    if args.no_extras or "softmax" not in ops:
+        return specs, notes
+    specs.append(RowSpec("float64", "softmax", "float64", EXTRA_SHAPE))
+    rows, cols = EXTRA_SHAPE
+    specs.append(RowSpec("axis", "softmax", "float32", (rows, cols), -1, label=f"{rows}x{cols} axis=-1"))
+    specs.append(RowSpec("axis", "softmax", "float32", (cols, rows), 0, label=f"{cols}x{rows} axis=0"))
+    available = getattr(module, "available_isas", None)
+    if available and hasattr(module, "_set_isa") and hasattr(module, "get_isa"):
+        isas = list(available())
+        specs.append(RowSpec("isa", "softmax", "float32", EXTRA_SHAPE, isas=isas))
+    else:
+        notes.append("ISA section: csoftmax has no available_isas/_set_isa; skipped")
+    return specs, notes
+
+
+def whole_call_variants(peers) -> List[Tuple[str, object]]:
+    """Softmax of a (1, 10) array, NumPy in to NumPy out, and the floors."""
+    x = np.random.default_rng(0).standard_normal((1, 10), dtype=np.float32) * 3
+    out = np.empty_like(x)
+    calls = [c for peer in peers for c in peer.whole_calls(x, out)]
+    calls += [
+        ("floor: np.empty_like(x)", functools.partial(np.empty_like, x)),
+        ("floor: np.copyto(o, x)", functools.partial(np.copyto, out, x)),
+        ("floor: no-op builtin call (timing loop)", functools.partial(int)),
+    ]
+    return calls
+
+
+def render(args, env_lines: List[str], rows: List[Row], calls, env) -> str:
+    md = args.markdown
+    parts = ["```text\n" + "\n".join(env_lines) + "\n```\n" if md else "\n".join(env_lines) + "\n"]
+    threads = f"{args.threads} thread{'s' if args.threads > 1 else ''}"
+    for dtype in args.dtype_list:
+        for op in OPS:
+            group = [r for r in rows if r.spec.section == "main" and r.spec.op == op and r.spec.dtype == dtype]
+            if group:
+                what = "loss + gradient (mean, int64 labels)" if op == "cross_entropy" else "axis=-1"
+                parts.append(report.comparison_table(f"{op} {dtype}, {what}, {threads}", group, md))
+    extras = [
+        ("float64", "softmax float64 (extra)"),
+        ("axis", "softmax float32: reduce along axis=0 of a C-contiguous array vs axis=-1"),
+    ]
+    for section, title in extras:
+        group = [r for r in rows if r.spec.section == section]
+        if group:
+            parts.append(report.comparison_table(title, group, md))
+    for row in rows:
+        if row.spec.section == "isa":
+            parts.append(report.isa_table(row, env["csoftmax"]["isa"], md))
+    if calls:
+        parts.append(report.calls_table("whole-call time: softmax of a (1, 10) float32 array", calls, md))
+    parts.append(("_" if md else "") + report.LEGEND + ("_" if md else "") + "\n")
+    return "\n".join(parts)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    if args.plot:
+        try:
+            require_matplotlib()
+        except PlotUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    module, reference, standin = load_csoftmax()
+    peers, missing = load_peers(args.threads, only=args.impl_list)
+    policy = QUICK_POLICY if args.quick else TimingPolicy()
+    policy_note = (
+        f"median of {policy.min_samples}-{policy.max_samples} samples of >= {policy.target_sample_s * 1e3:g} ms"
+        f" each, after warm-up; inputs: standard normal x 3, seed {args.seed}"
+    )
+    with csoftmax_threads(module, args.threads) as threads_note:
+        env = environment(peers, missing, module, standin, threads_note)
+        env_lines = header_lines(env, args.threads, policy_note)
+        specs, notes = plan(args, module)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        calls_wanted = not args.no_extras and "softmax" in args.op_list
+        variants = whole_call_variants(peers) if calls_wanted else []
+        if not specs and not variants:
+            print("nothing to measure with these options", file=sys.stderr)
+            return 0
+        total = sum(Runner.cells_per_row(s, peers) for s in specs) + len(variants)
+        progress = Progress(total, enabled=not args.quiet)
+        runner = Runner(peers, reference, policy, progress, args.seed, deadline=started + args.max_time)
+        rows = [runner.run_row(spec, module) for spec in specs]
+        calls = runner.run_calls("whole-call", variants) if variants else []
+    if runner.deadline_hit:
+        env_lines.append(f"NOTE: --max-time {args.max_time:g} s reached: late cells used 3 samples")
+    print(render(args, env_lines, rows, calls, env))
+    settings = {k: v for k, v in vars(args).items() if k not in ("shape_list",)}
+    settings["shapes"] = [shape_label(s) for s in args.shape_list]
+    settings["policy"] = dataclasses.asdict(policy)
+    if args.json:
+        report.to_json(args.json, env, settings, rows, calls)
+    if args.plot:
+        try:
+            plot_speedups(args.plot, [r for r in rows if r.spec.section == "main"], "csoftmax speedup over peers")
+        except PlotUnavailable as exc:
+            print(f"no plot: {exc}", file=sys.stderr)
+    elapsed = time.monotonic() - started
+    print(f"done in {elapsed:.1f} s", file=sys.stderr)
+    failures = [
+        f"{r.spec.op} {r.spec.dtype} {r.spec.label} {name}: {c.status} {c.note}"
+        for r in rows
+        for name, c in r.cells.items()
+        if (name == "csoftmax" or r.spec.isas) and c.status in ("WRONG", "error")
+    ]
+    if failures:
+        print("csoftmax FAILED the correctness check in:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+/* Template (see csm_types.h, csm_simd.h, csm_exp.h, csm_rows.h): fused softmax cross-entropy
+ * forward + backward, one row at a time.
+ *
+ * One read of the logits row gives the max, one more the exps (stored straight into the gradient
+ * row) with the sum below the max, and the gradient is finished in place: the loss and its
+ * gradient cost about what softmax does. With C classes, class weights wc (1 when absent),
+ * W = sum(wc), smoothing eps, L = log(sum exp(x - max)):
+ *
+ *   index target t, weight wt = wc[t]:
+ *     loss = (1-eps) wt (L - (x_t - max)) + eps/C (W L - sum_c wc_c (x_c - max))
+ *     grad = (1-eps) wt (p - onehot_t) + eps/C (W p - wc)            (times gscale)
+ *   soft target q: coef = ((1-eps) q + eps/C) wc
+ *     loss = sum(coef) L - sum_c coef_c (x_c - max)
+ *     grad = sum(coef) p - coef
+ *
+ * L keeps the max's own terms apart (log1p form), and 1 - p_t = rest / S when t is the only max,
+ * so tiny losses and their gradients keep relative accuracy ([0, -37] -> 8.5e-17, not 0).
+ * A coefficient of exactly 0 times an infinite (x_c - max) counts as 0. */
+
+/* rows with NaN, +inf, or no finite max: loss and gradient are NaN */
+static double CSM_FN(ce_special_row)(T *g, ptrdiff_t C)
+{
+    if (g) CSM_FN(fill)(g, C, (T)NAN);
+    return NAN;
+}
+
+/* sum_c coef_c (x_c - max) (coef NULL: all 1), where coef_c == 0 contributes 0 even where
+ * x_c = -inf */
+static double CSM_FN(weighted_shift_sum)(const T *x, const T *coef, ptrdiff_t C, T max)
+{
+    VT acc = CSM_FN(vsplat)(0), mv = CSM_FN(vsplat)(max);
+    VD wide = {0};
+    int blocks = 0;
+    for (ptrdiff_t i = 0; i < C; i += VL) {
+        int rest = C - i < VL ? (int)(C - i) : VL;
+        VT a = CSM_FN(vload_part)(x + i, rest, max);
+        VT w = coef ? CSM_FN(vload_part)(coef + i, rest, 0) : CSM_FN(vsplat)(1);
+        acc += (VT)((VI)(w * (a - mv)) & (w != 0));
+        if (++blocks == 8) {
+            wide += CSM_FN(vwiden_sum)(acc);
+            acc = CSM_FN(vsplat)(0);
+            blocks = 0;
+        }
+    }
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
+}
+
+/* The exp pass shared by both target kinds: e = expm(x) into g (when given), the sum below the
+ * max and the tie count. Returns S = sum of e (in units of e_max), with *L, *rest set. */
+static double CSM_FN(ce_exp_pass)(const T *x, T *g, ptrdiff_t C, T max, CSM_FN(shift) s,
+                                  double *e_max, double *rest, double *L)
+{
+    ptrdiff_t ties;
+    if (g) {
+        /* store the exps, then recover the below-max sum from the stored values */
+        CSM_FN(exp_store_sum)(x, g, C, s);
+    }
+    *rest = CSM_FN(exp_sum_below_max)(x, C, max, s, &ties);
+    *e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
+    *L = log((double)ties) + log1p(*rest / ((double)ties * *e_max));
+    return (double)ties * *e_max + *rest;
+}
+
+/* out[c] = a * out[c] - b * wc[c] (wc NULL: 1), vectorized */
+static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
+{
+    VT av = CSM_FN(vsplat)(a), bv = CSM_FN(vsplat)(b);
+    ptrdiff_t i = 0;
+    for (; i + VL <= C; i += VL) {
+        VT w = wc ? CSM_FN(vload)(wc + i) : CSM_FN(vsplat)(1);
+        CSM_FN(vstore)(g + i, CSM_FN(vload)(g + i) * av - bv * w);
+    }
+    for (; i < C; i++) g[i] = g[i] * a - b * (wc ? wc[i] : 1);
+}
+
+static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
+                                   double eps, double gscale, T *g)
+{
+    int has_nan;
+    T max = CSM_FN(row_max)(x, C, &has_nan);
+    if (CSM_FN(row_is_special)(max, has_nan)) return CSM_FN(ce_special_row)(g, C);
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
+    double e_max, rest, L;
+    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L);
+    double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt, sm = eps / (double)C;
+    double xt = (double)x[t] - (double)max;
+    double loss = a == 0 ? 0 : a * (L - xt);
+    if (eps > 0) {
+        loss += sm * (W * L - CSM_FN(weighted_shift_sum)(x, wc, C, max));
+    }
+    if (g) {
+        double e_t = (double)g[t];
+        /* 1 - p_t without cancellation: when t is the only max the others sum to `rest` */
+        double one_minus_pt = (x[t] == max && S - e_t <= rest * 1.0000001) ? rest / S
+                                                                           : (S - e_t) / S;
+        CSM_FN(axpb)(g, C, (T)(gscale * (a + sm * W) / S), (T)(gscale * sm), wc);
+        g[t] = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - (wc ? (double)wc[t] : 1.0))));
+    }
+    return loss;
+}
+
+static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *wc, double eps,
+                                  double gscale, T *g, T *coef)
+{
+    int has_nan;
+    T max = CSM_FN(row_max)(x, C, &has_nan);
+    if (CSM_FN(row_is_special)(max, has_nan)) return CSM_FN(ce_special_row)(g, C);
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
+    double e_max, rest, L, qsum = 0;
+    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L);
+    T a = (T)(1 - eps), b = (T)(eps / (double)C);
+    for (ptrdiff_t c = 0; c < C; c++) {
+        coef[c] = (a * q[c] + b) * (wc ? wc[c] : 1);
+        qsum += (double)coef[c];
+    }
+    double loss = qsum * L - CSM_FN(weighted_shift_sum)(x, coef, C, max);
+    if (g) {
+        T sc = (T)(gscale * qsum / S), gs = (T)gscale;
+        VT scv = CSM_FN(vsplat)(sc), gsv = CSM_FN(vsplat)(gs);
+        ptrdiff_t c = 0;
+        for (; c + VL <= C; c += VL)
+            CSM_FN(vstore)(g + c, CSM_FN(vload)(g + c) * scv - gsv * CSM_FN(vload)(coef + c));
+        for (; c < C; c++) g[c] = g[c] * sc - gs * coef[c];
+    }
+    return loss;
+}
+
+/* nrows rows of C logits (row stride ldx); index targets `target` (ignored rows: loss 0, grad 0)
+ * or soft targets `prob` (row stride ldq); per-row losses into loss[r]; gradient rows (stride
+ * ldg) when grad != NULL; coef is scratch of C elements (soft targets only). */
+static void CSM_FN(cross_entropy_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C, ptrdiff_t ldx,
+                                       const int64_t *target, int64_t ignore_index,
+                                       const T *prob, ptrdiff_t ldq, const T *wc, double W,
+                                       double eps, double gscale, T *grad, ptrdiff_t ldg,
+                                       double *loss, T *coef)
+{
+    for (ptrdiff_t r = 0; r < nrows; r++) {
+        const T *xr = x + r * ldx;
+        T *gr = grad ? grad + r * ldg : NULL;
+        if (prob) {
+            loss[r] = CSM_FN(ce_prob_row)(xr, prob + r * ldq, C, wc, eps, gscale, gr, coef);
+        } else if (target[r] == ignore_index) {
+            loss[r] = 0;
+            if (gr) CSM_FN(fill)(gr, C, 0);
+        } else {
+            loss[r] = CSM_FN(ce_index_row)(xr, C, (ptrdiff_t)target[r], wc, W, eps, gscale, gr);
+        }
+    }
+}
