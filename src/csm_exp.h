@@ -9,9 +9,9 @@
  * |r| <= ln2/2, and 2^n built in the exponent bits. */
 
 typedef struct {
-    VT c;     /* pivot subtracted in floating point (0, or the max when that is exact) */
-    VT k;     /* integer (as T): power of two removed in the exponent */
-    VT y_lo;  /* y at or below this gives 0: clamps -inf and keeps the reduction in range */
+    VT c;           /* pivot subtracted in floating point (0, or the max when that is exact) */
+    VT y_lo;        /* y at or below this gives 0: clamps -inf and keeps the reduction in range */
+    VU scale_bias;  /* BIAS - k - bits(MAGIC): turns the bits of round(y log2e) into 2^(n-k) */
 } CSM_FN(shift);
 
 /* max must be finite. */
@@ -19,12 +19,15 @@ static inline CSM_FN(shift) CSM_FN(make_shift)(VT max)
 {
     CSM_FN(shift) s;
     VI big = (max >= T_PIVOT_MIN) | (max <= -T_PIVOT_MIN);
-    VT k = ((max * T_LOG2E + T_MAGIC) - T_MAGIC);  /* round to nearest; |max*log2e| < 2^22 */
     VT zero = CSM_FN(vsplat)(0);
+    VT k = CSM_FN(vselect)(big, zero, (max * T_LOG2E + T_MAGIC) - T_MAGIC);  /* |.| < 2^22 */
+    const T magic = T_MAGIC;
+    UT magic_bits;
+    memcpy(&magic_bits, &magic, sizeof magic_bits);
     s.c = CSM_FN(vselect)(big, max, zero);
-    s.k = CSM_FN(vselect)(big, zero, k);
     /* (k - BIAS - 0.4) / log2e rounds to the exponent -BIAS, whose scale bits are exactly 0 */
-    s.y_lo = (s.k - ((T)T_BIAS + (T)0.4)) * (1 / T_LOG2E);
+    s.y_lo = (k - ((T)T_BIAS + (T)0.4)) * (1 / T_LOG2E);
+    s.scale_bias = (VU)((IT)T_BIAS - __builtin_convertvector(k, VI)) - magic_bits;
     return s;
 }
 
@@ -42,20 +45,17 @@ static inline VT CSM_FN(exp_poly)(VT r)
     return 1 + r + r * r * q;
 }
 
-/* Requires x <= the max the shift was made from, and x not NaN. */
+/* Requires x <= the max the shift was made from; NaN gives NaN. */
 static inline VT CSM_FN(expm)(VT x, CSM_FN(shift) s)
 {
-    VT y = CSM_FN(vmax)(x - s.c, s.y_lo);
-    VT v = (y * T_LOG2E - s.k) + T_MAGIC;  /* low bits of v hold n = round(y log2e - k) */
-    VT nk = (v - T_MAGIC) + s.k;           /* n + k, a small integer: exact */
-    VT r = y - nk * T_LN2_HI;              /* exact (Cody-Waite) */
-    r = r - nk * T_LN2_LO;
-    /* bits(v) - bits(MAGIC) = n <= 1; 2^n has the exponent field n + BIAS >= 0, and 0 (scale +0)
-     * exactly at the clamp */
-    const T magic = T_MAGIC;
-    UT magic_bits;
-    memcpy(&magic_bits, &magic, sizeof magic_bits);
-    VU scale_bits = ((VU)v - (magic_bits - (UT)T_BIAS)) << T_MANT;
+    VT y = CSM_FN(vmax)(s.y_lo, x - s.c);  /* this operand order keeps a NaN y */
+    VT v = y * T_LOG2E + T_MAGIC;         /* low bits of v hold n = round(y log2e) */
+    VT n = v - T_MAGIC;
+    VT r = y - n * T_LN2_HI;              /* exact (Cody-Waite) */
+    r = r - n * T_LN2_LO;
+    /* 2^(n-k): the exponent field n - k + BIAS is in [0, BIAS + 1], and 0 (scale +0) exactly at
+     * the clamp */
+    VU scale_bits = ((VU)v + s.scale_bias) << T_MANT;
     return CSM_FN(exp_poly)(r) * (VT)scale_bits;
 }
 

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <string.h>
 #include "csoftmax.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #ifndef CSM_ISA
 #define CSM_ISA baseline

@@ -17,7 +17,8 @@
  * so tiny losses and their gradients keep relative accuracy ([0, -37] -> 8.5e-17, not 0).
  * A coefficient of exactly 0 times an infinite (x_c - max) counts as 0. */
 
-/* rows with NaN, +inf, or no finite max: loss and gradient are NaN */
+/* rows with +inf or no finite max: loss and gradient are NaN (a NaN logit in a row with a
+ * finite max makes the sums NaN, with the same result) */
 static double CSM_FN(ce_special_row)(T *g, ptrdiff_t C)
 {
     if (g) CSM_FN(fill)(g, C, (T)NAN);
@@ -76,9 +77,8 @@ static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
 static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
                                    double eps, double gscale, T *g)
 {
-    int has_nan;
-    T max = CSM_FN(row_max)(x, C, &has_nan);
-    if (CSM_FN(row_is_special)(max, has_nan)) return CSM_FN(ce_special_row)(g, C);
+    T max = CSM_FN(row_max)(x, C);
+    if (CSM_FN(row_is_special)(max)) return CSM_FN(ce_special_row)(g, C);
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     double e_max, rest, L;
     double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L);
@@ -102,9 +102,8 @@ static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T
 static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *wc, double eps,
                                   double gscale, T *g, T *coef)
 {
-    int has_nan;
-    T max = CSM_FN(row_max)(x, C, &has_nan);
-    if (CSM_FN(row_is_special)(max, has_nan)) return CSM_FN(ce_special_row)(g, C);
+    T max = CSM_FN(row_max)(x, C);
+    if (CSM_FN(row_is_special)(max)) return CSM_FN(ce_special_row)(g, C);
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     double e_max, rest, L, qsum = 0;
     double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L);

@@ -10,26 +10,27 @@
  * float32 summation error near 1e-7 for any row length. */
 #define FLUSH 8
 
-/* Row max ignoring NaN; *has_nan set if any element is NaN. */
-static T CSM_FN(row_max)(const T *x, ptrdiff_t n, int *has_nan)
+/* Row max, NaN ignored. A NaN elsewhere in the row reaches the exp pass, where expm keeps it and
+ * the sum (so every output) becomes NaN: no NaN test in the hot loop. */
+static T CSM_FN(row_max)(const T *x, ptrdiff_t n)
 {
     VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0;
-    VI nan = {0};
     ptrdiff_t i = 0;
     for (; i + 2 * VL <= n; i += 2 * VL) {
-        VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
-        m0 = CSM_FN(vmax)(a, m0);
-        m1 = CSM_FN(vmax)(b, m1);
-        nan |= (a != a) | (b != b);
+        m0 = CSM_FN(vmax)(CSM_FN(vload)(x + i), m0);
+        m1 = CSM_FN(vmax)(CSM_FN(vload)(x + i + VL), m1);
     }
-    for (; i < n; i += VL) {
-        VT a = i + VL <= n ? CSM_FN(vload)(x + i)
-                           : CSM_FN(vload_part)(x + i, (int)(n - i), -(T)INFINITY);
-        m0 = CSM_FN(vmax)(a, m0);
-        nan |= a != a;
-    }
-    *has_nan = CSM_FN(hor)(nan) != 0;
+    for (; i < n; i += VL)
+        m0 = CSM_FN(vmax)(CSM_FN(vload_part)(x + i, n - i < VL ? (int)(n - i) : VL, -(T)INFINITY),
+                          m0);
     return CSM_FN(hmax)(CSM_FN(vmax)(m0, m1));
+}
+
+static int CSM_FN(has_nan)(const T *x, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        if (x[i] != x[i]) return 1;
+    return 0;
 }
 
 /* out[i] = expm(x[i]); returns the sum in double. out may equal x (every vector is loaded
@@ -62,7 +63,8 @@ static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shif
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1));
 }
 
-/* Sum of expm(x[i]) over the elements below the max, and the count of elements equal to it:
+/* Sum of expm(x[i]) over the elements not >= the max (NaN included, so it propagates), and the
+ * count of elements equal to the max:
  * keeping the max's own terms out of the sum lets log1p keep relative accuracy when the rest
  * is tiny (logsumexp([0, -40]) = 4.2e-18, not 0). */
 static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(shift) s,
@@ -75,8 +77,8 @@ static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(s
     int blocks = 0, j;
     for (; i + 2 * VL <= n; i += 2 * VL) {
         VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
-        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & (a < mv));
-        acc1 += (VT)((VI)CSM_FN(expm)(b, s) & (b < mv));
+        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & ~(a >= mv));
+        acc1 += (VT)((VI)CSM_FN(expm)(b, s) & ~(b >= mv));
         ties -= (a == mv) + (b == mv);  /* true is -1 */
         if (++blocks == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
@@ -87,7 +89,7 @@ static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(s
     for (; i < n; i += VL) {
         int rest = n - i < VL ? (int)(n - i) : VL;
         VT a = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
-        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & (a < mv));
+        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & ~(a >= mv));
         ties -= a == mv;
     }
     for (j = 0; j < VL; j++) count += ties[j];
@@ -111,17 +113,16 @@ static void CSM_FN(fill)(T *out, ptrdiff_t n, T value)
     for (ptrdiff_t i = 0; i < n; i++) out[i] = value;
 }
 
-/* NaN anywhere, +inf (inf - inf), or no finite max (all -inf: 0/0) */
-static int CSM_FN(row_is_special)(T max, int has_nan)
+/* +inf (inf - inf) or no finite max (all -inf or NaN: 0/0): the whole row is NaN */
+static int CSM_FN(row_is_special)(T max)
 {
-    return has_nan || !(max < (T)INFINITY && max > -(T)INFINITY);
+    return !(max < (T)INFINITY && max > -(T)INFINITY);
 }
 
 static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n)
 {
-    int has_nan;
-    T max = CSM_FN(row_max)(x, n, &has_nan);
-    if (CSM_FN(row_is_special)(max, has_nan)) {
+    T max = CSM_FN(row_max)(x, n);
+    if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
@@ -134,9 +135,8 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n)
 
 static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n)
 {
-    int has_nan;
-    T max = CSM_FN(row_max)(x, n, &has_nan);
-    if (CSM_FN(row_is_special)(max, has_nan)) {
+    T max = CSM_FN(row_max)(x, n);
+    if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
@@ -151,10 +151,9 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n)
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
 {
-    int has_nan;
-    T max = CSM_FN(row_max)(x, n, &has_nan);
-    if (has_nan) return (T)NAN;
-    if (!(max < (T)INFINITY && max > -(T)INFINITY)) return max; /* +inf, or -inf (empty/all -inf) */
+    T max = CSM_FN(row_max)(x, n);
+    if (CSM_FN(row_is_special)(max))  /* +inf, or -inf (empty / all -inf), unless there is a NaN */
+        return CSM_FN(has_nan)(x, n) ? (T)NAN : max;
     return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, n, max));
 }
 

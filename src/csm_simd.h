@@ -41,20 +41,32 @@ static inline VT CSM_FN(vselect)(VI mask, VT a, VT b)
     return (VT)(((VI)a & mask) | ((VI)b & ~mask));
 }
 
-static inline VT CSM_FN(vmax)(VT a, VT b) { return CSM_FN(vselect)(a > b, a, b); }
+/* a > b ? a : b per lane (b when either is NaN): exactly the x86 max instruction, used where
+ * the build has one (the generic select costs two instructions) */
+static inline VT CSM_FN(vmax)(VT a, VT b)
+{
+#if defined(CSM_F32) && CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+    return (VT)_mm512_max_ps((__m512)a, (__m512)b);
+#elif defined(CSM_F64) && CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+    return (VT)_mm512_max_pd((__m512d)a, (__m512d)b);
+#elif defined(CSM_F32) && CSM_VEC_BYTES == 32 && defined(__AVX__)
+    return (VT)_mm256_max_ps((__m256)a, (__m256)b);
+#elif defined(CSM_F64) && CSM_VEC_BYTES == 32 && defined(__AVX__)
+    return (VT)_mm256_max_pd((__m256d)a, (__m256d)b);
+#elif defined(CSM_F32) && CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    return (VT)_mm_max_ps((__m128)a, (__m128)b);
+#elif defined(CSM_F64) && CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    return (VT)_mm_max_pd((__m128d)a, (__m128d)b);
+#else
+    return CSM_FN(vselect)(a > b, a, b);
+#endif
+}
 
 static inline T CSM_FN(hmax)(VT v)
 {
     T m = v[0];
     for (int j = 1; j < VL; j++) m = v[j] > m ? v[j] : m;
     return m;
-}
-
-static inline IT CSM_FN(hor)(VI v)
-{
-    IT s = 0;
-    for (int j = 0; j < VL; j++) s |= v[j];
-    return s;
 }
 
 /* Wide (double) accumulation of T lanes: float32 partial sums are flushed into doubles often
