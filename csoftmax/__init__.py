@@ -18,6 +18,7 @@ from ._core import (binary_cross_entropy, cross_entropy, log_sigmoid, log_softma
                     nll_loss, sigmoid, softmax_backward)
 from ._threads import get_num_threads, num_threads, set_num_threads
 from . import _core
+from . import _threadpoolctl  # noqa: F401  (registers the controller when available)
 
 __version__ = "0.1.0"
 __all__ = [

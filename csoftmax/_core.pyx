@@ -39,6 +39,8 @@ cdef extern from "csoftmax.h" nogil:
     int csm_init_isa_from_env()
     int csm_openmp_available()
     int csm_omp_max_threads()
+    int csm_get_num_threads()
+    void csm_set_num_threads(int n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +75,6 @@ def _init_isa_from_env():
     return csm_init_isa_from_env() == 0
 
 
-cdef int _num_threads = 1
 # Below this many elements per thread, waking a second thread costs more than it saves.
 cdef Py_ssize_t MIN_ELEMENTS_PER_THREAD = 1 << 16
 
@@ -88,22 +89,22 @@ def _omp_max_threads():
 
 
 def _set_num_threads(int n):
-    global _num_threads
-    _num_threads = n if csm_openmp_available() else 1
+    csm_set_num_threads(n)
 
 
 def _get_num_threads():
-    return _num_threads
+    return csm_get_num_threads()
 
 
 cdef inline int _threads_for(Py_ssize_t size) noexcept:
     cdef Py_ssize_t t
-    if _num_threads <= 1:
+    cdef int limit = csm_get_num_threads()
+    if limit <= 1:
         return 1
     t = size // MIN_ELEMENTS_PER_THREAD
     if t < 1:
         return 1
-    return <int>(t if t < _num_threads else _num_threads)
+    return <int>(t if t < limit else limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +287,29 @@ cdef object _write_out(object out, cnp.ndarray r):
     return out
 
 
+cdef bint _direct_out(cnp.ndarray a, object out):
+    """`out` can take the result of C-contiguous `a` as is: same type, shape and layout,
+    writeable, and either `a` itself or not overlapping it."""
+    cdef cnp.ndarray o
+    cdef char *pa
+    cdef char *po
+    cdef Py_ssize_t nbytes
+    cdef int i
+    if type(out) is not cnp.ndarray:
+        return False
+    o = <cnp.ndarray>out
+    if (cnp.PyArray_TYPE(o) != cnp.PyArray_TYPE(a) or not cnp.PyArray_ISNOTSWAPPED(o)
+            or cnp.PyArray_NDIM(o) != cnp.PyArray_NDIM(a) or not cnp.PyArray_IS_C_CONTIGUOUS(o)
+            or not cnp.PyArray_ISALIGNED(o) or not cnp.PyArray_ISWRITEABLE(o)):
+        return False
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(o)[i] != cnp.PyArray_DIMS(a)[i]:
+            return False
+    pa, po = <char *>cnp.PyArray_DATA(a), <char *>cnp.PyArray_DATA(o)
+    nbytes = cnp.PyArray_NBYTES(a)
+    return pa == po or po + nbytes <= pa or pa + nbytes <= po
+
+
 cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef cnp.ndarray a, r, dst = None
     cdef cnp.npy_intp *dims
@@ -295,14 +319,15 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef void *op_
     cdef csm_dtype dt
     # Fast path: the common call, with as little Python as possible.
-    if out is None and type(x) is cnp.ndarray and type(axis) is int:
+    if type(x) is cnp.ndarray and type(axis) is int:
         a = <cnp.ndarray>x
         nd = cnp.PyArray_NDIM(a)
         if (nd >= 1 and (<long>axis == -1 or <long>axis == nd - 1) and _native_float(a)
-                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+                and (out is None or _direct_out(a, out))):
             dims = cnp.PyArray_DIMS(a)
             n = dims[nd - 1]
-            r = cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0)
+            r = cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0) if out is None else out
             if n > 0:
                 xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
                 dt, nrows = _dt(a), _prod(dims, 0, nd - 1)
@@ -333,7 +358,25 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
 
 cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
     cdef cnp.ndarray a, r
-    cdef int ax
+    cdef int ax, nd, nt
+    cdef Py_ssize_t n, nrows
+    cdef void *xp
+    cdef void *op_
+    cdef csm_dtype dt
+    # Fast path, as for softmax: C-contiguous native float reduced over its last axis.
+    if out is None and not keepdims and type(x) is cnp.ndarray and type(axis) is int:
+        a = <cnp.ndarray>x
+        nd = cnp.PyArray_NDIM(a)
+        if (nd >= 1 and (<long>axis == -1 or <long>axis == nd - 1) and _native_float(a)
+                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+            n = cnp.PyArray_DIMS(a)[nd - 1]
+            r = cnp.PyArray_EMPTY(nd - 1, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+            nrows = cnp.PyArray_SIZE(r)
+            xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
+            dt, nt = _dt(a), _threads_for(cnp.PyArray_SIZE(a))
+            with nogil:
+                csm_rows(CSM_LOGSUMEXP, dt, xp, op_, nrows, n, n, 1, nt)
+            return r[()] if nd == 1 else r
     a, result_dtype = _input(x)
     shape = (<object>a).shape
     if axis is None:

@@ -95,6 +95,20 @@ int csm_omp_max_threads(void)
 #endif
 }
 
+static int num_threads = 1;
+
+int csm_get_num_threads(void) { return num_threads; }
+
+void csm_set_num_threads(int n)
+{
+#ifdef _OPENMP
+    num_threads = n < 1 ? 1 : n;
+#else
+    (void)n;
+    num_threads = 1;
+#endif
+}
+
 static const csm_kernel_table *table(void)
 {
     if (!current) csm_get_isa();

@@ -88,4 +88,8 @@ int csm_init_isa_from_env(void);
 
 int csm_openmp_available(void);
 int csm_omp_max_threads(void);
+/* The thread limit the Python layer applies to large calls (1 without OpenMP); exported so that
+ * threadpoolctl can read and set it through ctypes. */
+int csm_get_num_threads(void);
+void csm_set_num_threads(int n);
 #endif
