@@ -76,6 +76,9 @@ With ``logp = log_softmax(logits, axis)``, class weights ``w`` (all ones if
   ``ValueError``. ``"mean"`` divides the sum by ``N``
   (``logits.size // C``), regardless of the weights.
 
+A sample (not ignored) whose logits contain NaN or +inf, or are all -inf, has no softmax: its
+loss and its gradient row are NaN.
+
 ``"mean"`` returns NaN when the denominator is 0 (empty batch, all samples
 ignored, zero total weight); ``"sum"`` returns 0 for an empty or fully
 ignored batch. For a zero denominator the gradient of every non-ignored
@@ -344,6 +347,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         else:
             losses, grad, denom = _ce_prob(st, prob, w, eps, n_classes,
                                            return_grad)
+        # A row with NaN or +inf, or with no finite logit, has no softmax: its loss and
+        # gradient are NaN (as softmax of that row is), whatever the target.
+        bad = _no_softmax(rows) & (keep if prob is None else True)
+        losses = np.where(bad, np.nan, losses).astype(losses.dtype, copy=False)
+        if grad is not None:
+            grad[bad] = np.nan
         loss = _reduce(losses, reduction, denom, res_dtype, batch_shape)
         if not return_grad:
             return loss
@@ -353,6 +362,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                 grad[~keep] = 0
     grad = np.ascontiguousarray(_from_rows(grad, x.shape, ax), dtype=res_dtype)
     return loss, grad
+
+
+def _no_softmax(rows):
+    """Rows of ``(N, C)`` containing NaN or +inf, or only -inf."""
+    top = rows.max(axis=1) if rows.shape[1] else np.full(rows.shape[0], -np.inf)
+    return ~np.isfinite(top)  # NaN propagates through max
 
 
 def _ce_index(st, t, keep, w, eps, n_classes, want_grad):

@@ -47,16 +47,13 @@ static double CSM_FN(weighted_shift_sum)(const T *x, const T *coef, ptrdiff_t C,
 }
 
 /* The exp pass shared by both target kinds: e = expm(x) into g (when given), the sum below the
- * max and the tie count. Returns S = sum of e (in units of e_max), with *L, *rest set. */
+ * max and the tie count, in one pass. Returns S = sum of e (in units of e_max), with *L, *rest
+ * set. */
 static double CSM_FN(ce_exp_pass)(const T *x, T *g, ptrdiff_t C, T max, CSM_FN(shift) s,
                                   double *e_max, double *rest, double *L)
 {
     ptrdiff_t ties;
-    if (g) {
-        /* store the exps, then recover the below-max sum from the stored values */
-        CSM_FN(exp_store_sum)(x, g, C, s);
-    }
-    *rest = CSM_FN(exp_sum_below_max)(x, C, max, s, &ties);
+    *rest = CSM_FN(exp_sum_below_max)(x, g, C, max, s, &ties);
     *e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
     *L = log((double)ties) + log1p(*rest / ((double)ties * *e_max));
     return (double)ties * *e_max + *rest;

@@ -64,10 +64,10 @@ static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shif
 }
 
 /* Sum of expm(x[i]) over the elements not >= the max (NaN included, so it propagates), and the
- * count of elements equal to the max:
- * keeping the max's own terms out of the sum lets log1p keep relative accuracy when the rest
- * is tiny (logsumexp([0, -40]) = 4.2e-18, not 0). */
-static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(shift) s,
+ * count of elements equal to the max: keeping the max's own terms out of the sum lets log1p keep
+ * relative accuracy when the rest is tiny (logsumexp([0, -40]) = 4.2e-18, not 0). When out is
+ * not NULL every expm(x[i]) is stored there too (the fused cross-entropy needs both). */
+static double CSM_FN(exp_sum_below_max)(const T *x, T *out, ptrdiff_t n, T max, CSM_FN(shift) s,
                                          ptrdiff_t *n_max)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
@@ -77,8 +77,13 @@ static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(s
     int blocks = 0, j;
     for (; i + 2 * VL <= n; i += 2 * VL) {
         VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
-        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & ~(a >= mv));
-        acc1 += (VT)((VI)CSM_FN(expm)(b, s) & ~(b >= mv));
+        VT ea = CSM_FN(expm)(a, s), eb = CSM_FN(expm)(b, s);
+        if (out) {
+            CSM_FN(vstore)(out + i, ea);
+            CSM_FN(vstore)(out + i + VL, eb);
+        }
+        acc0 += (VT)((VI)ea & ~(a >= mv));
+        acc1 += (VT)((VI)eb & ~(b >= mv));
         ties -= (a == mv) + (b == mv);  /* true is -1 */
         if (++blocks == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
@@ -89,7 +94,9 @@ static double CSM_FN(exp_sum_below_max)(const T *x, ptrdiff_t n, T max, CSM_FN(s
     for (; i < n; i += VL) {
         int rest = n - i < VL ? (int)(n - i) : VL;
         VT a = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
-        acc0 += (VT)((VI)CSM_FN(expm)(a, s) & ~(a >= mv));
+        VT ea = CSM_FN(expm)(a, s);
+        if (out) CSM_FN(vstore_part)(out + i, ea, rest);
+        acc0 += (VT)((VI)ea & ~(a >= mv));
         ties -= a == mv;
     }
     for (j = 0; j < VL; j++) count += ties[j];
@@ -102,7 +109,7 @@ static double CSM_FN(log_sum_exp_shifted)(const T *x, ptrdiff_t n, T max)
 {
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     ptrdiff_t ties;
-    double rest = CSM_FN(exp_sum_below_max)(x, n, max, s, &ties);
+    double rest = CSM_FN(exp_sum_below_max)(x, NULL, n, max, s, &ties);
     double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
     /* sum = ties * e_max + rest, all in units of exp(c) 2^k */
     return log((double)ties) + log1p(rest / ((double)ties * e_max));

@@ -491,3 +491,21 @@ def test_inputs_unmodified(impl, kind, dtype):
 def test_max_rel_diff_helper():
     assert max_rel_diff([1.0, np.nan], [1.0, np.nan]) == 0.0
     assert max_rel_diff([1.0], [2.0]) == 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad_row", [[1.0, np.nan, 0.0], [np.inf, 0.0, 1.0], [np.inf, np.nan, 1.0],
+                                     [-np.inf, -np.inf, -np.inf]])
+def test_rows_without_softmax_are_nan(impl, dtype, bad_row):
+    ce = get(impl, "cross_entropy")
+    x = np.array([[0.5, -1.0, 2.0], bad_row, [0.0, -np.inf, 1.0]], dtype=dtype)
+    for target in ([0, 1, 2], [0, 0, 0]):
+        loss, grad = ce(x, target, reduction="none", return_grad=True)
+        assert np.isnan(loss[1]) and np.isnan(grad[1]).all()
+        assert np.isfinite(loss[0]) and np.isfinite(grad[[0, 2]]).all()
+        # ignoring the bad row removes it entirely
+        loss, grad = ce(x, [0, -100, 2], reduction="sum", return_grad=True)
+        assert np.isfinite(loss) and (grad[1] == 0).all()
+    soft = np.full(x.shape, 1 / 3, dtype=dtype)
+    loss, grad = ce(x, soft, reduction="none", return_grad=True)
+    assert np.isnan(loss[1]) and np.isnan(grad[1]).all() and np.isfinite(loss[0])
