@@ -2,150 +2,223 @@
  * strided axis.
  *
  * The data is a C-contiguous (nouter, nred, ninner) block reduced over the middle axis. Instead
- * of transposing, each pass walks the reduced axis and works on VL adjacent columns at once,
- * which are contiguous in memory: every vector lane is one column with its own max, shift and
- * sum. Columns with NaN or no finite max get NaN (or the logsumexp rule) at the end; until then
- * their inputs are replaced by 0 so the shared vector code stays finite. */
+ * of transposing, each pass walks the reduced axis and works on a chunk of up to NB vectors of
+ * adjacent columns, contiguous in memory (whole cache lines per row visit): every vector lane is
+ * one column with its own max, shift and sum. Columns with NaN or no finite max get NaN (or the
+ * logsumexp rule) at the end; until then their inputs are replaced by 0 so the shared vector
+ * code stays finite. */
 
+#define NB 4
 #define COL_FLUSH 8
 
 typedef struct {
-    VT max;          /* the column maxima (0 in special columns) */
-    VI special;      /* NaN, +inf or no finite max */
-    VI nan;
-    CSM_FN(shift) s;
+    int nb, wlast;      /* vectors in the chunk, lanes used in its last vector */
+    VT max[NB];         /* the column maxima (0 in special columns) */
+    VI special[NB];     /* NaN, +inf or no finite max */
+    VI nan[NB];
+    CSM_FN(shift) s[NB];
 } CSM_FN(colstate);
+
+static inline int CSM_FN(col_lanes)(const CSM_FN(colstate) *st, int v)
+{
+    return v == st->nb - 1 ? st->wlast : VL;
+}
 
 static inline VT CSM_FN(col_load)(const T *p, int w)
 {
     return w == VL ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, w, -(T)INFINITY);
 }
 
-static CSM_FN(colstate) CSM_FN(cols_max)(const T *x, ptrdiff_t nred, ptrdiff_t ld, int w)
+static inline void CSM_FN(cols_max)(const T *x, ptrdiff_t nred, ptrdiff_t ld, int width,
+                                    CSM_FN(colstate) *st)
 {
-    CSM_FN(colstate) st;
-    VT m = CSM_FN(vsplat)(-(T)INFINITY), inf = CSM_FN(vsplat)((T)INFINITY);
-    VI nan = {0};
-    for (ptrdiff_t r = 0; r < nred; r++) {
-        VT a = CSM_FN(col_load)(x + r * ld, w);
-        m = CSM_FN(vmax)(a, m);
-        nan |= a != a;
+    VT inf = CSM_FN(vsplat)((T)INFINITY);
+    int v, nb = st->nb = (width + VL - 1) / VL;
+    st->wlast = width - (nb - 1) * VL;
+    for (v = 0; v < nb; v++) {
+        st->max[v] = -inf;
+        st->nan[v] = (VI){0};
     }
-    st.nan = nan;
-    st.special = nan | ~((m < inf) & (m > -inf));
-    st.max = CSM_FN(vselect)(st.special, CSM_FN(vsplat)(0), m);
-    st.s = CSM_FN(make_shift)(st.max);
-    return st;
+    for (ptrdiff_t r = 0; r < nred; r++) {
+        const T *row = x + r * ld;
+        for (v = 0; v < nb; v++) {
+            VT a = CSM_FN(col_load)(row + v * VL, CSM_FN(col_lanes)(st, v));
+            st->max[v] = CSM_FN(vmax)(a, st->max[v]);
+            st->nan[v] |= a != a;
+        }
+    }
+    for (v = 0; v < nb; v++) {
+        VT m = st->max[v];
+        st->special[v] = st->nan[v] | ~((m < inf) & (m > -inf));
+        st->max[v] = CSM_FN(vselect)(st->special[v], CSM_FN(vsplat)(0), m);
+        st->s[v] = CSM_FN(make_shift)(st->max[v]);
+    }
 }
 
 /* x with special columns zeroed: every lane then satisfies expm's x <= max, not NaN */
-static inline VT CSM_FN(col_input)(const CSM_FN(colstate) *st, const T *p, int w)
+static inline VT CSM_FN(col_input)(const CSM_FN(colstate) *st, int v, const T *row)
 {
-    return CSM_FN(vselect)(st->special, CSM_FN(vsplat)(0), CSM_FN(col_load)(p, w));
+    VT a = CSM_FN(col_load)(row + v * VL, CSM_FN(col_lanes)(st, v));
+    return CSM_FN(vselect)(st->special[v], CSM_FN(vsplat)(0), a);
 }
 
 /* Per column: log(sum exp(x - max)), with the max's own terms counted apart (log1p form). */
-static void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld, int w,
-                                 const CSM_FN(colstate) *st, double *lse)
+static inline void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld,
+                                        const CSM_FN(colstate) *st, double *lse)
 {
-    VT acc = CSM_FN(vsplat)(0);
-    VI ties = {0};
-    double wide[VL] = {0};
-    int j, rows = 0;
+    VT acc[NB];
+    VI ties[NB];
+    double wide[NB * VL] = {0};
+    int v, j, rows = 0, nb = st->nb;
+    for (v = 0; v < nb; v++) {
+        acc[v] = CSM_FN(vsplat)(0);
+        ties[v] = (VI){0};
+    }
     for (ptrdiff_t r = 0; r < nred; r++) {
-        VT a = CSM_FN(col_input)(st, x + r * ld, w);
-        acc += (VT)((VI)CSM_FN(expm)(a, st->s) & (a < st->max));
-        ties -= a == st->max;
+        const T *row = x + r * ld;
+        for (v = 0; v < nb; v++) {
+            VT a = CSM_FN(col_input)(st, v, row);
+            acc[v] += (VT)((VI)CSM_FN(expm)(a, st->s[v]) & (a < st->max[v]));
+            ties[v] -= a == st->max[v];
+        }
         if (++rows == COL_FLUSH) {
-            for (j = 0; j < VL; j++) wide[j] += (double)acc[j];
-            acc = CSM_FN(vsplat)(0);
+            for (v = 0; v < nb; v++) {
+                for (j = 0; j < VL; j++) wide[v * VL + j] += (double)acc[v][j];
+                acc[v] = CSM_FN(vsplat)(0);
+            }
             rows = 0;
         }
     }
-    VT e_max = CSM_FN(expm)(st->max, st->s);
-    for (j = 0; j < w; j++) {
-        double t = (double)ties[j], rest = wide[j] + (double)acc[j];
-        lse[j] = t > 0 ? log(t) + log1p(rest / (t * (double)e_max[j])) : 0;
+    for (v = 0; v < nb; v++) {
+        /* log(ties + rest / e_max) = log1p((ties - 1) + rest / e_max): for one max that is
+         * log1p(rest / e_max), accurate when the rest is tiny */
+        VT rest, t = __builtin_convertvector(-(-ties[v]), VT);
+        for (j = 0; j < VL; j++) rest[j] = (T)(wide[v * VL + j] + (double)acc[v][j]);
+        VT l = CSM_FN(vlog1p)((t - 1) + rest / CSM_FN(expm)(st->max[v], st->s[v]));
+        for (j = 0; j < VL; j++) lse[v * VL + j] = l[j];
     }
 }
+
+/* One chunk of `width` columns starting at x (row stride ld). */
+static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptrdiff_t ld,
+                                         int width)
+{
+    CSM_FN(colstate) st;
+    VT acc[NB], inv[NB];
+    double wide[NB * VL] = {0};
+    int v, j, rows = 0, nb;
+    CSM_FN(cols_max)(x, nred, ld, width, &st);
+    nb = st.nb;
+    for (v = 0; v < nb; v++) acc[v] = CSM_FN(vsplat)(0);
+    for (ptrdiff_t r = 0; r < nred; r++) {
+        for (v = 0; v < nb; v++) {
+            VT e = CSM_FN(expm)(CSM_FN(col_input)(&st, v, x + r * ld), st.s[v]);
+            CSM_FN(vstore_part)(out + r * ld + v * VL, e, CSM_FN(col_lanes)(&st, v));
+            acc[v] += e;
+        }
+        if (++rows == COL_FLUSH) {
+            for (v = 0; v < nb; v++) {
+                for (j = 0; j < VL; j++) wide[v * VL + j] += (double)acc[v][j];
+                acc[v] = CSM_FN(vsplat)(0);
+            }
+            rows = 0;
+        }
+    }
+    for (v = 0; v < nb; v++) {
+        for (j = 0; j < VL; j++) inv[v][j] = (T)(1.0 / (wide[v * VL + j] + (double)acc[v][j]));
+        inv[v] = CSM_FN(vselect)(st.special[v], CSM_FN(vsplat)((T)NAN), inv[v]);
+    }
+    for (ptrdiff_t r = 0; r < nred; r++) {
+        for (v = 0; v < nb; v++) {
+            T *p = out + r * ld + v * VL;
+            int w = CSM_FN(col_lanes)(&st, v);
+            VT e = w == VL ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, w, 0);
+            CSM_FN(vstore_part)(p, e * inv[v], w);
+        }
+    }
+}
+
+static inline void CSM_FN(log_softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptrdiff_t ld,
+                                             int width)
+{
+    CSM_FN(colstate) st;
+    double lse_d[NB * VL];
+    VT lse[NB];
+    int v, j;
+    CSM_FN(cols_max)(x, nred, ld, width, &st);
+    CSM_FN(cols_log_sum)(x, nred, ld, &st, lse_d);
+    for (v = 0; v < st.nb; v++) {
+        for (j = 0; j < VL; j++) lse[v][j] = (T)lse_d[v * VL + j];
+        lse[v] = CSM_FN(vselect)(st.special[v], CSM_FN(vsplat)((T)NAN), lse[v]);
+    }
+    for (ptrdiff_t r = 0; r < nred; r++) {
+        for (v = 0; v < st.nb; v++) {
+            int w = CSM_FN(col_lanes)(&st, v);
+            VT a = CSM_FN(col_load)(x + r * ld + v * VL, w);
+            CSM_FN(vstore_part)(out + r * ld + v * VL, (a - st.max[v]) - lse[v], w);
+        }
+    }
+}
+
+/* out[j] = logsumexp of column j of the chunk */
+static inline void CSM_FN(logsumexp_chunk)(const T *x, T *out, ptrdiff_t nred, ptrdiff_t ld,
+                                           int width)
+{
+    CSM_FN(colstate) st;
+    double lse[NB * VL];
+    CSM_FN(cols_max)(x, nred, ld, width, &st);
+    CSM_FN(cols_log_sum)(x, nred, ld, &st, lse);
+    for (int j = 0; j < width; j++) {
+        int v = j / VL, l = j % VL;
+        T m = st.max[v][l];
+        if (st.nan[v][l]) {
+            out[j] = (T)NAN;
+        } else if (st.special[v][l]) {
+            /* +inf, or -inf for an empty or all -inf column: the raw max */
+            m = -(T)INFINITY;
+            for (ptrdiff_t r = 0; r < nred; r++) m = x[r * ld + j] > m ? x[r * ld + j] : m;
+            out[j] = m;
+        } else {
+            out[j] = (T)((double)m + lse[j]);
+        }
+    }
+}
+
+/* Full chunks with a constant width (so the vector loops unroll), then the remainder. */
+#define CSM_FOR_CHUNKS(CALL)                                                  \
+    for (ptrdiff_t o = 0; o < nouter; o++) {                                  \
+        ptrdiff_t j0 = 0;                                                     \
+        for (; j0 + NB * VL <= ninner; j0 += NB * VL) CALL(NB * VL);          \
+        if (j0 < ninner) CALL((int)(ninner - j0));                            \
+    }
 
 static void CSM_FN(softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                  ptrdiff_t ninner)
 {
-    for (ptrdiff_t o = 0; o < nouter; o++) {
-        for (ptrdiff_t j0 = 0; j0 < ninner; j0 += VL) {
-            const T *xb = x + o * nred * ninner + j0;
-            T *ob = out + o * nred * ninner + j0;
-            int j, w = (int)(ninner - j0 < VL ? ninner - j0 : VL), rows = 0;
-            CSM_FN(colstate) st = CSM_FN(cols_max)(xb, nred, ninner, w);
-            VT acc = CSM_FN(vsplat)(0), inv;
-            double wide[VL] = {0};
-            for (ptrdiff_t r = 0; r < nred; r++) {
-                VT e = CSM_FN(expm)(CSM_FN(col_input)(&st, xb + r * ninner, w), st.s);
-                CSM_FN(vstore_part)(ob + r * ninner, e, w);
-                acc += e;
-                if (++rows == COL_FLUSH) {
-                    for (j = 0; j < VL; j++) wide[j] += (double)acc[j];
-                    acc = CSM_FN(vsplat)(0);
-                    rows = 0;
-                }
-            }
-            for (j = 0; j < VL; j++) inv[j] = (T)(1.0 / (wide[j] + (double)acc[j]));
-            inv = CSM_FN(vselect)(st.special, CSM_FN(vsplat)((T)NAN), inv);
-            for (ptrdiff_t r = 0; r < nred; r++) {
-                T *p = ob + r * ninner;
-                VT v = w == VL ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, w, 0);
-                CSM_FN(vstore_part)(p, v * inv, w);
-            }
-        }
-    }
+#define CALL(w) CSM_FN(softmax_chunk)(x + o * nred * ninner + j0, out + o * nred * ninner + j0, \
+                                      nred, ninner, w)
+    CSM_FOR_CHUNKS(CALL)
+#undef CALL
 }
 
 static void CSM_FN(log_softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                      ptrdiff_t ninner)
 {
-    for (ptrdiff_t o = 0; o < nouter; o++) {
-        for (ptrdiff_t j0 = 0; j0 < ninner; j0 += VL) {
-            const T *xb = x + o * nred * ninner + j0;
-            T *ob = out + o * nred * ninner + j0;
-            int j, w = (int)(ninner - j0 < VL ? ninner - j0 : VL);
-            double lse_d[VL] = {0};
-            VT lse;
-            CSM_FN(colstate) st = CSM_FN(cols_max)(xb, nred, ninner, w);
-            CSM_FN(cols_log_sum)(xb, nred, ninner, w, &st, lse_d);
-            for (j = 0; j < VL; j++) lse[j] = (T)lse_d[j];
-            lse = CSM_FN(vselect)(st.special, CSM_FN(vsplat)((T)NAN), lse);
-            for (ptrdiff_t r = 0; r < nred; r++) {
-                VT a = CSM_FN(col_load)(xb + r * ninner, w);
-                CSM_FN(vstore_part)(ob + r * ninner, (a - st.max) - lse, w);
-            }
-        }
-    }
+#define CALL(w) CSM_FN(log_softmax_chunk)(x + o * nred * ninner + j0, \
+                                          out + o * nred * ninner + j0, nred, ninner, w)
+    CSM_FOR_CHUNKS(CALL)
+#undef CALL
 }
 
 /* out is (nouter, ninner), C-contiguous */
 static void CSM_FN(logsumexp_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                    ptrdiff_t ninner)
 {
-    for (ptrdiff_t o = 0; o < nouter; o++) {
-        for (ptrdiff_t j0 = 0; j0 < ninner; j0 += VL) {
-            const T *xb = x + o * nred * ninner + j0;
-            int j, w = (int)(ninner - j0 < VL ? ninner - j0 : VL);
-            double lse[VL] = {0};
-            CSM_FN(colstate) st = CSM_FN(cols_max)(xb, nred, ninner, w);
-            CSM_FN(cols_log_sum)(xb, nred, ninner, w, &st, lse);
-            for (j = 0; j < w; j++) {
-                T *o_j = out + o * ninner + j0 + j;
-                if (st.nan[j]) *o_j = (T)NAN;
-                else if (st.special[j]) {
-                    /* +inf, or -inf for an empty or all -inf column: recompute the raw max */
-                    T m = -(T)INFINITY;
-                    for (ptrdiff_t r = 0; r < nred; r++) m = xb[r * ninner + j] > m ? xb[r * ninner + j] : m;
-                    *o_j = m;
-                } else *o_j = (T)((double)st.max[j] + lse[j]);
-            }
-        }
-    }
+#define CALL(w) CSM_FN(logsumexp_chunk)(x + o * nred * ninner + j0, out + o * ninner + j0, \
+                                        nred, ninner, w)
+    CSM_FOR_CHUNKS(CALL)
+#undef CALL
 }
 
+#undef CSM_FOR_CHUNKS
 #undef COL_FLUSH

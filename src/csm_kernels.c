@@ -23,6 +23,7 @@
 #include "csm_types.h"
 #include "csm_simd.h"
 #include "csm_exp.h"
+#include "csm_log.h"
 #include "csm_cols.h"
 #include "csm_rows_small.h"
 #include "csm_rows.h"
@@ -37,11 +38,13 @@
 #undef VD
 #undef VH
 #undef SMALL_ROW_MAX
+#undef NB
 
 #define CSM_F64
 #include "csm_types.h"
 #include "csm_simd.h"
 #include "csm_exp.h"
+#include "csm_log.h"
 #include "csm_cols.h"
 #include "csm_rows_small.h"
 #include "csm_rows.h"
