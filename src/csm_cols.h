@@ -62,6 +62,15 @@ static inline VT CSM_FN(col_input)(const CSM_FN(colstate) *st, int v, const T *r
     return CSM_FN(vselect)(st->special[v], CSM_FN(vsplat)(0), a);
 }
 
+/* float partial sums per column into doubles (each lane adds at most COL_FLUSH terms in T) */
+static inline void CSM_FN(flush_wide)(VT *acc, double *wide, int nb)
+{
+    for (int v = 0; v < nb; v++) {
+        for (int j = 0; j < VL; j++) wide[v * VL + j] += (double)acc[v][j];
+        acc[v] = CSM_FN(vsplat)(0);
+    }
+}
+
 /* Per column: log(sum exp(x - max)), with the max's own terms counted apart (log1p form). */
 static inline void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld,
                                         const CSM_FN(colstate) *st, double *lse)
@@ -82,10 +91,7 @@ static inline void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld
             ties[v] -= a == st->max[v];
         }
         if (++rows == COL_FLUSH) {
-            for (v = 0; v < nb; v++) {
-                for (j = 0; j < VL; j++) wide[v * VL + j] += (double)acc[v][j];
-                acc[v] = CSM_FN(vsplat)(0);
-            }
+            CSM_FN(flush_wide)(acc, wide, nb);
             rows = 0;
         }
     }
@@ -117,10 +123,7 @@ static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptr
             acc[v] += e;
         }
         if (++rows == COL_FLUSH) {
-            for (v = 0; v < nb; v++) {
-                for (j = 0; j < VL; j++) wide[v * VL + j] += (double)acc[v][j];
-                acc[v] = CSM_FN(vsplat)(0);
-            }
+            CSM_FN(flush_wide)(acc, wide, nb);
             rows = 0;
         }
     }
