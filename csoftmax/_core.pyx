@@ -274,6 +274,16 @@ cdef tuple _input(object x):
     return a, (None if result_dtype == a.dtype else result_dtype)
 
 
+cdef tuple _prologue(object x, object axis):
+    """(array in compute dtype, result dtype or None, input shape, axis index); with
+    axis=None the array is flattened: the whole array is one row."""
+    a, result_dtype = _input(x)
+    shape = a.shape
+    if axis is None:
+        return a.reshape(-1), result_dtype, shape, 0
+    return a, result_dtype, shape, _axis_index(axis, a.ndim)
+
+
 cdef object _cast(cnp.ndarray r, object dtype):
     # rounding to float16 may overflow to +-inf: that is the correctly rounded result, not an error
     with np.errstate(over="ignore"):
@@ -335,14 +345,7 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
                 with nogil:
                     csm_rows(op, dt, xp, op_, nrows, n, n, n, nt)
             return r
-    a, result_dtype = _input(x)
-    shape = (<object>a).shape
-    if axis is None:
-        # the whole array is one row
-        a = a.reshape(-1)
-        ax = 0
-    else:
-        ax = _axis_index(axis, cnp.PyArray_NDIM(a))
+    a, result_dtype, shape, ax = _prologue(x, axis)
     if out is not None:
         check_out(out, shape, result_dtype if result_dtype is not None else a.dtype)
         if result_dtype is None and axis is not None and (
@@ -377,13 +380,7 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
             with nogil:
                 csm_rows(CSM_LOGSUMEXP, dt, xp, op_, nrows, n, n, 1, nt)
             return r[()] if nd == 1 else r
-    a, result_dtype = _input(x)
-    shape = (<object>a).shape
-    if axis is None:
-        a = a.reshape(-1)
-        ax = 0
-    else:
-        ax = _axis_index(axis, cnp.PyArray_NDIM(a))
+    a, result_dtype, shape, ax = _prologue(x, axis)
     rshape = reduced_shape(shape, None if axis is None else ax, keepdims)
     if out is not None:
         check_out(out, rshape, result_dtype if result_dtype is not None else a.dtype)

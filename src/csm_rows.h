@@ -165,7 +165,7 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
 }
 
 /* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). Short rows
- * go to csm_rows_small.h, VL rows at a time. */
+ * go to csm_rows_small.h, one row per vector lane. */
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                  ptrdiff_t ldo)
 {
