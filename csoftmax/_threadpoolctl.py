@@ -8,7 +8,7 @@ threadpoolctl is installed (it is optional).
 import ctypes
 
 try:
-    from threadpoolctl import LibController, register
+    from threadpoolctl import LibController, register  # type: ignore[import-untyped]
 except ImportError:  # threadpoolctl not installed: nothing to register
     LibController = register = None
 
