@@ -39,6 +39,7 @@
 #undef VH
 #undef SMALL_ROW_MAX
 #undef NB
+#undef BLOCK
 
 #define CSM_F64
 #include "csm_types.h"

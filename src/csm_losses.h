@@ -121,6 +121,71 @@ static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *
     return loss;
 }
 
+/* Index targets, short rows (C <= SMALL_ROW_MAX): BLOCK rows at a time, one per vector lane, as
+ * in csm_rows_small.h: the column kernels' per-lane max and shift, the exps kept transposed, then
+ * each lane's loss and gradient row with the formulas of ce_index_row. */
+static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C, ptrdiff_t ldx,
+                                        const int64_t *target, int64_t ignore_index,
+                                        const T *wc, double W, double eps, double gscale,
+                                        T *grad, ptrdiff_t ldg, double *loss)
+{
+    T buf[SMALL_ROW_MAX * BLOCK], ebuf[SMALL_ROW_MAX * BLOCK];
+    double sm = eps / (double)C;
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += BLOCK) {
+        int w = nrows - r0 < BLOCK ? (int)(nrows - r0) : BLOCK, v, l;
+        CSM_FN(colstate) st;
+        VT acc[NB];
+        VI ties[NB];
+        CSM_FN(gather_rows)(x + r0 * ldx, C, ldx, w, buf);
+        CSM_FN(cols_max)(buf, C, BLOCK, BLOCK, &st);
+        for (v = 0; v < NB; v++) {
+            acc[v] = CSM_FN(vsplat)(0);
+            ties[v] = (VI){0};
+        }
+        for (ptrdiff_t c = 0; c < C; c++) {  /* C <= 32 terms per lane: no flush needed */
+            for (v = 0; v < NB; v++) {
+                VT a = CSM_FN(col_input)(&st, v, buf + c * BLOCK);
+                VT e = CSM_FN(expm)(a, st.s[v]);
+                CSM_FN(vstore)(ebuf + c * BLOCK + v * VL, e);
+                acc[v] += (VT)((VI)e & (a < st.max[v]));
+                ties[v] -= a == st.max[v];
+            }
+        }
+        for (l = 0; l < w; l++) {
+            ptrdiff_t r = r0 + l, t = (ptrdiff_t)target[r];
+            T *g = grad ? grad + r * ldg : NULL;
+            const T *xr = x + r * ldx;
+            int lv = l / VL, ll = l % VL;
+            if (target[r] == ignore_index) {
+                loss[r] = 0;
+                if (g) CSM_FN(fill)(g, C, 0);
+                continue;
+            }
+            if (st.special[lv][ll]) {
+                loss[r] = CSM_FN(ce_special_row)(g, C);
+                continue;
+            }
+            T max = st.max[lv][ll];
+            double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), st.s[lv])[ll];
+            double rest = (double)acc[lv][ll], nt = (double)ties[lv][ll];
+            double S = nt * e_max + rest, L = log(nt) + log1p(rest / (nt * e_max));
+            double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt;
+            double lo = a == 0 ? 0 : a * (L - ((double)xr[t] - (double)max));
+            if (eps > 0) lo += sm * (W * L - CSM_FN(weighted_shift_sum)(xr, wc, C, max));
+            loss[r] = lo;
+            if (g) {
+                double e_t = (double)ebuf[t * BLOCK + l];
+                double one_minus_pt = (xr[t] == max && S - e_t <= rest * 1.0000001) ? rest / S
+                                                                                    : (S - e_t) / S;
+                double scale = gscale * (a + sm * W) / S, bias = gscale * sm;
+                for (ptrdiff_t c = 0; c < C; c++)
+                    g[c] = (T)((double)ebuf[c * BLOCK + l] * scale - bias * (wc ? (double)wc[c] : 1.0));
+                g[t] = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt)));
+            }
+        }
+    }
+}
+
 /* nrows rows of C logits (row stride ldx); index targets `target` (ignored rows: loss 0, grad 0)
  * or soft targets `prob` (row stride ldq); per-row losses into loss[r]; gradient rows (stride
  * ldg) when grad != NULL; coef is scratch of C elements (soft targets only). */
@@ -130,6 +195,11 @@ static void CSM_FN(cross_entropy_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C,
                                        double eps, double gscale, T *grad, ptrdiff_t ldg,
                                        double *loss, T *coef)
 {
+    if (!prob && C <= SMALL_ROW_MAX && nrows > 1) {
+        CSM_FN(ce_index_small_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, gscale,
+                                    grad, ldg, loss);
+        return;
+    }
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const T *xr = x + r * ldx;
         T *gr = grad ? grad + r * ldg : NULL;

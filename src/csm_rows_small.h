@@ -57,4 +57,3 @@ static void CSM_FN(logsumexp_small_rows)(const T *x, T *out, ptrdiff_t nrows, pt
     }
 }
 
-#undef BLOCK

@@ -509,3 +509,43 @@ def test_rows_without_softmax_are_nan(impl, dtype, bad_row):
     soft = np.full(x.shape, 1 / 3, dtype=dtype)
     loss, grad = ce(x, soft, reduction="none", return_grad=True)
     assert np.isnan(loss[1]) and np.isnan(grad[1]).all() and np.isfinite(loss[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [1, 2, 7, 32, 33])
+def test_many_short_rows_match_reference(impl, dtype, n_classes):
+    # many rows of few classes take the fast module's one-row-per-lane path (C <= 32)
+    ce = get(impl, "cross_entropy")
+    from csoftmax import reference
+    rng = np.random.default_rng(n_classes)
+    x = (rng.standard_normal((77, n_classes)) * 5).astype(dtype)
+    x[3] = -np.inf
+    x[5, 0] = np.nan
+    x[8, -1] = np.inf
+    if n_classes > 1:
+        x[10, 1:] = -np.inf
+    t = rng.integers(0, n_classes, 77)
+    t[::9] = -100
+    w = rng.uniform(0.5, 2, n_classes).astype(dtype)
+    for weight in (None, w):
+        for eps in (0.0, 0.2):
+            for red in ("none", "sum", "mean"):
+                got = ce(x, t, weight=weight, label_smoothing=eps, reduction=red, return_grad=True)
+                want = reference.cross_entropy(x, t, weight=weight, label_smoothing=eps,
+                                               reduction=red, return_grad=True)
+                # the float32 reference is the textbook formula (x - max rounded in float32):
+                # compare relative to the scale of the values, not elementwise
+                tol = 2e-6 if dtype == np.float32 else 1e-13
+                for a, b in zip(got, want):
+                    finite = np.abs(np.asarray(b)[np.isfinite(b)])
+                    scale = max(float(finite.max(initial=0)), 1.0)
+                    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale, equal_nan=True)
+
+
+def test_tiny_losses_in_many_rows(impl):
+    ce = get(impl, "cross_entropy")
+    x = np.tile([[0.0, -37.0]], (40, 1))
+    losses, grad = ce(x, np.zeros(40, dtype=int), reduction="none", return_grad=True)
+    np.testing.assert_allclose(losses, 8.533047625744066e-17, rtol=1e-14)
+    np.testing.assert_allclose(grad[:, 0], -8.533047625744066e-17, rtol=1e-14)
+    np.testing.assert_allclose(grad[:, 1], 8.533047625744066e-17, rtol=1e-14)
