@@ -53,7 +53,7 @@ static double CSM_FN(ce_exp_pass)(const T *x, T *g, ptrdiff_t C, T max, CSM_FN(s
                                   double *e_max, double *rest, double *L)
 {
     ptrdiff_t ties;
-    *rest = CSM_FN(exp_sum_below_max)(x, g, C, max, s, &ties);
+    *rest = CSM_FN(exp_sum_below_max)(x, g, NULL, C, max, s, &ties);
     *e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
     *L = log((double)ties) + log1p(*rest / ((double)ties * *e_max));
     return (double)ties * *e_max + *rest;

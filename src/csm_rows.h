@@ -66,9 +66,11 @@ static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shif
 /* Sum of expm(x[i]) over the elements not >= the max (NaN included, so it propagates), and the
  * count of elements equal to the max: keeping the max's own terms out of the sum lets log1p keep
  * relative accuracy when the rest is tiny (logsumexp([0, -40]) = 4.2e-18, not 0). When out is
- * not NULL every expm(x[i]) is stored there too (the fused cross-entropy needs both). */
-static double CSM_FN(exp_sum_below_max)(const T *x, T *out, ptrdiff_t n, T max, CSM_FN(shift) s,
-                                         ptrdiff_t *n_max)
+ * not NULL every expm(x[i]) is stored there too (the fused cross-entropy needs both); when
+ * shifted is, x[i] - max is (log_softmax: its output's first write then happens here, behind the
+ * exps, instead of in a bare streaming pass). */
+static double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
+                                         CSM_FN(shift) s, ptrdiff_t *n_max)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
     VI ties = {0};
@@ -81,6 +83,10 @@ static double CSM_FN(exp_sum_below_max)(const T *x, T *out, ptrdiff_t n, T max, 
         if (out) {
             CSM_FN(vstore)(out + i, ea);
             CSM_FN(vstore)(out + i + VL, eb);
+        }
+        if (shifted) {
+            CSM_FN(vstore)(shifted + i, a - mv);
+            CSM_FN(vstore)(shifted + i + VL, b - mv);
         }
         acc0 += (VT)((VI)ea & ~(a >= mv));
         acc1 += (VT)((VI)eb & ~(b >= mv));
@@ -96,6 +102,7 @@ static double CSM_FN(exp_sum_below_max)(const T *x, T *out, ptrdiff_t n, T max, 
         VT a = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
         VT ea = CSM_FN(expm)(a, s);
         if (out) CSM_FN(vstore_part)(out + i, ea, rest);
+        if (shifted) CSM_FN(vstore_part)(shifted + i, a - mv, rest);
         acc0 += (VT)((VI)ea & ~(a >= mv));
         ties -= a == mv;
     }
@@ -104,12 +111,12 @@ static double CSM_FN(exp_sum_below_max)(const T *x, T *out, ptrdiff_t n, T max, 
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1));
 }
 
-/* log(sum_i exp(x_i - max)) for a row whose max is finite. */
-static double CSM_FN(log_sum_exp_shifted)(const T *x, ptrdiff_t n, T max)
+/* log(sum_i exp(x_i - max)) for a row whose max is finite; x_i - max into shifted if given. */
+static double CSM_FN(log_sum_exp_shifted)(const T *x, T *shifted, ptrdiff_t n, T max)
 {
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     ptrdiff_t ties;
-    double rest = CSM_FN(exp_sum_below_max)(x, NULL, n, max, s, &ties);
+    double rest = CSM_FN(exp_sum_below_max)(x, NULL, shifted, n, max, s, &ties);
     double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
     /* sum = ties * e_max + rest, all in units of exp(c) 2^k */
     return log((double)ties) + log1p(rest / ((double)ties * e_max));
@@ -147,13 +154,13 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n)
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    T lse = (T)CSM_FN(log_sum_exp_shifted)(x, n, max);
-    VT mv = CSM_FN(vsplat)(max), lv = CSM_FN(vsplat)(lse);
+    T lse = (T)CSM_FN(log_sum_exp_shifted)(x, out, n, max);
+    VT lv = CSM_FN(vsplat)(lse);
     ptrdiff_t i = 0;
-    /* (x - max) - lse in this order: x - max is exact near the max and both terms have the
+    /* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
      * result's sign, so nothing cancels (PyTorch issue 11752) */
-    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, (CSM_FN(vload)(x + i) - mv) - lv);
-    for (; i < n; i++) out[i] = (x[i] - max) - lse;
+    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) - lv);
+    for (; i < n; i++) out[i] -= lse;
 }
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
@@ -161,7 +168,7 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
     T max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max))  /* +inf, or -inf (empty / all -inf), unless there is a NaN */
         return CSM_FN(has_nan)(x, n) ? (T)NAN : max;
-    return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, n, max));
+    return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, NULL, n, max));
 }
 
 /* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). Short rows
