@@ -40,7 +40,9 @@ cdef cnp.ndarray _class_rows(cnp.ndarray a, int ax):
     """`a` as C-contiguous (N, C) rows with the class axis last (a view when it already is)."""
     if ax != cnp.PyArray_NDIM(a) - 1:
         a = np.moveaxis(a, ax, -1)
-    return np.ascontiguousarray(a).reshape(-1, cnp.PyArray_DIMS(a)[cnp.PyArray_NDIM(a) - 1])
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
+        a = np.ascontiguousarray(a)
+    return a.reshape(-1, cnp.PyArray_DIMS(a)[cnp.PyArray_NDIM(a) - 1])
 
 
 cdef object _from_class_rows(cnp.ndarray rows, tuple shape, int ax, object res_dtype):
@@ -105,14 +107,26 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     cdef double denom = 0
     cdef int nt, status
     cdef csm_dtype dt
-    x, res_dtype = as_input(logits)
-    ax = class_axis(axis, cnp.PyArray_NDIM(x), "logits")
+    # The common call (native float logits, int class axis, known reduction, float smoothing)
+    # skips the generic helpers; anything else goes through them for the same errors.
+    if type(logits) is cnp.ndarray and _native_float(<cnp.ndarray>logits):
+        x, res_dtype = logits, logits.dtype
+    else:
+        x, res_dtype = as_input(logits)
+    if type(axis) is int and cnp.PyArray_NDIM(x) > 0:
+        ax = _axis_index(axis, cnp.PyArray_NDIM(x))
+    else:
+        ax = class_axis(axis, cnp.PyArray_NDIM(x), "logits")
     shape = (<object>x).shape
     C = shape[ax]
     if C == 0:
         raise ValueError("csoftmax: logits must have at least one class")
-    reduction = check_reduction(reduction)
-    eps = check_smoothing(label_smoothing)
+    if not (type(reduction) is str and reduction in ("mean", "sum", "none")):
+        reduction = check_reduction(reduction)
+    if type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0:
+        eps = label_smoothing
+    else:
+        eps = check_smoothing(label_smoothing)
     if weight is not None:
         w = np.ascontiguousarray(check_class_weight(weight, C, x.dtype))
     ignore_index = operator.index(ignore_index)
@@ -132,7 +146,12 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     args.weight_total = float(w.sum(dtype=np.float64)) if w is not None else <double>C
     args.smoothing = eps
     if tgt.dtype.kind in "iu":
-        t64 = np.ascontiguousarray(index_target_array(tgt, batch_shape, C))
+        if (cnp.PyArray_TYPE(<cnp.ndarray>tgt) == cnp.NPY_INT64
+                and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>tgt)
+                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>tgt) and tgt.shape == batch_shape):
+            t64 = tgt.reshape(-1)
+        else:
+            t64 = np.ascontiguousarray(index_target_array(tgt, batch_shape, C))
         if -(1 << 63) <= ignore_index < (1 << 63):
             args.ignore_index = ignore_index
         else:  # no int64 target can equal it: use a sentinel that is out of bounds anyway
