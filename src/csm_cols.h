@@ -224,4 +224,3 @@ static void CSM_FN(logsumexp_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff
 }
 
 #undef CSM_FOR_CHUNKS
-#undef COL_FLUSH

@@ -40,6 +40,7 @@
 #undef SMALL_ROW_MAX
 #undef NB
 #undef BLOCK
+#undef COL_FLUSH
 
 #define CSM_F64
 #include "csm_types.h"

@@ -136,13 +136,15 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
         CSM_FN(colstate) st;
         VT acc[NB];
         VI ties[NB];
+        double wide[NB * VL] = {0};
         CSM_FN(gather_rows)(x + r0 * ldx, C, ldx, w, buf);
         CSM_FN(cols_max)(buf, C, BLOCK, BLOCK, &st);
         for (v = 0; v < NB; v++) {
             acc[v] = CSM_FN(vsplat)(0);
             ties[v] = (VI){0};
         }
-        for (ptrdiff_t c = 0; c < C; c++) {  /* C <= 32 terms per lane: no flush needed */
+        for (ptrdiff_t c = 0; c < C; c++) {
+            if (c % COL_FLUSH == 0) CSM_FN(flush_wide)(acc, wide, NB);
             for (v = 0; v < NB; v++) {
                 VT a = CSM_FN(col_input)(&st, v, buf + c * BLOCK);
                 VT e = CSM_FN(expm)(a, st.s[v]);
@@ -167,7 +169,7 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
             }
             T max = st.max[lv][ll];
             double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), st.s[lv])[ll];
-            double rest = (double)acc[lv][ll], nt = (double)ties[lv][ll];
+            double rest = wide[l] + (double)acc[lv][ll], nt = (double)ties[lv][ll];
             double S = nt * e_max + rest, L = log(nt) + log1p(rest / (nt * e_max));
             double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt;
             double lo = a == 0 ? 0 : a * (L - ((double)xr[t] - (double)max));
