@@ -174,86 +174,53 @@ cdef bint _same_view(cnp.ndarray a, cnp.ndarray b):
     return True
 
 
-cdef cnp.ndarray _softmax_like(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
-    """softmax or log_softmax of native-float `a` along `ax` into `dst` when its layout allows
-    it (dst is None, `a` itself, or does not overlap `a`); returns the array holding the result,
-    which is `dst` or a new array."""
-    cdef int nd = cnp.PyArray_NDIM(a), k = ax
-    cdef bint transposed = False
-    cdef cnp.ndarray v = a, w
+cdef cnp.ndarray _run_kernel(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
+    """`op` of native-float `a` along `ax`. softmax / log_softmax write into `dst` when its layout
+    allows it (dst is None, `a` itself, or does not overlap `a`), else into a new array of `a`'s
+    shape; logsumexp returns a new array of the reduced shape (`dst` unused). Returns the array
+    holding the result."""
+    cdef int nd = cnp.PyArray_NDIM(a), k = ax, nt
+    cdef bint transposed = False, reduce = op == CSM_LOGSUMEXP, rows
+    cdef cnp.ndarray v = a, w = None
     cdef Py_ssize_t nrows, ldx, ldo, n, nouter, ninner
-    cdef int nt
     cdef void *xp
     cdef void *op_
     cdef csm_dtype dt = _dt(a)
-    if cnp.PyArray_SIZE(a) == 0:
+    if cnp.PyArray_SIZE(a) == 0 and not reduce:
         return dst if dst is not None else _empty_like_c(a)
     if nd > 1 and not cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_F_CONTIGUOUS(a):
-        v = a.T
-        k = nd - 1 - ax
-        transposed = True
-    if not _rows_layout(v, k, &nrows, &ldx) and not (
-            cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v)):
+        v, k, transposed = a.T, nd - 1 - ax, True   # a Fortran array is a transposed C one
+    rows = _rows_layout(v, k, &nrows, &ldx)
+    if not rows and not (cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v)):
         v = np.ascontiguousarray(v)
-    w = None
-    if dst is not None:
-        w = dst.T if transposed else dst
+        rows = _rows_layout(v, k, &nrows, &ldx)
     n = cnp.PyArray_DIMS(v)[k]
+    if reduce:
+        w = np.empty(tuple(d for i, d in enumerate((<object>v).shape) if i != k), dtype=v.dtype)
+        if cnp.PyArray_SIZE(w) == 0:
+            return w.T if transposed else w
+        ldo = 1
+    elif dst is not None:
+        w = dst.T if transposed else dst
+        if rows:
+            if not _rows_layout(w, k, &nrows, &ldo) or (ldo < n and nrows > 1):
+                w = None
+        elif not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
+            w = None
+    if w is None:
+        w = _empty_like_c(v)
+        ldo = n
     nt = _threads_for(cnp.PyArray_SIZE(v))
-    if _rows_layout(v, k, &nrows, &ldx):
-        if w is None or not _rows_layout(w, k, &nrows, &ldo) or (ldo < n and nrows > 1):
-            w = _empty_like_c(v)
-            ldo = n
-        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+    xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+    if rows:
         with nogil:
             csm_rows(op, dt, xp, op_, nrows, n, ldx, ldo, nt)
     else:
-        if w is None or not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
-            w = _empty_like_c(v)
         nouter = _prod(cnp.PyArray_DIMS(v), 0, k)
         ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
         nt = nt if nouter > 1 else 1
-        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
         with nogil:
             csm_cols(op, dt, xp, op_, nouter, n, ninner, nt)
-    return w.T if transposed else w
-
-
-cdef cnp.ndarray _logsumexp_c(cnp.ndarray a, int ax):
-    """logsumexp of native-float `a` along `ax`; returns a new array of the reduced shape."""
-    cdef int nd = cnp.PyArray_NDIM(a), k = ax
-    cdef bint transposed = False
-    cdef cnp.ndarray v = a, w
-    cdef Py_ssize_t nrows, ldx, n, nouter, ninner
-    cdef int nt
-    cdef void *xp
-    cdef void *op_
-    cdef csm_dtype dt = _dt(a)
-    shape = tuple(s for i, s in enumerate((<object>a).shape) if i != ax)
-    if nd > 1 and not cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_F_CONTIGUOUS(a):
-        v = a.T
-        k = nd - 1 - ax
-        transposed = True
-        shape = shape[::-1]
-    w = np.empty(shape, dtype=a.dtype)
-    if cnp.PyArray_SIZE(w) == 0:
-        return w.T if transposed else w
-    if not _rows_layout(v, k, &nrows, &ldx) and not (
-            cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v)):
-        v = np.ascontiguousarray(v)
-    n = cnp.PyArray_DIMS(v)[k]
-    nt = _threads_for(cnp.PyArray_SIZE(v))
-    if _rows_layout(v, k, &nrows, &ldx):
-        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
-        with nogil:
-            csm_rows(CSM_LOGSUMEXP, dt, xp, op_, nrows, n, ldx, 1, nt)
-    else:
-        nouter = _prod(cnp.PyArray_DIMS(v), 0, k)
-        ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
-        nt = nt if nouter > 1 else 1
-        xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
-        with nogil:
-            csm_cols(CSM_LOGSUMEXP, dt, xp, op_, nouter, n, ninner, nt)
     return w.T if transposed else w
 
 
@@ -351,7 +318,7 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
         if result_dtype is None and axis is not None and (
                 _same_view(a, out) or not np.may_share_memory(a, out)):
             dst = out
-    r = _softmax_like(op, a, ax, dst)
+    r = _run_kernel(op, a, ax, dst)
     if axis is None:
         r = r.reshape(shape)
     if out is None:
@@ -384,7 +351,7 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
     rshape = reduced_shape(shape, None if axis is None else ax, keepdims)
     if out is not None:
         check_out(out, rshape, result_dtype if result_dtype is not None else a.dtype)
-    r = _logsumexp_c(a, ax)
+    r = _run_kernel(CSM_LOGSUMEXP, a, ax, None)
     if keepdims or axis is None:
         r = r.reshape(rshape)
     if out is not None:

@@ -3,7 +3,8 @@
 # _reference_losses); every loop over the data is in C (src/csm_losses.h, csm_elementwise.h).
 import operator
 
-from ._validation import (check_class_weight, check_reduction, check_smoothing, class_axis,
+from ._validation import (_REDUCTIONS, check_class_weight, check_reduction, check_smoothing,
+                          class_axis,
                           index_target_array, raise_bad_target)
 from . import _reference_losses as _ref
 
@@ -121,7 +122,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     C = shape[ax]
     if C == 0:
         raise ValueError("csoftmax: logits must have at least one class")
-    if not (type(reduction) is str and reduction in ("mean", "sum", "none")):
+    if not (type(reduction) is str and reduction in _REDUCTIONS):
         reduction = check_reduction(reduction)
     if type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0:
         eps = label_smoothing

@@ -115,93 +115,108 @@ static const csm_kernel_table *table(void)
     return current;
 }
 
-/* Rows are independent, so any split gives bit-identical results. */
+static size_t elsize(csm_dtype dt) { return dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double); }
+
+/* The one threading scheme: [0, n) in contiguous parts, one per thread, each given to part().
+ * Rows (or outer blocks) are independent, so any split gives bit-identical results; with one
+ * thread, or without OpenMP, it is part(ctx, 0, n). Returns nonzero if any part did. */
+typedef int (*part_fn)(const void *ctx, ptrdiff_t r0, ptrdiff_t r1);
+
+static int split_rows(ptrdiff_t n, int nthreads, part_fn part, const void *ctx)
+{
+    if (nthreads > n) nthreads = (int)n;
+#ifdef _OPENMP
+    if (nthreads > 1) {
+        int status = 0;
+#pragma omp parallel num_threads(nthreads) reduction(| : status)
+        {
+            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+            status |= part(ctx, n * tid / nt, n * (tid + 1) / nt) != 0;
+        }
+        return status;
+    }
+#endif
+    return part(ctx, 0, n);
+}
+
+typedef struct {
+    const csm_kernel_table *t;
+    csm_op op;
+    csm_dtype dt;
+    const char *x;
+    char *out;
+    ptrdiff_t n, ldx, ldo;      /* rows: row length and row strides; cols: nred and block sizes */
+    ptrdiff_t ninner;           /* cols only */
+} row_job;
+
+static int rows_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const row_job *j = (const row_job *)ctx;
+    const char *x = j->x + (size_t)(r0 * j->ldx) * elsize(j->dt);
+    char *out = j->out + (size_t)(r0 * j->ldo) * elsize(j->dt);
+    if (j->dt == CSM_FLOAT32)
+        j->t->rows_f32[j->op]((const float *)x, (float *)out, r1 - r0, j->n, j->ldx, j->ldo);
+    else
+        j->t->rows_f64[j->op]((const double *)x, (double *)out, r1 - r0, j->n, j->ldx, j->ldo);
+    return 0;
+}
+
 void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n,
               ptrdiff_t ldx, ptrdiff_t ldo, int nthreads)
 {
-    const csm_kernel_table *t = table();
-    size_t esz = dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double);
-    if (nthreads > nrows) nthreads = (int)nrows;
-#ifdef _OPENMP
-    if (nthreads > 1) {
-#pragma omp parallel num_threads(nthreads)
-        {
-            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-            ptrdiff_t r0 = nrows * tid / nt, r1 = nrows * (tid + 1) / nt;
-            const char *xs = (const char *)x + (size_t)(r0 * ldx) * esz;
-            char *os = (char *)out + (size_t)(r0 * ldo) * esz;
-            if (dt == CSM_FLOAT32)
-                t->rows_f32[op]((const float *)xs, (float *)os, r1 - r0, n, ldx, ldo);
-            else
-                t->rows_f64[op]((const double *)xs, (double *)os, r1 - r0, n, ldx, ldo);
-        }
-        return;
-    }
-#endif
-    (void)esz;
-    if (dt == CSM_FLOAT32)
-        t->rows_f32[op]((const float *)x, (float *)out, nrows, n, ldx, ldo);
+    row_job j = {table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0};
+    split_rows(nrows, nthreads, rows_part, &j);
+}
+
+/* n = nred; ldx, ldo = the input and output blocks of one outer index */
+static int cols_part(const void *ctx, ptrdiff_t o0, ptrdiff_t o1)
+{
+    const row_job *j = (const row_job *)ctx;
+    ptrdiff_t ninner = j->ninner;
+    const char *x = j->x + (size_t)(o0 * j->ldx) * elsize(j->dt);
+    char *out = j->out + (size_t)(o0 * j->ldo) * elsize(j->dt);
+    if (j->dt == CSM_FLOAT32)
+        j->t->cols_f32[j->op]((const float *)x, (float *)out, o1 - o0, j->n, ninner);
     else
-        t->rows_f64[op]((const double *)x, (double *)out, nrows, n, ldx, ldo);
+        j->t->cols_f64[j->op]((const double *)x, (double *)out, o1 - o0, j->n, ninner);
+    return 0;
 }
 
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads)
 {
-    const csm_kernel_table *t = table();
-    size_t esz = dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double);
-    ptrdiff_t out_block = op == CSM_LOGSUMEXP ? ninner : nred * ninner;
-    if (nthreads > nouter) nthreads = (int)nouter;
-#ifdef _OPENMP
-    if (nthreads > 1) {
-#pragma omp parallel num_threads(nthreads)
-        {
-            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-            ptrdiff_t o0 = nouter * tid / nt, o1 = nouter * (tid + 1) / nt;
-            const char *xs = (const char *)x + (size_t)(o0 * nred * ninner) * esz;
-            char *os = (char *)out + (size_t)(o0 * out_block) * esz;
-            if (dt == CSM_FLOAT32)
-                t->cols_f32[op]((const float *)xs, (float *)os, o1 - o0, nred, ninner);
-            else
-                t->cols_f64[op]((const double *)xs, (double *)os, o1 - o0, nred, ninner);
-        }
-        return;
-    }
-#endif
-    (void)esz; (void)out_block;
-    if (dt == CSM_FLOAT32)
-        t->cols_f32[op]((const float *)x, (float *)out, nouter, nred, ninner);
-    else
-        t->cols_f64[op]((const double *)x, (double *)out, nouter, nred, ninner);
+    row_job j = {table(), op, dt, (const char *)x, (char *)out, nred, nred * ninner,
+                 op == CSM_LOGSUMEXP ? ninner : nred * ninner, ninner};
+    split_rows(nouter, nthreads, cols_part, &j);
 }
 
 /* ---- training kernels ---- */
 
+typedef struct {
+    const csm_kernel_table *t;
+    csm_dtype dt;
+    const csm_ce_args *a;
+} ce_job;
+
+static int ce_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ce_job *j = (const ce_job *)ctx;
+    const csm_ce_args *a = j->a;
+    size_t esz = elsize(j->dt);
+    csm_ce_args part = *a;
+    part.nrows = r1 - r0;
+    part.x = (const char *)a->x + (size_t)(r0 * a->ldx) * esz;
+    if (a->target) part.target = a->target + r0;
+    if (a->prob) part.prob = (const char *)a->prob + (size_t)(r0 * a->ldq) * esz;
+    if (a->grad) part.grad = (char *)a->grad + (size_t)(r0 * a->ldg) * esz;
+    part.loss = a->loss + r0;
+    return j->t->cross_entropy[j->dt](&part);
+}
+
 int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads)
 {
-    const csm_kernel_table *t = table();
-    int status = 0;
-    if (nthreads > a->nrows) nthreads = (int)a->nrows;
-#ifdef _OPENMP
-    if (nthreads > 1) {
-        size_t esz = dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double);
-#pragma omp parallel num_threads(nthreads) reduction(| : status)
-        {
-            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-            ptrdiff_t r0 = a->nrows * tid / nt, r1 = a->nrows * (tid + 1) / nt;
-            csm_ce_args part = *a;
-            part.nrows = r1 - r0;
-            part.x = (const char *)a->x + (size_t)(r0 * a->ldx) * esz;
-            if (a->target) part.target = a->target + r0;
-            if (a->prob) part.prob = (const char *)a->prob + (size_t)(r0 * a->ldq) * esz;
-            if (a->grad) part.grad = (char *)a->grad + (size_t)(r0 * a->ldg) * esz;
-            part.loss = a->loss + r0;
-            status |= t->cross_entropy[dt](&part) != 0;
-        }
-        return status ? -1 : 0;
-    }
-#endif
-    return t->cross_entropy[dt](a);
+    ce_job j = {table(), dt, a};
+    return split_rows(a->nrows, nthreads, ce_part, &j) ? -1 : 0;
 }
 
 ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t n, ptrdiff_t ncls,
@@ -227,26 +242,28 @@ double csm_sum(const double *v, ptrdiff_t n)
     return s;
 }
 
+typedef struct {
+    const csm_kernel_table *t;
+    csm_dtype dt;
+    int log;
+    const char *g, *y;
+    char *out;
+    ptrdiff_t n;
+} backward_job;
+
+static int backward_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const backward_job *j = (const backward_job *)ctx;
+    size_t off = (size_t)(r0 * j->n) * elsize(j->dt);
+    j->t->softmax_backward[j->dt](j->log, j->g + off, j->y + off, j->out + off, r1 - r0, j->n);
+    return 0;
+}
+
 void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, void *out,
                           ptrdiff_t nrows, ptrdiff_t n, int nthreads)
 {
-    const csm_kernel_table *t = table();
-    if (nthreads > nrows) nthreads = (int)nrows;
-#ifdef _OPENMP
-    if (nthreads > 1) {
-        size_t esz = dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double);
-#pragma omp parallel num_threads(nthreads)
-        {
-            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-            ptrdiff_t r0 = nrows * tid / nt, r1 = nrows * (tid + 1) / nt;
-            size_t off = (size_t)(r0 * n) * esz;
-            t->softmax_backward[dt](log, (const char *)g + off, (const char *)y + off,
-                                    (char *)out + off, r1 - r0, n);
-        }
-        return;
-    }
-#endif
-    t->softmax_backward[dt](log, g, y, out, nrows, n);
+    backward_job j = {table(), dt, log, (const char *)g, (const char *)y, (char *)out, n};
+    split_rows(nrows, nthreads, backward_part, &j);
 }
 
 void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n)
