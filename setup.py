@@ -71,9 +71,9 @@ class BuildExt(build_ext):
 
 ext = Extension(
     "csoftmax._core",
-    sources=["csoftmax/_core.pyx", "src/csm_dispatch.c"],
+    sources=["csoftmax/_core.pyx", "src/csm_dispatch.c", "src/csm_pool.c"],
     include_dirs=["src", np.get_include()],
-    depends=glob.glob(os.path.join("src", "*.h")) + ["csoftmax/_training.pxi"],
+    depends=glob.glob(os.path.join("src", "*.h")) + glob.glob(os.path.join("csoftmax", "*.pxi")),
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=["-O2"] if os.name != "nt" else [],
 )

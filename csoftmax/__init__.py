@@ -17,6 +17,7 @@ from ._core import (available_isas, get_isa, log_softmax, logsumexp, openmp_avai
 from ._core import (binary_cross_entropy, cross_entropy, log_sigmoid, log_softmax_backward,
                     nll_loss, sigmoid, softmax_backward)
 from ._threads import get_num_threads, num_threads, set_num_threads
+from ._output_cache import OutputCacheInfo, output_cache_info, set_output_cache
 from . import _core
 from . import _threadpoolctl  # noqa: F401  (registers the controller when available)
 
@@ -26,6 +27,7 @@ __all__ = [
     "cross_entropy", "nll_loss", "softmax_backward", "log_softmax_backward",
     "sigmoid", "log_sigmoid", "binary_cross_entropy",
     "set_num_threads", "get_num_threads", "num_threads",
+    "set_output_cache", "output_cache_info", "OutputCacheInfo",
     "get_isa", "available_isas", "openmp_available", "reference",
 ]
 

@@ -51,6 +51,7 @@ def environment(
     """Everything the report header shows, as plain JSON-able data."""
     get_isa = getattr(csoftmax_module, "get_isa", None)
     available = getattr(csoftmax_module, "available_isas", None)
+    cache_info = getattr(csoftmax_module, "output_cache_info", None)
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": cpu_info(),
@@ -64,6 +65,7 @@ def environment(
             "isa": get_isa() if get_isa else "unknown (no get_isa)",
             "available_isas": list(available()) if available else [],
             "threads": threads_note,
+            "output_cache_bytes": cache_info().limit if cache_info else None,
         },
     }
 
@@ -83,7 +85,9 @@ def header_lines(env: Dict[str, object], threads: int, policy_note: str) -> List
     for name, reason in env["missing"].items():
         lines.append(f"  {name:<12} {reason}")
     isas = f" (available: {', '.join(cs['available_isas'])})" if cs["available_isas"] else ""
-    lines.append(f"csoftmax:  ISA {cs['isa']}{isas}; threads {cs['threads']}")
+    cache = cs.get("output_cache_bytes")
+    cache = "" if cache is None else f"; output cache {cache / 2**20:g} MiB"
+    lines.append(f"csoftmax:  ISA {cs['isa']}{isas}; threads {cs['threads']}{cache}")
     if cs["stand_in"]:
         lines.append("  NOTE: the C extension is not built: csoftmax.reference stands in for csoftmax")
     lines.append(f"threads:   {threads} for every implementation that can be told (NumPy/SciPy are single-threaded)")

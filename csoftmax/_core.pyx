@@ -157,8 +157,11 @@ cdef inline Py_ssize_t _prod(cnp.npy_intp *shape, int start, int stop) noexcept:
     return p
 
 
+include "_output_cache.pxi"
+
+
 cdef cnp.ndarray _empty_like_c(cnp.ndarray v):
-    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(v), cnp.PyArray_DIMS(v), cnp.PyArray_TYPE(v), 0)
+    return _new_array(cnp.PyArray_NDIM(v), cnp.PyArray_DIMS(v), cnp.PyArray_TYPE(v))
 
 
 cdef bint _same_view(cnp.ndarray a, cnp.ndarray b):
@@ -304,7 +307,7 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
                 and (out is None or _direct_out(a, out))):
             dims = cnp.PyArray_DIMS(a)
             n = dims[nd - 1]
-            r = cnp.PyArray_EMPTY(nd, dims, cnp.PyArray_TYPE(a), 0) if out is None else out
+            r = _new_array(nd, dims, cnp.PyArray_TYPE(a)) if out is None else out
             if n > 0:
                 xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
                 dt, nrows = _dt(a), _prod(dims, 0, nd - 1)
@@ -340,7 +343,7 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
         if (nd >= 1 and (<long>axis == -1 or <long>axis == nd - 1) and _native_float(a)
                 and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
             n = cnp.PyArray_DIMS(a)[nd - 1]
-            r = cnp.PyArray_EMPTY(nd - 1, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+            r = _new_array(nd - 1, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a))
             nrows = cnp.PyArray_SIZE(r)
             xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
             dt, nt = _dt(a), _threads_for(cnp.PyArray_SIZE(a))

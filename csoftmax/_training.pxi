@@ -34,7 +34,8 @@ cdef extern from "csoftmax.h" nogil:
     double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,
                                     Py_ssize_t n, double grad_scale, void *loss, void *grad)
 
-cdef long long _INT64_MIN = -(1 << 63)
+from libc.stdint cimport INT64_MIN
+cdef long long _INT64_MIN = INT64_MIN
 
 
 cdef cnp.ndarray _class_rows(cnp.ndarray a, int ax):

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["csoftmax", "csoftmax._core", "csoftmax.reference", "csoftmax._reference_losses",
-           "csoftmax._validation", "csoftmax._threads"]
+           "csoftmax._validation", "csoftmax._threads", "csoftmax._output_cache"]
 
 
 @pytest.mark.parametrize("name", MODULES)
