@@ -50,10 +50,10 @@ static double CSM_FN(weighted_shift_sum)(const T *x, const T *coef, ptrdiff_t C,
  * max and the tie count, in one pass. Returns S = sum of e (in units of e_max), with *L, *rest
  * set. */
 static double CSM_FN(ce_exp_pass)(const T *x, T *g, ptrdiff_t C, T max, CSM_FN(shift) s,
-                                  double *e_max, double *rest, double *L)
+                                  double *e_max, double *rest, double *L, const T *next)
 {
     ptrdiff_t ties;
-    *rest = CSM_FN(exp_sum_below_max)(x, g, NULL, C, max, s, &ties);
+    *rest = CSM_FN(exp_sum_below_max)(x, g, NULL, C, max, s, &ties, next);
     *e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
     *L = log((double)ties) + log1p(*rest / ((double)ties * *e_max));
     return (double)ties * *e_max + *rest;
@@ -72,13 +72,13 @@ static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
 }
 
 static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
-                                   double eps, double gscale, T *g)
+                                   double eps, double gscale, T *g, const T *next)
 {
     T max = CSM_FN(row_max)(x, C);
     if (CSM_FN(row_is_special)(max)) return CSM_FN(ce_special_row)(g, C);
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     double e_max, rest, L;
-    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L);
+    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L, next);
     double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt, sm = eps / (double)C;
     double xt = (double)x[t] - (double)max;
     double loss = a == 0 ? 0 : a * (L - xt);
@@ -97,13 +97,13 @@ static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T
 }
 
 static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *wc, double eps,
-                                  double gscale, T *g, T *coef)
+                                  double gscale, T *g, T *coef, const T *next)
 {
     T max = CSM_FN(row_max)(x, C);
     if (CSM_FN(row_is_special)(max)) return CSM_FN(ce_special_row)(g, C);
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     double e_max, rest, L, qsum = 0;
-    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L);
+    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L, next);
     T a = (T)(1 - eps), b = (T)(eps / (double)C);
     for (ptrdiff_t c = 0; c < C; c++) {
         coef[c] = (a * q[c] + b) * (wc ? wc[c] : 1);
@@ -203,15 +203,16 @@ static void CSM_FN(cross_entropy_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C,
         return;
     }
     for (ptrdiff_t r = 0; r < nrows; r++) {
-        const T *xr = x + r * ldx;
+        const T *xr = x + r * ldx, *next = CSM_FN(next_row)(x, r, nrows, C, ldx);
         T *gr = grad ? grad + r * ldg : NULL;
         if (prob) {
-            loss[r] = CSM_FN(ce_prob_row)(xr, prob + r * ldq, C, wc, eps, gscale, gr, coef);
+            loss[r] = CSM_FN(ce_prob_row)(xr, prob + r * ldq, C, wc, eps, gscale, gr, coef, next);
         } else if (target[r] == ignore_index) {
             loss[r] = 0;
             if (gr) CSM_FN(fill)(gr, C, 0);
         } else {
-            loss[r] = CSM_FN(ce_index_row)(xr, C, (ptrdiff_t)target[r], wc, W, eps, gscale, gr);
+            loss[r] = CSM_FN(ce_index_row)(xr, C, (ptrdiff_t)target[r], wc, W, eps, gscale, gr,
+                                           next);
         }
     }
 }

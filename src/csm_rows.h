@@ -9,6 +9,9 @@
 /* Each float lane adds at most FLUSH terms before they go into a double: this bounds the
  * float32 summation error near 1e-7 for any row length. */
 #define FLUSH 8
+#define PREFETCH_ROW_MAX (16 << 10)
+#define PREFETCH_TOTAL_MIN (2 << 20)
+#define PREFETCH_AHEAD 4096
 
 /* Row max, NaN ignored. A NaN elsewhere in the row reaches the exp pass, where expm keeps it and
  * the sum (so every output) becomes NaN: no NaN test in the hot loop. */
@@ -33,15 +36,26 @@ static int CSM_FN(has_nan)(const T *x, ptrdiff_t n)
     return 0;
 }
 
+/* Prefetch the 2 * VL elements at p, one request per 64-byte line. */
+static inline void CSM_FN(prefetch_block)(const T *p)
+{
+    __builtin_prefetch(p, 0, 3);
+    if (2 * VL * sizeof(T) > 64) __builtin_prefetch(p + VL, 0, 3);
+}
+
 /* out[i] = expm(x[i]); returns the sum in double. out may equal x (every vector is loaded
- * before it is stored). */
-static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s)
+ * before it is stored). When next is not NULL, the next row's input (next[0..n)) is prefetched:
+ * this pass is compute-bound, so it hides the memory latency the next row's max pass would
+ * otherwise stall on. */
+static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s,
+                                    const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
     VD wide = {0};
     ptrdiff_t i = 0;
     int blocks = 0;
     for (; i + 2 * VL <= n; i += 2 * VL) {
+        if (next) CSM_FN(prefetch_block)(next + i);
         VT e0 = CSM_FN(expm)(CSM_FN(vload)(x + i), s);
         VT e1 = CSM_FN(expm)(CSM_FN(vload)(x + i + VL), s);
         CSM_FN(vstore)(out + i, e0);
@@ -70,7 +84,7 @@ static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shif
  * shifted is, x[i] - max is (log_softmax: its output's first write then happens here, behind the
  * exps, instead of in a bare streaming pass). */
 static double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
-                                         CSM_FN(shift) s, ptrdiff_t *n_max)
+                                         CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
     VI ties = {0};
@@ -78,6 +92,7 @@ static double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_
     ptrdiff_t i = 0, count = 0;
     int blocks = 0, j;
     for (; i + 2 * VL <= n; i += 2 * VL) {
+        if (next) CSM_FN(prefetch_block)(next + i);  /* as in exp_store_sum */
         VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
         VT ea = CSM_FN(expm)(a, s), eb = CSM_FN(expm)(b, s);
         if (out) {
@@ -112,11 +127,12 @@ static double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_
 }
 
 /* log(sum_i exp(x_i - max)) for a row whose max is finite; x_i - max into shifted if given. */
-static double CSM_FN(log_sum_exp_shifted)(const T *x, T *shifted, ptrdiff_t n, T max)
+static double CSM_FN(log_sum_exp_shifted)(const T *x, T *shifted, ptrdiff_t n, T max,
+                                          const T *next)
 {
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     ptrdiff_t ties;
-    double rest = CSM_FN(exp_sum_below_max)(x, NULL, shifted, n, max, s, &ties);
+    double rest = CSM_FN(exp_sum_below_max)(x, NULL, shifted, n, max, s, &ties, next);
     double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
     /* sum = ties * e_max + rest, all in units of exp(c) 2^k */
     return log((double)ties) + log1p(rest / ((double)ties * e_max));
@@ -133,28 +149,28 @@ static int CSM_FN(row_is_special)(T max)
     return !(max < (T)INFINITY && max > -(T)INFINITY);
 }
 
-static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n)
+static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
     T max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    double sum = CSM_FN(exp_store_sum)(x, out, n, CSM_FN(make_shift)(CSM_FN(vsplat)(max)));
+    double sum = CSM_FN(exp_store_sum)(x, out, n, CSM_FN(make_shift)(CSM_FN(vsplat)(max)), next);
     VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);
     for (; i < n; i++) out[i] *= inv[0];
 }
 
-static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n)
+static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
     T max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    T lse = (T)CSM_FN(log_sum_exp_shifted)(x, out, n, max);
+    T lse = (T)CSM_FN(log_sum_exp_shifted)(x, out, n, max, next);
     VT lv = CSM_FN(vsplat)(lse);
     ptrdiff_t i = 0;
     /* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
@@ -163,12 +179,26 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n)
     for (; i < n; i++) out[i] -= lse;
 }
 
-static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n)
+static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
 {
     T max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max))  /* +inf, or -inf (empty / all -inf), unless there is a NaN */
         return CSM_FN(has_nan)(x, n) ? (T)NAN : max;
-    return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, NULL, n, max));
+    return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, NULL, n, max, next));
+}
+
+/* The row to prefetch while row r is computed: the one at least PREFETCH_AHEAD bytes ahead, so
+ * short rows still give the memory system time. Only when the rows come from beyond L2 (in-cache
+ * calls measured no gain, only the cost of the requests) and a row fits in L1 (longer rows stream
+ * well with the hardware prefetchers, and prefetching a whole one would evict the current row). */
+static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdiff_t n,
+                                 ptrdiff_t ldx)
+{
+    ptrdiff_t row_bytes = n * (ptrdiff_t)sizeof(T);
+    if (row_bytes == 0 || row_bytes > PREFETCH_ROW_MAX || nrows * row_bytes < PREFETCH_TOTAL_MIN)
+        return NULL;
+    ptrdiff_t ahead = r + (PREFETCH_AHEAD + row_bytes - 1) / row_bytes;
+    return ahead < nrows ? x + ahead * ldx : NULL;
 }
 
 /* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). Short rows
@@ -180,7 +210,8 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
         CSM_FN(small_rows)(CSM_FN(softmax_cols), x, out, nrows, n, ldx, ldo);
         return;
     }
-    for (ptrdiff_t r = 0; r < nrows; r++) CSM_FN(softmax_row)(x + r * ldx, out + r * ldo, n);
+    for (ptrdiff_t r = 0; r < nrows; r++)
+        CSM_FN(softmax_row)(x + r * ldx, out + r * ldo, n, CSM_FN(next_row)(x, r, nrows, n, ldx));
 }
 
 static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
@@ -190,7 +221,8 @@ static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
         CSM_FN(small_rows)(CSM_FN(log_softmax_cols), x, out, nrows, n, ldx, ldo);
         return;
     }
-    for (ptrdiff_t r = 0; r < nrows; r++) CSM_FN(log_softmax_row)(x + r * ldx, out + r * ldo, n);
+    for (ptrdiff_t r = 0; r < nrows; r++)
+        CSM_FN(log_softmax_row)(x + r * ldx, out + r * ldo, n, CSM_FN(next_row)(x, r, nrows, n, ldx));
 }
 
 /* out[r * ldo] = logsumexp of row r */
@@ -201,7 +233,11 @@ static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_
         CSM_FN(logsumexp_small_rows)(x, out, nrows, n, ldx, ldo);
         return;
     }
-    for (ptrdiff_t r = 0; r < nrows; r++) out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n);
+    for (ptrdiff_t r = 0; r < nrows; r++)
+        out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n, CSM_FN(next_row)(x, r, nrows, n, ldx));
 }
 
 #undef FLUSH
+#undef PREFETCH_ROW_MAX
+#undef PREFETCH_TOTAL_MIN
+#undef PREFETCH_AHEAD
