@@ -9,7 +9,7 @@
 /* Each float lane adds at most FLUSH terms before they go into a double: this bounds the
  * float32 summation error near 1e-7 for any row length. */
 #define FLUSH 8
-#define PREFETCH_ROW_MAX (16 << 10)
+#define PREFETCH_ROW_MAX (128 << 10)
 #define PREFETCH_TOTAL_MIN (2 << 20)
 #define PREFETCH_AHEAD 4096
 
@@ -189,8 +189,9 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
 
 /* The row to prefetch while row r is computed: the one at least PREFETCH_AHEAD bytes ahead, so
  * short rows still give the memory system time. Only when the rows come from beyond L2 (in-cache
- * calls measured no gain, only the cost of the requests) and a row fits in L1 (longer rows stream
- * well with the hardware prefetchers, and prefetching a whole one would evict the current row). */
+ * calls measured no gain, only the cost of the requests) and rows are at most 128 KB, so the
+ * current row, its output and the next row stay within a 512 KB L2 (measured: 4096x1000 -20%,
+ * 128x32000 -12%; rows of 512 KB gained nothing). */
 static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdiff_t n,
                                  ptrdiff_t ldx)
 {
