@@ -153,38 +153,58 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
                 ties[v] -= a == st.max[v];
             }
         }
-        for (l = 0; l < w; l++) {
+        /* Per lane, vectorized: L = log(ties + rest / e_max) in the log1p form of
+         * cols_log_sum, and S = sum of exps, both in units of e_max's scale. */
+        T Ls[BLOCK], Ss[BLOCK], rests[BLOCK], scale[BLOCK] = {0}, bias[BLOCK] = {0}, g_t[BLOCK];
+        for (v = 0; v < NB; v++) {
+            VT rest, nt = __builtin_convertvector(ties[v], VT);
+            VT e_max = CSM_FN(expm)(st.max[v], st.s[v]);
+            for (l = 0; l < VL; l++) rest[l] = (T)(wide[v * VL + l] + (double)acc[v][l]);
+            CSM_FN(vstore)(Ls + v * VL, CSM_FN(vlog1p)((nt - 1) + rest / e_max));
+            CSM_FN(vstore)(Ss + v * VL, nt * e_max + rest);
+            CSM_FN(vstore)(rests + v * VL, rest);
+        }
+        for (l = 0; l < w; l++) {  /* scale and bias stay 0 for ignored rows: zero gradient */
             ptrdiff_t r = r0 + l, t = (ptrdiff_t)target[r];
-            T *g = grad ? grad + r * ldg : NULL;
             const T *xr = x + r * ldx;
-            int lv = l / VL, ll = l % VL;
             if (target[r] == ignore_index) {
                 loss[r] = 0;
-                if (g) CSM_FN(fill)(g, C, 0);
                 continue;
             }
-            if (st.special[lv][ll]) {
-                loss[r] = CSM_FN(ce_special_row)(g, C);
+            if (st.special[l / VL][l % VL]) {
+                loss[r] = scale[l] = (T)NAN;  /* NaN times any exp: the whole row is NaN */
                 continue;
             }
-            T max = st.max[lv][ll];
-            double e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), st.s[lv])[ll];
-            double rest = wide[l] + (double)acc[lv][ll], nt = (double)ties[lv][ll];
-            double S = nt * e_max + rest, L = log(nt) + log1p(rest / (nt * e_max));
+            T max = st.max[l / VL][l % VL];
+            double S = (double)Ss[l], L = (double)Ls[l], rest = (double)rests[l];
             double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt;
             double lo = a == 0 ? 0 : a * (L - ((double)xr[t] - (double)max));
             if (eps > 0) lo += sm * (W * L - CSM_FN(weighted_shift_sum)(xr, wc, C, max));
             loss[r] = lo;
-            if (g) {
+            if (grad) {
                 double e_t = (double)ebuf[t * BLOCK + l];
                 double one_minus_pt = (xr[t] == max && S - e_t <= rest * 1.0000001) ? rest / S
                                                                                     : (S - e_t) / S;
-                double scale = gscale * (a + sm * W) / S, bias = gscale * sm;
-                for (ptrdiff_t c = 0; c < C; c++)
-                    g[c] = (T)((double)ebuf[c * BLOCK + l] * scale - bias * (wc ? (double)wc[c] : 1.0));
-                g[t] = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt)));
+                scale[l] = (T)(gscale * (a + sm * W) / S);
+                bias[l] = (T)(gscale * sm);
+                /* the target's entry, written over after the vector pass below */
+                g_t[l] = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt)));
             }
         }
+        if (!grad) continue;
+        /* grad = e * scale - bias * wc, a column (one class for BLOCK rows) per step */
+        for (ptrdiff_t c = 0; c < C; c++) {
+            VT wcv = CSM_FN(vsplat)(wc ? wc[c] : 1);
+            for (v = 0; v < NB; v++)
+                CSM_FN(vstore)(ebuf + c * BLOCK + v * VL,
+                               CSM_FN(vload)(ebuf + c * BLOCK + v * VL)
+                                   * CSM_FN(vload)(scale + v * VL)
+                               - CSM_FN(vload)(bias + v * VL) * wcv);
+        }
+        for (l = 0; l < w; l++)
+            if (target[r0 + l] != ignore_index && !st.special[l / VL][l % VL])
+                ebuf[(ptrdiff_t)target[r0 + l] * BLOCK + l] = g_t[l];
+        CSM_FN(scatter_rows)(ebuf, C, grad + r0 * ldg, ldg, w);
     }
 }
 
