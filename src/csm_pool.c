@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define ALIGN 64
 
@@ -48,6 +51,14 @@ static void *new_block(size_t size)
     void *user = (void *)u;
     header_of(user)->base = base;
     header_of(user)->cap = size;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /* Ask for transparent huge pages, as NumPy's own allocator does for large arrays: a 16 MB
+     * result then takes 8 TLB entries instead of 4000 (strided kernels touch many pages). */
+    if (size >= ((size_t)4 << 20)) {
+        uintptr_t page = 4096, lo = (u + page - 1) & ~(page - 1), hi = (u + size) & ~(page - 1);
+        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);   /* advice only: failure is harmless */
+    }
+#endif
     return user;
 }
 
