@@ -44,9 +44,9 @@ static inline void CSM_FN(prefetch_block)(const T *p)
 }
 
 /* out[i] = expm(x[i]); returns the sum in double. out may equal x (every vector is loaded
- * before it is stored). When next is not NULL, the next row's input (next[0..n)) is prefetched:
- * this pass is compute-bound, so it hides the memory latency the next row's max pass would
- * otherwise stall on. */
+ * before it is stored). When next is not NULL, a later row's input (next[0..n), see next_row)
+ * is prefetched: this pass is compute-bound, so it hides the memory latency that row's max pass
+ * would otherwise stall on. */
 static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s,
                                     const T *next)
 {
