@@ -46,78 +46,93 @@ static double CSM_FN(weighted_shift_sum)(const T *x, const T *coef, ptrdiff_t C,
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
 }
 
-/* The exp pass shared by both target kinds: e = expm(x) into g (when given), the sum below the
- * max and the tie count, in one pass. Returns S = sum of e (in units of e_max), with *L, *rest
- * set. */
-static double CSM_FN(ce_exp_pass)(const T *x, T *g, ptrdiff_t C, T max, CSM_FN(shift) s,
-                                  double *e_max, double *rest, double *L, const T *next)
+/* What both target kinds need of a row: its max, S = sum of e (e = expm, stored into g when
+ * given), the part of S below the max, and L = log(S / e_max), from three passes or from a long
+ * row's blocks (csm_rows_long.h: e is then in each block's units until ce_scale). */
+typedef struct {
+    T max;
+    double S, rest, L;
+    int is_long;
+    CSM_FN(long_row) lr;
+} CSM_FN(ce_sums);
+
+/* Returns 0 for a row with +inf or no finite max. */
+static int CSM_FN(ce_row_sums)(const T *x, T *g, ptrdiff_t C, const T *next, CSM_FN(ce_sums) *cs)
 {
-    ptrdiff_t ties;
-    *rest = CSM_FN(exp_sum_below_max)(x, g, NULL, C, max, s, &ties, next);
-    *e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(max), s)[0];
-    *L = log((double)ties) + log1p(*rest / ((double)ties * *e_max));
-    return (double)ties * *e_max + *rest;
+    double ties, e_max;
+    cs->is_long = CSM_FN(is_long_row)(C) && CSM_FN(long_row_sums)(x, g, C, 1, &cs->lr);
+    if (cs->is_long) {
+        cs->max = cs->lr.max;
+        cs->rest = cs->lr.rest;
+        ties = cs->lr.ties;
+        e_max = cs->lr.e_max;
+    } else {
+        ptrdiff_t nt;
+        cs->max = CSM_FN(row_max)(x, C);
+        if (CSM_FN(row_is_special)(cs->max)) return 0;
+        CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(cs->max));
+        cs->rest = CSM_FN(exp_sum_below_max)(x, g, NULL, C, cs->max, s, &nt, next);
+        ties = (double)nt;
+        e_max = (double)CSM_FN(expm)(CSM_FN(vsplat)(cs->max), s)[0];
+    }
+    cs->L = log(ties) + log1p(cs->rest / (ties * e_max));
+    cs->S = ties * e_max + cs->rest;
+    return 1;
 }
 
-/* out[c] = a * out[c] - b * wc[c] (wc NULL: 1), vectorized */
-static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
+/* e of class c, read back from g, in the units of S */
+static double CSM_FN(ce_exp_at)(const CSM_FN(ce_sums) *cs, const T *g, ptrdiff_t c)
 {
-    VT av = CSM_FN(vsplat)(a), bv = CSM_FN(vsplat)(b);
-    ptrdiff_t i = 0;
-    for (; i + VL <= C; i += VL) {
-        VT w = wc ? CSM_FN(vload)(wc + i) : CSM_FN(vsplat)(1);
-        CSM_FN(vstore)(g + i, CSM_FN(vload)(g + i) * av - bv * w);
-    }
-    for (; i < C; i++) g[i] = g[i] * a - b * (wc ? wc[i] : 1);
+    return cs->is_long ? CSM_FN(long_row_at)(&cs->lr, g, c) : (double)g[c];
+}
+
+/* g = a * e - b * w (w NULL: 1); frees what ce_row_sums took */
+static void CSM_FN(ce_scale)(CSM_FN(ce_sums) *cs, T *g, ptrdiff_t C, T a, T b, const T *w)
+{
+    if (g && cs->is_long) CSM_FN(long_row_scale)(g, C, &cs->lr, a, b, w);
+    else if (g) CSM_FN(axpb)(g, C, a, b, w);
+    if (cs->is_long) CSM_FN(long_row_free)(&cs->lr);
 }
 
 static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
                                    double eps, double gscale, T *g, const T *next)
 {
-    T max = CSM_FN(row_max)(x, C);
-    if (CSM_FN(row_is_special)(max)) return CSM_FN(ce_special_row)(g, C);
-    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-    double e_max, rest, L;
-    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L, next);
+    CSM_FN(ce_sums) cs;
+    if (!CSM_FN(ce_row_sums)(x, g, C, next, &cs)) return CSM_FN(ce_special_row)(g, C);
+    double S = cs.S, L = cs.L, rest = cs.rest;
+    T max = cs.max;
     double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt, sm = eps / (double)C;
     double xt = (double)x[t] - (double)max;
     double loss = a == 0 ? 0 : a * (L - xt);
     if (eps > 0) {
         loss += sm * (W * L - CSM_FN(weighted_shift_sum)(x, wc, C, max));
     }
+    double g_t = 0;
     if (g) {
-        double e_t = (double)g[t];
+        double e_t = CSM_FN(ce_exp_at)(&cs, g, t);
         /* 1 - p_t without cancellation: when t is the only max the others sum to `rest` */
         double one_minus_pt = (x[t] == max && S - e_t <= rest * 1.0000001) ? rest / S
                                                                            : (S - e_t) / S;
-        CSM_FN(axpb)(g, C, (T)(gscale * (a + sm * W) / S), (T)(gscale * sm), wc);
-        g[t] = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - (wc ? (double)wc[t] : 1.0))));
+        g_t = gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt));
     }
+    CSM_FN(ce_scale)(&cs, g, C, (T)(gscale * (a + sm * W) / S), (T)(gscale * sm), wc);
+    if (g) g[t] = (T)g_t;
     return loss;
 }
 
 static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *wc, double eps,
                                   double gscale, T *g, T *coef, const T *next)
 {
-    T max = CSM_FN(row_max)(x, C);
-    if (CSM_FN(row_is_special)(max)) return CSM_FN(ce_special_row)(g, C);
-    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-    double e_max, rest, L, qsum = 0;
-    double S = CSM_FN(ce_exp_pass)(x, g, C, max, s, &e_max, &rest, &L, next);
+    CSM_FN(ce_sums) cs;
+    if (!CSM_FN(ce_row_sums)(x, g, C, next, &cs)) return CSM_FN(ce_special_row)(g, C);
+    double qsum = 0;
     T a = (T)(1 - eps), b = (T)(eps / (double)C);
     for (ptrdiff_t c = 0; c < C; c++) {
         coef[c] = (a * q[c] + b) * (wc ? wc[c] : 1);
         qsum += (double)coef[c];
     }
-    double loss = qsum * L - CSM_FN(weighted_shift_sum)(x, coef, C, max);
-    if (g) {
-        T sc = (T)(gscale * qsum / S), gs = (T)gscale;
-        VT scv = CSM_FN(vsplat)(sc), gsv = CSM_FN(vsplat)(gs);
-        ptrdiff_t c = 0;
-        for (; c + VL <= C; c += VL)
-            CSM_FN(vstore)(g + c, CSM_FN(vload)(g + c) * scv - gsv * CSM_FN(vload)(coef + c));
-        for (; c < C; c++) g[c] = g[c] * sc - gs * coef[c];
-    }
+    double loss = qsum * cs.L - CSM_FN(weighted_shift_sum)(x, coef, C, cs.max);
+    CSM_FN(ce_scale)(&cs, g, C, (T)(gscale * qsum / cs.S), (T)gscale, coef);
     return loss;
 }
 

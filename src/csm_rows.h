@@ -149,8 +149,23 @@ static int CSM_FN(row_is_special)(T max)
     return !(max < (T)INFINITY && max > -(T)INFINITY);
 }
 
+/* out[c] = a * out[c] - b * wc[c] (wc NULL: 1), vectorized */
+static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
+{
+    VT av = CSM_FN(vsplat)(a), bv = CSM_FN(vsplat)(b);
+    ptrdiff_t i = 0;
+    for (; i + VL <= C; i += VL) {
+        VT w = wc ? CSM_FN(vload)(wc + i) : CSM_FN(vsplat)(1);
+        CSM_FN(vstore)(g + i, CSM_FN(vload)(g + i) * av - bv * w);
+    }
+    for (; i < C; i++) g[i] = g[i] * a - b * (wc ? wc[i] : 1);
+}
+
+#include "csm_rows_long.h"
+
 static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
+    if (CSM_FN(is_long_row)(n) && CSM_FN(softmax_long_row)(x, out, n)) return;
     T max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);
@@ -163,25 +178,42 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
     for (; i < n; i++) out[i] *= inv[0];
 }
 
+/* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
+ * result's sign, so nothing cancels (PyTorch issue 11752). x may be out holding x - max already
+ * (max 0 then). */
+static void CSM_FN(shift_log)(const T *x, T *out, ptrdiff_t n, T max, T lse)
+{
+    VT mv = CSM_FN(vsplat)(max), lv = CSM_FN(vsplat)(lse);
+    ptrdiff_t i = 0;
+    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, (CSM_FN(vload)(x + i) - mv) - lv);
+    for (; i < n; i++) out[i] = (x[i] - max) - lse;
+}
+
 static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
-    T max = CSM_FN(row_max)(x, n);
+    T max;
+    double L;
+    if (CSM_FN(is_long_row)(n) && CSM_FN(log_sum_exp_long_row)(x, n, &max, &L)) {
+        CSM_FN(shift_log)(x, out, n, max, (T)L);  /* the second and last read of x */
+        return;
+    }
+    max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
+    /* x - max goes into out behind the exps; the last pass subtracts lse */
     T lse = (T)CSM_FN(log_sum_exp_shifted)(x, out, n, max, next);
-    VT lv = CSM_FN(vsplat)(lse);
-    ptrdiff_t i = 0;
-    /* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
-     * result's sign, so nothing cancels (PyTorch issue 11752) */
-    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) - lv);
-    for (; i < n; i++) out[i] -= lse;
+    CSM_FN(shift_log)(out, out, n, 0, lse);
 }
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
 {
-    T max = CSM_FN(row_max)(x, n);
+    T max;
+    double L;
+    if (CSM_FN(is_long_row)(n) && CSM_FN(log_sum_exp_long_row)(x, n, &max, &L))
+        return (T)((double)max + L);
+    max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max))  /* +inf, or -inf (empty / all -inf), unless there is a NaN */
         return CSM_FN(has_nan)(x, n) ? (T)NAN : max;
     return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, NULL, n, max, next));
@@ -242,3 +274,6 @@ static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_
 #undef PREFETCH_ROW_MAX
 #undef PREFETCH_TOTAL_MIN
 #undef PREFETCH_AHEAD
+#undef LONG_ROW_MIN
+#undef LONG_BLOCK
+#undef LONG_BLOCKS_ON_STACK
