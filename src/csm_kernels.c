@@ -39,6 +39,7 @@
 #undef VH
 #undef SMALL_ROW_MAX
 #undef NB
+#undef CHUNK
 #undef BLOCK
 #undef COL_FLUSH
 
