@@ -96,6 +96,28 @@ def test_results_bit_identical_across_thread_counts():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.skipif(not csoftmax.openmp_available(), reason="built without OpenMP")
+def test_long_rows_bit_identical_across_thread_counts():
+    # rows over 128 KB (read once, in blocks) and an axis-0 block over 1 MB (copied to scratch)
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((8, 70000)) * 4).astype(np.float32)
+    labels = rng.integers(0, 70000, 8)
+    cols = rng.standard_normal((600, 2, 300))
+
+    def compute():
+        res = [f(x) for f in (csoftmax.softmax, csoftmax.log_softmax, csoftmax.logsumexp)]
+        res += [f(cols, axis=0) for f in (csoftmax.softmax, csoftmax.log_softmax)]
+        res += list(csoftmax.cross_entropy(x, labels, reduction="none", return_grad=True))
+        return res
+
+    with csoftmax.num_threads(1):
+        serial = compute()
+    with csoftmax.num_threads(2):
+        parallel = compute()
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_threadpoolctl_limits_csoftmax():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "csoftmax"]
