@@ -221,7 +221,6 @@ cdef cnp.ndarray _run_kernel(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
     else:
         nouter = _prod(cnp.PyArray_DIMS(v), 0, k)
         ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
-        nt = nt if nouter > 1 else 1
         with nogil:
             csm_cols(op, dt, xp, op_, nouter, n, ninner, nt)
     return w.T if transposed else w

@@ -221,18 +221,19 @@ static T *CSM_FN(cols_scratch)(ptrdiff_t nred, ptrdiff_t ninner)
     return (T *)malloc((size_t)(nred * CHUNK) * sizeof(T));
 }
 
-/* Full chunks with a constant width (so the vector loops unroll), then the remainder. */
+/* Full chunks with a constant width (so the vector loops unroll), then the remainder; columns
+ * 0..ncols of each outer block (rows ninner apart). */
 #define CSM_FOR_CHUNKS(CALL)                                                  \
     T *scratch = CSM_FN(cols_scratch)(nred, ninner);                          \
     for (ptrdiff_t o = 0; o < nouter; o++) {                                  \
         ptrdiff_t j0 = 0;                                                     \
-        for (; j0 + CHUNK <= ninner; j0 += CHUNK) CALL(CHUNK);                \
-        if (j0 < ninner) CALL((int)(ninner - j0));                            \
+        for (; j0 + CHUNK <= ncols; j0 += CHUNK) CALL(CHUNK);                 \
+        if (j0 < ncols) CALL((int)(ncols - j0));                              \
     }                                                                         \
     free(scratch);
 
 static void CSM_FN(softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                 ptrdiff_t ninner)
+                                 ptrdiff_t ninner, ptrdiff_t ncols)
 {
 #define CALL(w) CSM_FN(softmax_chunk)(x + o * nred * ninner + j0, out + o * nred * ninner + j0, \
                                       nred, ninner, w, scratch)
@@ -241,7 +242,7 @@ static void CSM_FN(softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t
 }
 
 static void CSM_FN(log_softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                     ptrdiff_t ninner)
+                                     ptrdiff_t ninner, ptrdiff_t ncols)
 {
 #define CALL(w) CSM_FN(log_softmax_chunk)(x + o * nred * ninner + j0, \
                                           out + o * nred * ninner + j0, nred, ninner, w, scratch)
@@ -249,9 +250,9 @@ static void CSM_FN(log_softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdi
 #undef CALL
 }
 
-/* out is (nouter, ninner), C-contiguous */
+/* out is (nouter, ninner), C-contiguous (starting at the first column) */
 static void CSM_FN(logsumexp_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                   ptrdiff_t ninner)
+                                   ptrdiff_t ninner, ptrdiff_t ncols)
 {
 #define CALL(w) CSM_FN(logsumexp_chunk)(x + o * nred * ninner + j0, out + o * ninner + j0, \
                                         nred, ninner, w, scratch)

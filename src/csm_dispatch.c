@@ -146,7 +146,7 @@ typedef struct {
     const char *x;
     char *out;
     ptrdiff_t n, ldx, ldo;      /* rows: row length and row strides; cols: nred and block sizes */
-    ptrdiff_t ninner;           /* cols only */
+    ptrdiff_t ninner, nouter;   /* cols only */
 } row_job;
 
 static int rows_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
@@ -168,17 +168,34 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
     split_rows(nrows, nthreads, rows_part, &j);
 }
 
+/* outer blocks o0..o1, columns c0..c1 */
+static void cols_range(const row_job *j, ptrdiff_t o0, ptrdiff_t o1, ptrdiff_t c0, ptrdiff_t c1)
+{
+    const char *x = j->x + (size_t)(o0 * j->ldx + c0) * elsize(j->dt);
+    char *out = j->out + (size_t)(o0 * j->ldo + c0) * elsize(j->dt);
+    if (j->dt == CSM_FLOAT32)
+        j->t->cols_f32[j->op]((const float *)x, (float *)out, o1 - o0, j->n, j->ninner, c1 - c0);
+    else
+        j->t->cols_f64[j->op]((const double *)x, (double *)out, o1 - o0, j->n, j->ninner,
+                              c1 - c0);
+}
+
 /* n = nred; ldx, ldo = the input and output blocks of one outer index */
-static int cols_part(const void *ctx, ptrdiff_t o0, ptrdiff_t o1)
+static int cols_outer_part(const void *ctx, ptrdiff_t o0, ptrdiff_t o1)
 {
     const row_job *j = (const row_job *)ctx;
-    ptrdiff_t ninner = j->ninner;
-    const char *x = j->x + (size_t)(o0 * j->ldx) * elsize(j->dt);
-    char *out = j->out + (size_t)(o0 * j->ldo) * elsize(j->dt);
-    if (j->dt == CSM_FLOAT32)
-        j->t->cols_f32[j->op]((const float *)x, (float *)out, o1 - o0, j->n, ninner);
-    else
-        j->t->cols_f64[j->op]((const double *)x, (double *)out, o1 - o0, j->n, ninner);
+    cols_range(j, o0, o1, 0, j->ninner);
+    return 0;
+}
+
+/* Columns in groups of COL_GRAIN: whole cache lines and whole vector chunks per thread (each
+ * column's result does not depend on its neighbours, so any split gives the same bits). */
+#define COL_GRAIN 64
+static int cols_inner_part(const void *ctx, ptrdiff_t g0, ptrdiff_t g1)
+{
+    const row_job *j = (const row_job *)ctx;
+    ptrdiff_t c1 = g1 * COL_GRAIN < j->ninner ? g1 * COL_GRAIN : j->ninner;
+    cols_range(j, 0, j->nouter, g0 * COL_GRAIN, c1);
     return 0;
 }
 
@@ -186,8 +203,11 @@ void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t noute
               ptrdiff_t ninner, int nthreads)
 {
     row_job j = {table(), op, dt, (const char *)x, (char *)out, nred, nred * ninner,
-                 op == CSM_LOGSUMEXP ? ninner : nred * ninner, ninner};
-    split_rows(nouter, nthreads, cols_part, &j);
+                 op == CSM_LOGSUMEXP ? ninner : nred * ninner, ninner, nouter};
+    if (nouter >= nthreads)
+        split_rows(nouter, nthreads, cols_outer_part, &j);
+    else
+        split_rows((ninner + COL_GRAIN - 1) / COL_GRAIN, nthreads, cols_inner_part, &j);
 }
 
 /* ---- training kernels ---- */

@@ -31,7 +31,7 @@ static void CSM_FN(scatter_rows)(const T *buf, ptrdiff_t n, T *out, ptrdiff_t ld
     }
 }
 
-typedef void (*CSM_FN(cols_fn))(const T *, T *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+typedef void (*CSM_FN(cols_fn))(const T *, T *, ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 
 static void CSM_FN(small_rows)(CSM_FN(cols_fn) cols, const T *x, T *out, ptrdiff_t nrows,
                                ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo)
@@ -40,7 +40,7 @@ static void CSM_FN(small_rows)(CSM_FN(cols_fn) cols, const T *x, T *out, ptrdiff
     for (ptrdiff_t r = 0; r < nrows; r += BLOCK) {
         int w = nrows - r < BLOCK ? (int)(nrows - r) : BLOCK;
         CSM_FN(gather_rows)(x + r * ldx, n, ldx, w, buf);
-        cols(buf, buf, 1, n, BLOCK);
+        cols(buf, buf, 1, n, BLOCK, BLOCK);
         CSM_FN(scatter_rows)(buf, n, out + r * ldo, ldo, w);
     }
 }
@@ -52,7 +52,7 @@ static void CSM_FN(logsumexp_small_rows)(const T *x, T *out, ptrdiff_t nrows, pt
     for (ptrdiff_t r = 0; r < nrows; r += BLOCK) {
         int w = nrows - r < BLOCK ? (int)(nrows - r) : BLOCK;
         CSM_FN(gather_rows)(x + r * ldx, n, ldx, w, buf);
-        CSM_FN(logsumexp_cols)(buf, res, 1, n, BLOCK);
+        CSM_FN(logsumexp_cols)(buf, res, 1, n, BLOCK, BLOCK);
         for (int l = 0; l < w; l++) out[(r + l) * ldo] = res[l];
     }
 }

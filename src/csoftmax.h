@@ -13,10 +13,11 @@ typedef void (*csm_rows_f32_fn)(const float *x, float *out, ptrdiff_t nrows, ptr
                                 ptrdiff_t ldx, ptrdiff_t ldo);
 typedef void (*csm_rows_f64_fn)(const double *x, double *out, ptrdiff_t nrows, ptrdiff_t n,
                                 ptrdiff_t ldx, ptrdiff_t ldo);
+/* cols: the first ncols of the ninner columns (x and out start at the first of them) */
 typedef void (*csm_cols_f32_fn)(const float *x, float *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                ptrdiff_t ninner);
+                                ptrdiff_t ninner, ptrdiff_t ncols);
 typedef void (*csm_cols_f64_fn)(const double *x, double *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                ptrdiff_t ninner);
+                                ptrdiff_t ninner, ptrdiff_t ncols);
 /* Fused cross-entropy over nrows rows of C logits (see csm_losses.h for the formulas). */
 typedef struct {
     const void *x;                 /* logits, row r at x + r*ldx elements */
@@ -55,7 +56,8 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
               ptrdiff_t ldx, ptrdiff_t ldo, int nthreads);
 
 /* C-contiguous (nouter, nred, ninner) reduced over the middle axis. softmax/log_softmax write the
- * same layout; logsumexp writes (nouter, ninner). */
+ * same layout; logsumexp writes (nouter, ninner). Threads split the outer blocks, or when there
+ * are fewer of them than threads, the columns. */
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads);
 
