@@ -15,7 +15,7 @@
 
 /* Row max, NaN ignored. A NaN elsewhere in the row reaches the exp pass, where expm keeps it and
  * the sum (so every output) becomes NaN: no NaN test in the hot loop. */
-static T CSM_FN(row_max)(const T *x, ptrdiff_t n)
+CSM_HOT T CSM_FN(row_max)(const T *x, ptrdiff_t n)
 {
     VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0;
     ptrdiff_t i = 0;
@@ -47,7 +47,7 @@ static inline void CSM_FN(prefetch_block)(const T *p)
  * before it is stored). When next is not NULL, a later row's input (next[0..n), see next_row)
  * is prefetched: this pass is compute-bound, so it hides the memory latency that row's max pass
  * would otherwise stall on. */
-static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s,
+CSM_HOT double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s,
                                     const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
@@ -84,7 +84,7 @@ static double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shif
  * shifted is, x[i] - max is (log_softmax: its output's first write then happens here, behind the
  * exps, instead of in a bare streaming pass). */
 static double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
-                                         CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
+                                        CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
     VI ties = {0};
@@ -179,8 +179,7 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 }
 
 /* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
- * result's sign, so nothing cancels (PyTorch issue 11752). x may be out holding x - max already
- * (max 0 then). */
+ * result's sign, so nothing cancels (PyTorch issue 11752). */
 static void CSM_FN(shift_log)(const T *x, T *out, ptrdiff_t n, T max, T lse)
 {
     VT mv = CSM_FN(vsplat)(max), lv = CSM_FN(vsplat)(lse);
@@ -204,7 +203,10 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *ne
     }
     /* x - max goes into out behind the exps; the last pass subtracts lse */
     T lse = (T)CSM_FN(log_sum_exp_shifted)(x, out, n, max, next);
-    CSM_FN(shift_log)(out, out, n, 0, lse);
+    VT lv = CSM_FN(vsplat)(lse);
+    ptrdiff_t i = 0;
+    for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) - lv);
+    for (; i < n; i++) out[i] -= lse;
 }
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
