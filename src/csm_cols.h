@@ -6,20 +6,10 @@
  * adjacent columns, contiguous in memory (whole cache lines per row visit): every vector lane is
  * one column with its own max, shift and sum. Columns with NaN or no finite max get NaN (or the
  * logsumexp rule) at the end; until then their inputs are replaced by 0 so the shared vector
- * code stays finite.
- *
- * When the chunk's rows are far apart, the max pass also copies the chunk into a contiguous
- * scratch buffer, and the later passes work there: rows a multiple of 4 KB apart fall into the
- * same few cache sets, so a strided chunk thrashes L1 and L2 that would easily hold it
- * (1000x4096 float32, axis 0: every 16 KB row maps to 4 of L2's 1024 sets). Measured 5-19%
- * faster at 1000x1024 to 4000x1024 and 1000x4096; the strided reads of the max pass stay the
- * main cost (axis 0 still takes 2-3x the last axis). */
+ * code stays finite. */
 
 #define NB 4
 #define COL_FLUSH 8
-#define CHUNK (NB * VL)
-#define SCRATCH_MIN (1 << 20)   /* bytes of the (nred, ninner) block */
-#define SCRATCH_MAX (16 << 20)  /* bytes of a chunk's scratch */
 
 typedef struct {
     int nb, wlast;      /* vectors in the chunk, lanes used in its last vector */
@@ -39,9 +29,8 @@ static inline VT CSM_FN(col_load)(const T *p, int w)
     return w == VL ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, w, -(T)INFINITY);
 }
 
-/* copy: NULL, or scratch for the chunk, row r at copy + r * CHUNK */
 static inline void CSM_FN(cols_max)(const T *x, ptrdiff_t nred, ptrdiff_t ld, int width,
-                                    CSM_FN(colstate) *st, T *copy)
+                                    CSM_FN(colstate) *st)
 {
     VT inf = CSM_FN(vsplat)((T)INFINITY);
     int v, nb = st->nb = (width + VL - 1) / VL;
@@ -54,7 +43,6 @@ static inline void CSM_FN(cols_max)(const T *x, ptrdiff_t nred, ptrdiff_t ld, in
         const T *row = x + r * ld;
         for (v = 0; v < nb; v++) {
             VT a = CSM_FN(col_load)(row + v * VL, CSM_FN(col_lanes)(st, v));
-            if (copy) CSM_FN(vstore)(copy + r * CHUNK + v * VL, a);
             st->max[v] = CSM_FN(vmax)(a, st->max[v]);
             st->nan[v] |= a != a;
         }
@@ -117,26 +105,21 @@ static inline void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld
     }
 }
 
-/* One chunk of `width` columns starting at x (row stride ld); scratch: NULL or room for the
- * chunk (see the top). */
+/* One chunk of `width` columns starting at x (row stride ld). */
 static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptrdiff_t ld,
-                                         int width, T *scratch)
+                                         int width)
 {
     CSM_FN(colstate) st;
     VT acc[NB], inv[NB];
     double wide[NB * VL] = {0};
     int v, j, rows = 0, nb;
-    CSM_FN(cols_max)(x, nred, ld, width, &st, scratch);
-    /* the exps go where the later passes read: the scratch copy, or out */
-    const T *src = scratch ? scratch : x;
-    T *e_out = scratch ? scratch : out;
-    ptrdiff_t sld = scratch ? CHUNK : ld;
+    CSM_FN(cols_max)(x, nred, ld, width, &st);
     nb = st.nb;
     for (v = 0; v < nb; v++) acc[v] = CSM_FN(vsplat)(0);
     for (ptrdiff_t r = 0; r < nred; r++) {
         for (v = 0; v < nb; v++) {
-            VT e = CSM_FN(expm)(CSM_FN(col_input)(&st, v, src + r * sld), st.s[v]);
-            CSM_FN(vstore_part)(e_out + r * sld + v * VL, e, CSM_FN(col_lanes)(&st, v));
+            VT e = CSM_FN(expm)(CSM_FN(col_input)(&st, v, x + r * ld), st.s[v]);
+            CSM_FN(vstore_part)(out + r * ld + v * VL, e, CSM_FN(col_lanes)(&st, v));
             acc[v] += e;
         }
         if (++rows == COL_FLUSH) {
@@ -150,25 +133,23 @@ static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptr
     }
     for (ptrdiff_t r = 0; r < nred; r++) {
         for (v = 0; v < nb; v++) {
-            const T *p = e_out + r * sld + v * VL;
+            T *p = out + r * ld + v * VL;
             int w = CSM_FN(col_lanes)(&st, v);
             VT e = w == VL ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, w, 0);
-            CSM_FN(vstore_part)(out + r * ld + v * VL, e * inv[v], w);
+            CSM_FN(vstore_part)(p, e * inv[v], w);
         }
     }
 }
 
 static inline void CSM_FN(log_softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptrdiff_t ld,
-                                             int width, T *scratch)
+                                             int width)
 {
     CSM_FN(colstate) st;
     double lse_d[NB * VL];
     VT lse[NB];
     int v, j;
-    CSM_FN(cols_max)(x, nred, ld, width, &st, scratch);
-    const T *src = scratch ? scratch : x;
-    ptrdiff_t sld = scratch ? CHUNK : ld;
-    CSM_FN(cols_log_sum)(src, nred, sld, &st, lse_d);
+    CSM_FN(cols_max)(x, nred, ld, width, &st);
+    CSM_FN(cols_log_sum)(x, nred, ld, &st, lse_d);
     for (v = 0; v < st.nb; v++) {
         for (j = 0; j < VL; j++) lse[v][j] = (T)lse_d[v * VL + j];
         lse[v] = CSM_FN(vselect)(st.special[v], CSM_FN(vsplat)((T)NAN), lse[v]);
@@ -176,7 +157,7 @@ static inline void CSM_FN(log_softmax_chunk)(const T *x, T *out, ptrdiff_t nred,
     for (ptrdiff_t r = 0; r < nred; r++) {
         for (v = 0; v < st.nb; v++) {
             int w = CSM_FN(col_lanes)(&st, v);
-            VT a = CSM_FN(col_load)(src + r * sld + v * VL, w);
+            VT a = CSM_FN(col_load)(x + r * ld + v * VL, w);
             CSM_FN(vstore_part)(out + r * ld + v * VL, (a - st.max[v]) - lse[v], w);
         }
     }
@@ -184,15 +165,12 @@ static inline void CSM_FN(log_softmax_chunk)(const T *x, T *out, ptrdiff_t nred,
 
 /* out[j] = logsumexp of column j of the chunk */
 static inline void CSM_FN(logsumexp_chunk)(const T *x, T *out, ptrdiff_t nred, ptrdiff_t ld,
-                                           int width, T *scratch)
+                                           int width)
 {
     CSM_FN(colstate) st;
     double lse[NB * VL];
-    CSM_FN(cols_max)(x, nred, ld, width, &st, scratch);
-    if (scratch)
-        CSM_FN(cols_log_sum)(scratch, nred, CHUNK, &st, lse);
-    else
-        CSM_FN(cols_log_sum)(x, nred, ld, &st, lse);
+    CSM_FN(cols_max)(x, nred, ld, width, &st);
+    CSM_FN(cols_log_sum)(x, nred, ld, &st, lse);
     for (int j = 0; j < width; j++) {
         int v = j / VL, l = j % VL;
         T m = st.max[v][l];
@@ -209,34 +187,20 @@ static inline void CSM_FN(logsumexp_chunk)(const T *x, T *out, ptrdiff_t nred, p
     }
 }
 
-/* The scratch for chunks of rows ninner apart, or NULL (the passes then stay on the strided
- * data): when the block is within L2 anyway (the copy measured 4-11% slower there), when the
- * rows are adjacent (the short-row kernels' transposed blocks), when a chunk would need more
- * than SCRATCH_MAX, or when there is no memory. */
-static T *CSM_FN(cols_scratch)(ptrdiff_t nred, ptrdiff_t ninner)
-{
-    if (ninner <= CHUNK || nred * ninner * (ptrdiff_t)sizeof(T) < SCRATCH_MIN
-        || nred > SCRATCH_MAX / CHUNK / (ptrdiff_t)sizeof(T))
-        return NULL;
-    return (T *)malloc((size_t)(nred * CHUNK) * sizeof(T));
-}
-
 /* Full chunks with a constant width (so the vector loops unroll), then the remainder; columns
  * 0..ncols of each outer block (rows ninner apart). */
 #define CSM_FOR_CHUNKS(CALL)                                                  \
-    T *scratch = CSM_FN(cols_scratch)(nred, ninner);                          \
     for (ptrdiff_t o = 0; o < nouter; o++) {                                  \
         ptrdiff_t j0 = 0;                                                     \
-        for (; j0 + CHUNK <= ncols; j0 += CHUNK) CALL(CHUNK);                 \
+        for (; j0 + NB * VL <= ncols; j0 += NB * VL) CALL(NB * VL);           \
         if (j0 < ncols) CALL((int)(ncols - j0));                              \
-    }                                                                         \
-    free(scratch);
+    }
 
 static void CSM_FN(softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                  ptrdiff_t ninner, ptrdiff_t ncols)
 {
 #define CALL(w) CSM_FN(softmax_chunk)(x + o * nred * ninner + j0, out + o * nred * ninner + j0, \
-                                      nred, ninner, w, scratch)
+                                      nred, ninner, w)
     CSM_FOR_CHUNKS(CALL)
 #undef CALL
 }
@@ -245,7 +209,7 @@ static void CSM_FN(log_softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdi
                                      ptrdiff_t ninner, ptrdiff_t ncols)
 {
 #define CALL(w) CSM_FN(log_softmax_chunk)(x + o * nred * ninner + j0, \
-                                          out + o * nred * ninner + j0, nred, ninner, w, scratch)
+                                          out + o * nred * ninner + j0, nred, ninner, w)
     CSM_FOR_CHUNKS(CALL)
 #undef CALL
 }
@@ -255,11 +219,9 @@ static void CSM_FN(logsumexp_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff
                                    ptrdiff_t ninner, ptrdiff_t ncols)
 {
 #define CALL(w) CSM_FN(logsumexp_chunk)(x + o * nred * ninner + j0, out + o * ninner + j0, \
-                                        nred, ninner, w, scratch)
+                                        nred, ninner, w)
     CSM_FOR_CHUNKS(CALL)
 #undef CALL
 }
 
 #undef CSM_FOR_CHUNKS
-#undef SCRATCH_MIN
-#undef SCRATCH_MAX

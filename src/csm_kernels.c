@@ -39,7 +39,6 @@
 #undef VH
 #undef SMALL_ROW_MAX
 #undef NB
-#undef CHUNK
 #undef BLOCK
 #undef COL_FLUSH
 

@@ -153,7 +153,7 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
         VI ties[NB];
         double wide[NB * VL] = {0};
         CSM_FN(gather_rows)(x + r0 * ldx, C, ldx, w, buf);
-        CSM_FN(cols_max)(buf, C, BLOCK, BLOCK, &st, NULL);
+        CSM_FN(cols_max)(buf, C, BLOCK, BLOCK, &st);
         for (v = 0; v < NB; v++) {
             acc[v] = CSM_FN(vsplat)(0);
             ties[v] = (VI){0};

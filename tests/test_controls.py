@@ -98,7 +98,7 @@ def test_results_bit_identical_across_thread_counts():
 
 @pytest.mark.skipif(not csoftmax.openmp_available(), reason="built without OpenMP")
 def test_long_rows_bit_identical_across_thread_counts():
-    # rows over 128 KB (read once, in blocks) and an axis-0 block over 1 MB (copied to scratch)
+    # rows over 128 KB (read once, in blocks) and an axis-0 block split over columns
     rng = np.random.default_rng(7)
     x = (rng.standard_normal((8, 70000)) * 4).astype(np.float32)
     labels = rng.integers(0, 70000, 8)
