@@ -15,7 +15,7 @@
 
 /* Row max, NaN ignored. A NaN elsewhere in the row reaches the exp pass, where expm keeps it and
  * the sum (so every output) becomes NaN: no NaN test in the hot loop. */
-CSM_HOT T CSM_FN(row_max)(const T *x, ptrdiff_t n)
+static T CSM_FN(row_max)(const T *x, ptrdiff_t n)
 {
     VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0;
     ptrdiff_t i = 0;
@@ -83,8 +83,8 @@ CSM_HOT double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shi
  * not NULL every expm(x[i]) is stored there too (the fused cross-entropy needs both); when
  * shifted is, x[i] - max is (log_softmax: its output's first write then happens here, behind the
  * exps, instead of in a bare streaming pass). */
-static double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
-                                        CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
+CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
+                                            CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
     VI ties = {0};

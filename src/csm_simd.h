@@ -3,12 +3,14 @@
  * build's flags and CSM_VEC_BYTES, with no intrinsics; unlike auto-vectorized loops, the vector
  * code is guaranteed. */
 
-/* For hot loops called from several kernels (row_max, exp_store_sum): once such a loop has two
- * callers gcc keeps it out of line, and softmax ran 15-19% slower. Not for exp_sum_below_max:
- * forced inline into a caller where its output pointer is only known at run time, it spilled its
- * accumulators and cross-entropy ran up to 4x slower; out of line it matches the old speed. */
+/* Where gcc's inlining choices cost speed, they are fixed (measured, each against the other):
+ * CSM_HOT for exp_store_sum, which gcc moved out of line once it had a second caller (softmax
+ * 15-19% slower); CSM_SHARED for exp_sum_below_max, whose loop spills its accumulators when it is
+ * inlined into a caller that passes its output pointers at run time (log_softmax 7-11% slower,
+ * cross-entropy up to 4x): one out-of-line copy serves every caller. */
 #ifndef CSM_HOT
 #define CSM_HOT static inline __attribute__((always_inline))
+#define CSM_SHARED static __attribute__((noinline, noclone))
 #endif
 
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
