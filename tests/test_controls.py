@@ -87,10 +87,15 @@ def test_results_bit_identical_across_thread_counts():
                 csoftmax.log_softmax_backward(x32, np.log(y))]
         return res
 
+    _assert_same_on_1_and_2_threads(compute)
+
+
+def _assert_same_on_1_and_2_threads(compute):
     with csoftmax.num_threads(1):
         serial = compute()
     with csoftmax.num_threads(2):
         parallel = compute()
+    assert len(serial) == len(parallel)
     for a, b in zip(serial, parallel):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
@@ -110,12 +115,7 @@ def test_long_rows_bit_identical_across_thread_counts():
         res += list(csoftmax.cross_entropy(x, labels, reduction="none", return_grad=True))
         return res
 
-    with csoftmax.num_threads(1):
-        serial = compute()
-    with csoftmax.num_threads(2):
-        parallel = compute()
-    for a, b in zip(serial, parallel):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_on_1_and_2_threads(compute)
 
 
 def test_threadpoolctl_limits_csoftmax():
