@@ -14,6 +14,7 @@ other layout is copied to C order once.
 """
 import numpy as np
 cimport numpy as cnp
+from cpython.long cimport PyLong_AsLongAndOverflow
 
 from ._validation import as_input, check_out, normalize_axis, reduced_shape
 
@@ -41,6 +42,11 @@ cdef extern from "csoftmax.h" nogil:
     int csm_omp_max_threads()
     int csm_get_num_threads()
     void csm_set_num_threads(int n)
+    int csm_get_thread_override()
+    void csm_set_thread_override(int n)
+    int csm_thread_limit()
+    int csm_threads_usable()
+    void csm_init_threads()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,9 +102,28 @@ def _get_num_threads():
     return csm_get_num_threads()
 
 
+def _set_thread_override(int n):
+    csm_set_thread_override(n)
+
+
+def _get_thread_override():
+    return csm_get_thread_override()
+
+
+def _thread_limit():
+    return csm_thread_limit()
+
+
+def _threads_usable():
+    return bool(csm_threads_usable())
+
+
+csm_init_threads()
+
+
 cdef inline int _threads_for(Py_ssize_t size) noexcept:
     cdef Py_ssize_t t
-    cdef int limit = csm_get_num_threads()
+    cdef int limit = csm_thread_limit()
     if limit <= 1:
         return 1
     t = size // MIN_ELEMENTS_PER_THREAD
@@ -149,6 +174,16 @@ cdef bint _rows_layout(cnp.ndarray v, int k, Py_ssize_t *nrows, Py_ssize_t *ld):
     return True
 
 
+cdef cnp.ndarray _c_aligned(object a):
+    """`a` as an aligned C-contiguous array, the only kind the kernels read: `a` itself when it
+    is one, else a copy (np.ascontiguousarray returns an unaligned C-contiguous view as it is,
+    and a misaligned element pointer is undefined behaviour in C)."""
+    cdef cnp.ndarray arr = np.asarray(a)
+    if cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr):
+        return arr
+    return np.array(arr, order="C", copy=True)
+
+
 cdef inline Py_ssize_t _prod(cnp.npy_intp *shape, int start, int stop) noexcept:
     cdef Py_ssize_t p = 1
     cdef int i
@@ -195,7 +230,7 @@ cdef cnp.ndarray _run_kernel(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
         v, k, transposed = a.T, nd - 1 - ax, True   # a Fortran array is a transposed C one
     rows = _rows_layout(v, k, &nrows, &ldx)
     if not rows and not (cnp.PyArray_IS_C_CONTIGUOUS(v) and cnp.PyArray_ISALIGNED(v)):
-        v = np.ascontiguousarray(v)
+        v = _c_aligned(v)
         rows = _rows_layout(v, k, &nrows, &ldx)
     n = cnp.PyArray_DIMS(v)[k]
     if reduce:
@@ -229,10 +264,24 @@ cdef cnp.ndarray _run_kernel(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
 # ---------------------------------------------------------------------------------------------
 # Argument handling shared by the public functions
 
+cdef inline bint _is_last_axis(object axis, int nd) noexcept:
+    """axis is a Python int naming the last of nd axes (a huge int is simply not)."""
+    cdef int overflow
+    cdef long v
+    if type(axis) is not int:
+        return False
+    v = PyLong_AsLongAndOverflow(axis, &overflow)
+    return overflow == 0 and (v == -1 or v == nd - 1)
+
+
 cdef inline int _axis_index(object axis, int nd) except -1:
-    if type(axis) is int and -nd <= <long>axis < nd:
-        return <int>axis + nd if <long>axis < 0 else <int>axis
-    return normalize_axis(axis, nd)
+    cdef int overflow
+    cdef long v
+    if type(axis) is int:
+        v = PyLong_AsLongAndOverflow(axis, &overflow)
+        if overflow == 0 and -nd <= v < nd:
+            return <int>(v + nd if v < 0 else v)
+    return normalize_axis(axis, nd)   # the error for anything else
 
 
 cdef tuple _input(object x):
@@ -298,10 +347,10 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef void *op_
     cdef csm_dtype dt
     # Fast path: the common call, with as little Python as possible.
-    if type(x) is cnp.ndarray and type(axis) is int:
+    if type(x) is cnp.ndarray:
         a = <cnp.ndarray>x
         nd = cnp.PyArray_NDIM(a)
-        if (nd >= 1 and (<long>axis == -1 or <long>axis == nd - 1) and _native_float(a)
+        if (nd >= 1 and _is_last_axis(axis, nd) and _native_float(a)
                 and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
                 and (out is None or _direct_out(a, out))):
             dims = cnp.PyArray_DIMS(a)
@@ -336,10 +385,10 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
     cdef void *op_
     cdef csm_dtype dt
     # Fast path, as for softmax: C-contiguous native float reduced over its last axis.
-    if out is None and not keepdims and type(x) is cnp.ndarray and type(axis) is int:
+    if out is None and not keepdims and type(x) is cnp.ndarray:
         a = <cnp.ndarray>x
         nd = cnp.PyArray_NDIM(a)
-        if (nd >= 1 and (<long>axis == -1 or <long>axis == nd - 1) and _native_float(a)
+        if (nd >= 1 and _is_last_axis(axis, nd) and _native_float(a)
                 and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
             n = cnp.PyArray_DIMS(a)[nd - 1]
             r = _new_array(nd - 1, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a))

@@ -3,6 +3,12 @@ threadpoolctl's OpenMP limit), else the core count; settable from Python.
 
 Only large calls use more than one thread (at least 65536 elements per thread), and rows are
 split so that results are bit-identical whatever the count.
+
+``set_num_threads`` sets the process's limit; ``num_threads`` overrides it for the calling
+thread only, so Python threads never see each other's override. A process forked (``os.fork``,
+multiprocessing's "fork" start method) after csoftmax has run a multi-threaded call runs every
+call on one thread: libgomp cannot start threads in such a child (it would wait forever for the
+parent's workers). Use the "spawn" or "forkserver" start method for multi-threaded workers.
 """
 import contextlib
 import os
@@ -27,8 +33,28 @@ def _default_num_threads():
     return max(1, _core._omp_max_threads())
 
 
+_MAX_THREADS = 2**31 - 1  # the C int the kernels take
+
+
+def _check_count(n):
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
+    if not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"number of threads must be between 1 and {_MAX_THREADS}, got {n}")
+    return n
+
+
 def set_num_threads(n):
-    """Set how many threads the kernels may use (1 = no threading).
+    """Set how many threads the kernels may use in this process (1 = no threading).
+
+    A thread inside a :func:`num_threads` block keeps that block's count.
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an int.
+    ValueError
+        If `n` is not between 1 and ``2**31 - 1``.
 
     Examples
     --------
@@ -37,21 +63,24 @@ def set_num_threads(n):
     >>> csoftmax.get_num_threads()
     1
     """
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"number of threads must be >= 1, got {n}")
-    _core._set_num_threads(n)
+    _core._set_num_threads(_check_count(n))
 
 
 def get_num_threads():
-    """Number of threads the kernels may use (1 when built without OpenMP)."""
-    return _core._get_num_threads()
+    """Number of threads the kernels may use for a call made now from this thread.
+
+    The calling thread's :func:`num_threads` override if any, else the process's count; 1 when
+    built without OpenMP, and 1 in a child forked after a multi-threaded call.
+    """
+    return _core._thread_limit()
 
 
 @contextlib.contextmanager
 def num_threads(n):
-    """Context manager: use `n` threads inside the block, then restore the previous count.
+    """Context manager: calls from this thread use `n` threads inside the block.
+
+    Only the calling thread is affected (other threads keep their own count), and on exit its
+    previous count is back, however the block ends. Blocks nest.
 
     Examples
     --------
@@ -59,12 +88,13 @@ def num_threads(n):
     >>> with csoftmax.num_threads(1):
     ...     y = csoftmax.softmax(np.zeros((4, 3)))
     """
-    previous = get_num_threads()
-    set_num_threads(n)
+    n = _check_count(n) if _core.openmp_available() else 1
+    previous = _core._get_thread_override()
+    _core._set_thread_override(n)
     try:
         yield
     finally:
-        _core._set_num_threads(previous)
+        _core._set_thread_override(previous)
 
 
 _core._set_num_threads(_default_num_threads())

@@ -42,8 +42,7 @@ cdef cnp.ndarray _class_rows(cnp.ndarray a, int ax):
     """`a` as C-contiguous (N, C) rows with the class axis last (a view when it already is)."""
     if ax != cnp.PyArray_NDIM(a) - 1:
         a = np.moveaxis(a, ax, -1)
-    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
-        a = np.ascontiguousarray(a)
+    a = _c_aligned(a)
     return a.reshape(-1, cnp.PyArray_DIMS(a)[cnp.PyArray_NDIM(a) - 1])
 
 
@@ -130,7 +129,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     else:
         eps = check_smoothing(label_smoothing)
     if weight is not None:
-        w = np.ascontiguousarray(check_class_weight(weight, C, x.dtype))
+        w = _c_aligned(check_class_weight(weight, C, x.dtype))
     ignore_index = operator.index(ignore_index)
     batch_shape = shape[:ax] + shape[ax + 1:]
     tgt = np.asarray(target)
@@ -150,10 +149,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     if tgt.dtype.kind in "iu":
         if (cnp.PyArray_TYPE(<cnp.ndarray>tgt) == cnp.NPY_INT64
                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>tgt)
-                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>tgt) and tgt.shape == batch_shape):
+                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>tgt)
+                and cnp.PyArray_ISALIGNED(<cnp.ndarray>tgt) and tgt.shape == batch_shape):
             t64 = tgt.reshape(-1)
         else:
-            t64 = np.ascontiguousarray(index_target_array(tgt, batch_shape, C))
+            t64 = _c_aligned(index_target_array(tgt, batch_shape, C))
         if -(1 << 63) <= ignore_index < (1 << 63):
             args.ignore_index = ignore_index
         else:  # no int64 target can equal it: use a sentinel that is out of bounds anyway
@@ -172,7 +172,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         if ignore_index >= 0:  # as PyTorch: it could only be a mistake
             raise ValueError(f"csoftmax: ignore_index={ignore_index} is not supported "
                              f"for probability targets (use a negative value)")
-        q = _class_rows(as_input(tgt)[0].astype(x.dtype, copy=False), ax)
+        q = _class_rows(tgt.astype(x.dtype, copy=False), ax)   # any float dtype, as the reference
         args.prob = cnp.PyArray_DATA(q)
         denom = <double>N
     else:
@@ -284,7 +284,7 @@ cdef object _sigmoid(int log, x, out):
     a, res = as_input(x)
     if out is not None:
         check_out(out, (<object>a).shape, res)
-    flat = np.ascontiguousarray(a).reshape(-1)
+    flat = _c_aligned(a).reshape(-1)
     r = _empty_like_c(flat)
     dt, n = _dt(flat), cnp.PyArray_DIMS(flat)[0]
     xp, rp = cnp.PyArray_DATA(flat), cnp.PyArray_DATA(r)
@@ -351,10 +351,10 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     x, res, t, w = _ref._bce_inputs(logits, target, weight)
     reduction = check_reduction(reduction)
     shape = x.shape
-    xf = np.ascontiguousarray(x).reshape(-1)
-    tf = np.ascontiguousarray(t).reshape(-1)
+    xf = _c_aligned(x).reshape(-1)
+    tf = _c_aligned(t).reshape(-1)
     if w is not None:
-        wf = np.ascontiguousarray(np.broadcast_to(w, shape)).reshape(-1)
+        wf = _c_aligned(np.broadcast_to(w, shape)).reshape(-1)
     n = cnp.PyArray_DIMS(xf)[0]
     if reduction == "mean":
         gscale = 1.0 / n if n else float("nan")

@@ -8,6 +8,15 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define CSM_HAVE_PTHREAD_ATFORK 1
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define CSM_THREAD_LOCAL __thread
+#else
+#define CSM_THREAD_LOCAL _Thread_local
+#endif
 
 #if defined(CSM_HAVE_X86_BUILDS)
 extern const csm_kernel_table csm_table_avx512, csm_table_avx2;
@@ -95,7 +104,33 @@ int csm_omp_max_threads(void)
 #endif
 }
 
+/* Thread limits: one for the process, and an optional override per calling thread (the
+ * num_threads() context manager), so that two Python threads never see each other's. */
 static int num_threads = 1;
+static CSM_THREAD_LOCAL int thread_override;   /* 0: none */
+
+/* libgomp keeps its worker pool across fork() but not the workers, so a child's first parallel
+ * region waits forever for threads that do not exist. A child of a process that has run a
+ * parallel region therefore runs every call on the calling thread (as PyTorch does). */
+static int threads_started;
+static int forked_after_threads;
+
+#if defined(_OPENMP) && defined(CSM_HAVE_PTHREAD_ATFORK)
+static void after_fork_in_child(void)
+{
+    if (__atomic_load_n(&threads_started, __ATOMIC_RELAXED)) forked_after_threads = 1;
+}
+#endif
+
+void csm_init_threads(void)
+{
+#if defined(_OPENMP) && defined(CSM_HAVE_PTHREAD_ATFORK)
+    static int registered;
+    if (!registered) registered = pthread_atfork(NULL, NULL, after_fork_in_child) == 0;
+#endif
+}
+
+int csm_threads_usable(void) { return !forked_after_threads; }
 
 int csm_get_num_threads(void) { return num_threads; }
 
@@ -107,6 +142,15 @@ void csm_set_num_threads(int n)
     (void)n;
     num_threads = 1;
 #endif
+}
+
+int csm_get_thread_override(void) { return thread_override; }
+void csm_set_thread_override(int n) { thread_override = n < 0 ? 0 : n; }
+
+int csm_thread_limit(void)
+{
+    if (forked_after_threads) return 1;
+    return thread_override > 0 ? thread_override : num_threads;
 }
 
 static const csm_kernel_table *table(void)
@@ -126,8 +170,9 @@ static int split_rows(ptrdiff_t n, int nthreads, part_fn part, const void *ctx)
 {
     if (nthreads > n) nthreads = (int)n;
 #ifdef _OPENMP
-    if (nthreads > 1) {
+    if (nthreads > 1 && !forked_after_threads) {
         int status = 0;
+        __atomic_store_n(&threads_started, 1, __ATOMIC_RELAXED);
 #pragma omp parallel num_threads(nthreads) reduction(| : status)
         {
             int tid = omp_get_thread_num(), nt = omp_get_num_threads();

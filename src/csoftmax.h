@@ -90,8 +90,17 @@ int csm_init_isa_from_env(void);
 
 int csm_openmp_available(void);
 int csm_omp_max_threads(void);
-/* The thread limit the Python layer applies to large calls (1 without OpenMP); exported so that
- * threadpoolctl can read and set it through ctypes. */
+/* The process-wide thread limit the Python layer applies to large calls (1 without OpenMP);
+ * exported so that threadpoolctl can read and set it through ctypes. */
 int csm_get_num_threads(void);
 void csm_set_num_threads(int n);
+/* The calling thread's own limit, overriding the process's while nonzero (0 clears it). */
+int csm_get_thread_override(void);
+void csm_set_thread_override(int n);
+/* The limit a call made now on this thread uses: its override, else the process's; 1 in a
+ * child forked after a parallel region ran (libgomp cannot start threads there). */
+int csm_thread_limit(void);
+int csm_threads_usable(void);
+/* Registers the fork handler; called once at import. */
+void csm_init_threads(void);
 #endif

@@ -219,6 +219,9 @@ def _layouts_3d(rng, shape, dtype):
     yield "last_step2", logits(rng, (a, b, 2 * c), dtype)[..., ::2]
     yield "transposed", logits(rng, (a, c, b), dtype).transpose(0, 2, 1)
     yield "reversed", logits(rng, shape, dtype)[::-1, ::-1, ::-1]
+    # one outer axis reversed: the outer axes do not collapse into evenly spaced rows
+    yield "middle_reversed", logits(rng, shape, dtype)[:, ::-1, :]
+    yield "first_reversed", logits(rng, shape, dtype)[::-1, :, :]
     yield "offset", logits(rng, (a + 1, b + 1, c + 3), dtype)[1:, 1:, 3:]
 
 

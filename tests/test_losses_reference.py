@@ -287,6 +287,18 @@ def test_one_dimensional_logits(impl):
     assert isinstance(none, np.ndarray) and none.shape == ()
 
 
+@pytest.mark.parametrize("tdtype", [np.float16, np.float32, ">f8", np.longdouble])
+def test_probability_target_of_any_float_dtype(impl, tdtype):
+    # the target is converted to the logits' dtype, whatever float it is (longdouble too)
+    ce = get(impl, "cross_entropy")
+    x = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    q = np.array([[0.25, 0.5, 0.25], [0.0, 0.0, 1.0]])
+    want = ce(x, q, reduction="none", return_grad=True)
+    got = ce(x, q.astype(tdtype), reduction="none", return_grad=True)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_dtypes(impl):
     ce = get(impl, "cross_entropy")
     x = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
@@ -424,6 +436,8 @@ BAD_CE = [
     ("str logits", TypeError, None, (np.array([["a", "b"]]), [0]), {}),
     ("0-d logits", ValueError, None, (np.float64(1.0), 0), {}),
     ("axis", ValueError, None, (X, [0, 1]), dict(axis=2)),
+    ("axis 2**63", np.exceptions.AxisError, None, (X, [0, 1]), dict(axis=2**63)),
+    ("axis -2**63-1", np.exceptions.AxisError, None, (X, [0, 1]), dict(axis=-2**63 - 1)),
 ]
 
 
