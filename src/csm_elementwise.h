@@ -70,46 +70,64 @@ static void CSM_FN(sigmoid)(const T *x, T *out, ptrdiff_t n)
     }
 }
 
-/* log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): exact in both tails */
+/* log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): exact in both tails. x = -inf gives -inf,
+ * +inf gives 0, NaN gives NaN (through the exp and the log1p). */
+static inline VT CSM_FN(vlog_sigmoid)(VT x)
+{
+    VT lo = CSM_FN(vselect)(x < 0, x, CSM_FN(vsplat)(0));
+    return lo - CSM_FN(vlog1p_finite)(CSM_FN(vexp_nonpos)(-CSM_FN(vabs)(x)));
+}
+
 static void CSM_FN(log_sigmoid)(const T *x, T *out, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < n; i += VL) {
-        int rest = n - i < VL ? (int)(n - i) : VL, j;
-        VT v = CSM_FN(vload_part)(x + i, rest, 0);
-        VT e = CSM_FN(vexp)(-CSM_FN(vselect)(v < 0, -v, v));
-        T res[VL];
-        for (j = 0; j < rest; j++)
-            res[j] = (T)((v[j] < 0 ? (double)v[j] : 0.0) - log1p((double)e[j]));
-        for (j = 0; j < rest; j++) out[i + j] = res[j];
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        CSM_FN(vstore_part)(out + i, CSM_FN(vlog_sigmoid)(CSM_FN(vload_part)(x + i, rest, 0)),
+                            rest);
     }
 }
 
 /* Binary cross-entropy from logits, elementwise: loss = max(x,0) - x t + log1p(exp(-|x|)),
  * written as x (1-t) or -x t by the sign of x so that infinite logits give the limit (a zero
- * factor times inf counts as 0). w (may be NULL) multiplies both. Per-element losses into
- * loss_out (may be NULL); returns their sum in double; grad = gscale w (sigmoid(x) - t). */
+ * factor times inf counts as 0); a NaN logit gives itself. w (may be NULL) multiplies both, and a
+ * zero weight times an infinite loss is 0. Per-element losses into loss_out (may be NULL); returns
+ * their sum, accumulated in vectors flushed into doubles every 8 (as dot_wide);
+ * grad = gscale w (sigmoid(x) - t). Everything per element is computed in T. */
 static double CSM_FN(binary_cross_entropy)(const T *x, const T *t, const T *w, ptrdiff_t n,
                                            double gscale, T *loss_out, T *grad)
 {
-    double total = 0;
+    const VT zero = CSM_FN(vsplat)(0), inf = CSM_FN(vsplat)((T)INFINITY);
+    const VT gs = CSM_FN(vsplat)((T)gscale);
+    IT idx[VL];
+    VI lane;                            /* 0, 1, ..., VL - 1: masks the sum's tail lanes */
+    for (int j = 0; j < VL; j++) idx[j] = j;
+    memcpy(&lane, idx, sizeof lane);
+    VT acc = zero;
+    VD wide = {0};
+    int blocks = 0;
     for (ptrdiff_t i = 0; i < n; i += VL) {
-        int rest = n - i < VL ? (int)(n - i) : VL, j;
-        VT v = CSM_FN(vload_part)(x + i, rest, 0);
-        VT e = CSM_FN(vexp)(-CSM_FN(vselect)(v < 0, -v, v));
-        for (j = 0; j < rest; j++) {
-            double xv = (double)v[j], tv = (double)t[i + j], wv = w ? (double)w[i + j] : 1.0;
-            double f = xv >= 0 ? 1 - tv : tv, ax = xv >= 0 ? xv : -xv;
-            double lin = f == 0 ? 0 : ax * f;
-            double l = lin + log1p((double)e[j]);
-            if (xv != xv) l = xv;
-            l = wv == 0 && l == INFINITY ? 0 : wv * l;
-            if (loss_out) loss_out[i + j] = (T)l;
-            total += l;
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(x + i, rest, 0), tv = CSM_FN(vload_part)(t + i, rest, 0);
+        VT wv = w ? CSM_FN(vload_part)(w + i, rest, 0) : zero;
+        VI pos = v >= 0;
+        VT f = CSM_FN(vselect)(pos, 1 - tv, tv), ax = CSM_FN(vabs)(v);
+        VT e = CSM_FN(vexp_nonpos)(-ax);
+        VT lin = CSM_FN(vselect)(f == 0, zero, ax * f);
+        VT l = CSM_FN(vselect)(v != v, v, lin + CSM_FN(vlog1p_finite)(e));
+        if (w) l = CSM_FN(vselect)((wv == 0) & (l == inf), zero, wv * l);
+        if (loss_out) CSM_FN(vstore_part)(loss_out + i, l, rest);
+        if (grad) {
             /* sigmoid(x) - t as (1 - t) - sigmoid(-|x|) for x >= 0: no 1 - 1 cancellation */
-            double s_neg = (double)e[j] / (1 + (double)e[j]);
-            double d = xv >= 0 ? (1 - tv) - s_neg : s_neg - tv;
-            if (grad) grad[i + j] = (T)(gscale * wv * d);
+            VT s_neg = e / (1 + e);
+            VT d = CSM_FN(vselect)(pos, f - s_neg, s_neg - f);
+            CSM_FN(vstore_part)(grad + i, w ? gs * wv * d : gs * d, rest);
+        }
+        acc += rest == VL ? l : CSM_FN(vselect)(lane < rest, l, zero);
+        if (++blocks == 8) {
+            wide += CSM_FN(vwiden_sum)(acc);
+            acc = zero;
+            blocks = 0;
         }
     }
-    return total;
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
 }

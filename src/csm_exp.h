@@ -73,3 +73,10 @@ static inline VT CSM_FN(vexp)(VT y)
     VT e = CSM_FN(expm)(CSM_FN(vselect)(y < hi, y, hi), s);
     return CSM_FN(vselect)(y != y, y, e);
 }
+
+/* exp(y) for y <= 0 (e.g. exp(-|x|)): expm with the zero shift, which needs neither vexp's clamp at
+ * the top nor its NaN select (a NaN y gives NaN through expm, not necessarily the same one). */
+static inline VT CSM_FN(vexp_nonpos)(VT y)
+{
+    return CSM_FN(expm)(y, CSM_FN(make_shift)(CSM_FN(vsplat)(0)));
+}

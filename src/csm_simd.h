@@ -51,6 +51,12 @@ static inline VT CSM_FN(vselect)(VI mask, VT a, VT b)
     return (VT)(((VI)a & mask) | ((VI)b & ~mask));
 }
 
+/* |a|: the sign bit cleared (NaN stays NaN) */
+static inline VT CSM_FN(vabs)(VT a)
+{
+    return (VT)((VU)a & ((UT)-1 >> 1));
+}
+
 /* a > b ? a : b per lane (b when either is NaN): exactly the x86 max instruction, used where
  * the build has one (the generic select costs two instructions) */
 static inline VT CSM_FN(vmax)(VT a, VT b)
