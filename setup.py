@@ -4,6 +4,8 @@ src/csm_kernels.c is compiled three times on x86-64 (AVX-512, AVX2+FMA, baseline
 different flags and symbol suffixes, and src/csm_dispatch.c picks one at run time, so a single
 build runs on any x86-64 CPU and uses the best instruction set each has (no -march=native).
 Elsewhere only the portable baseline build is compiled. OpenMP is used when the compiler has it.
+Both are decided by probes built with the user's CFLAGS/LDFLAGS (see _probe); a failed probe
+prints a warning with the compiler's error, or fails the build under CSOFTMAX_REQUIRE_SIMD=1.
 """
 import glob
 import os
@@ -15,6 +17,7 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError
 
 # -fno-trapping-math lets gcc vectorize selects; it changes no result (IEEE inf/NaN semantics are
 # kept, unlike -ffast-math). -ffp-contract=fast allows FMA where the ISA has it.
@@ -28,25 +31,67 @@ X86_ISAS = [
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
 
-def _compiler_accepts(compiler, flags, code="int main(void){return 0;}\n", libs=()):
+def _probe(compiler, flags, code):
+    """Compile and link `code` as the extension is built; return None, or why it failed.
+
+    compile() runs compiler_so, which carries CFLAGS and CPPFLAGS; the link goes through
+    link_shared_object, i.e. linker_so (LDSHARED plus LDFLAGS, CFLAGS and CPPFLAGS), as the
+    extension's own link does. (link_executable runs plain CC without LDFLAGS, so objects built
+    with -fsanitize, -flto or --coverage in CFLAGS failed to link and every probe failed.) The
+    compiler's messages are captured from file descriptor 2 for the warning."""
     with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "probe.c")
+        src, log = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe.log")
         with open(src, "w") as f:
             f.write(code)
+        sys.stderr.flush()
+        saved_stderr = os.dup(2)
         try:
+            with open(log, "w") as f:
+                os.dup2(f.fileno(), 2)
             objs = compiler.compile([src], output_dir=tmp, extra_postargs=list(flags))
-            compiler.link_executable(objs, os.path.join(tmp, "probe"), extra_postargs=list(flags),
-                                     libraries=list(libs))
-        except Exception:
-            return False
-    return True
+            compiler.link_shared_object(objs, os.path.join(tmp, "probe.so"),
+                                        extra_postargs=list(flags))
+            return None
+        except Exception as exc:
+            sys.stderr.flush()
+            with open(log) as f:
+                return f"{exc}\n{f.read().strip()}"
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+
+
+def _warn(probe, flags, error, consequence):
+    bar = "*" * 78
+    print(f"{bar}\ncsoftmax WARNING: the {probe} probe failed, so {consequence}.\n"
+          f"  probe flags: {' '.join(flags)}\n  error:\n    "
+          + "\n    ".join(error.splitlines()) + f"\n{bar}", file=sys.stderr)
+
+
+# Emits EVEX and FMA code, so the assembler (at the link under -flto) is tested too.
+SIMD_PROBE = """#include <immintrin.h>
+void csm_probe(float *p)
+{ _mm512_storeu_ps(p, _mm512_fmadd_ps(_mm512_loadu_ps(p), _mm512_loadu_ps(p), _mm512_loadu_ps(p))); }
+"""
+OPENMP_PROBE = "#include <omp.h>\nint csm_probe(void) { return omp_get_max_threads(); }\n"
 
 
 class BuildExt(build_ext):
     def build_extension(self, ext):
         cc = self.compiler
         gnu_like = cc.compiler_type == "unix"
-        use_x86 = IS_X86 and gnu_like and _compiler_accepts(cc, X86_ISAS[0][2])
+        use_x86 = False
+        if IS_X86 and gnu_like:
+            simd_flags = X86_ISAS[0][2]   # AVX-512's flags include AVX2's
+            error = _probe(cc, simd_flags, SIMD_PROBE)
+            use_x86 = error is None
+            if error and os.environ.get("CSOFTMAX_REQUIRE_SIMD") == "1":
+                raise CompileError(f"csoftmax: the AVX-512/AVX2 probe failed and "
+                                   f"CSOFTMAX_REQUIRE_SIMD=1 ({' '.join(simd_flags)}):\n{error}")
+            if error:
+                _warn("AVX-512/AVX2", simd_flags, error,
+                      "only the baseline (SSE2) kernels are built, 2-3x slower on CPUs with AVX2 "
+                      "or AVX-512 (CSOFTMAX_REQUIRE_SIMD=1 makes this an error)")
         isas = X86_ISAS if use_x86 else [("baseline", 16, [])]
         objects = []
         for name, vec_bytes, flags in isas:
@@ -59,8 +104,13 @@ class BuildExt(build_ext):
         ext.extra_objects = objects + list(ext.extra_objects or [])
         if use_x86:
             ext.define_macros.append(("CSM_HAVE_X86_BUILDS", "1"))
-        omp = os.environ.get("CSOFTMAX_OPENMP", "1") != "0" and gnu_like and _compiler_accepts(
-            cc, ["-fopenmp"], "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
+        omp = False
+        if gnu_like and os.environ.get("CSOFTMAX_OPENMP", "1") != "0":
+            error = _probe(cc, ["-fopenmp"], OPENMP_PROBE)
+            omp = error is None
+            if error:
+                _warn("OpenMP", ["-fopenmp"], error, "every call runs on one thread "
+                      "(CSOFTMAX_OPENMP=0 builds without OpenMP and skips this probe)")
         if omp:
             ext.extra_compile_args.append("-fopenmp")
             ext.extra_link_args.append("-fopenmp")
