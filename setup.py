@@ -21,7 +21,11 @@ from setuptools.errors import CompileError
 
 # -fno-trapping-math lets gcc vectorize selects; it changes no result (IEEE inf/NaN semantics are
 # kept, unlike -ffast-math). -ffp-contract=fast allows FMA where the ISA has it.
-KERNEL_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=fast"]
+# -falign-functions=64: a kernel's loops keep their cache-line placement when unrelated code
+# moves it (identical code 8-11% slower on float32 short rows, Zen 5, after the house reordering).
+KERNEL_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=fast",
+                "-falign-functions=64"]
+# The instruction sets compiled on x86-64, best first; the last runs on any CPU of the family.
 X86_ISAS = [
     ("avx512", 64, ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma",
                     "-mbmi2", "-mprefer-vector-width=512"]),
@@ -102,8 +106,8 @@ class BuildExt(build_ext):
                 include_dirs=["src"], depends=glob.glob(os.path.join("src", "*.h")),
                 extra_postargs=(KERNEL_FLAGS + flags) if gnu_like else [])
         ext.extra_objects = objects + list(ext.extra_objects or [])
-        if use_x86:
-            ext.define_macros.append(("CSM_HAVE_X86_BUILDS", "1"))
+        # the one list of builds: csm_dispatch.c declares and names its tables from it
+        ext.define_macros.append(("CSM_ISA_LIST", "".join(f"CSM_ISA({n})" for n, _, _ in isas)))
         omp = False
         if gnu_like and os.environ.get("CSOFTMAX_OPENMP", "1") != "0":
             error = _probe(cc, ["-fopenmp"], OPENMP_PROBE)

@@ -5,7 +5,7 @@ torch, onnxruntime), ``shape`` (e.g. ``64x1000``) and ``dtype``, so the
 results can be grouped with ``--benchmark-group-by=param:shape`` and compared
 across runs with ``--benchmark-save`` / ``--benchmark-compare``.  A peer that
 is not installed is skipped, never an error.  The implementations themselves
-live in ``csoftmax._bench_peers`` and are shared with ``python -m csoftmax.bench``.
+live in ``csoftmax.bench.peers`` and are shared with ``python -m csoftmax.bench``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import functools
 
 import pytest
 
-from csoftmax._bench_cells import check, make_logits, make_targets, parse_shapes, shape_label
-from csoftmax._bench_peers import PEER_ORDER, Case, load_csoftmax, load_peers
+import csoftmax
+from csoftmax.bench.peers import PEER_ORDER, Case, load_peers
+from csoftmax.bench.runner import check, make_logits, make_targets, parse_shapes, shape_label
 
 DEFAULT_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10"
 #: Only with --bench-slow: 256 MiB per array, seconds per test for the peers.
@@ -61,19 +62,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    _, _, standin = load_csoftmax()
     _, missing = _peers(config.getoption("--bench-threads"))
-    lines = [f"csoftmax benchmarks: {name} {reason}" for name, reason in missing.items()]
-    if standin:
-        lines.append("csoftmax benchmarks: C extension not built; csoftmax.reference stands in for csoftmax")
-    return lines
+    return [f"csoftmax benchmarks: {name} {reason}" for name, reason in missing.items()]
 
 
 def _split(text: str):
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _peers(threads: int):
     peers, missing = load_peers(threads)
     return {p.name: p for p in peers}, missing
@@ -95,7 +92,7 @@ def peer(request, impl):
 
 @pytest.fixture
 def reference():
-    return load_csoftmax()[1]
+    return csoftmax.reference
 
 
 @pytest.fixture
@@ -128,4 +125,3 @@ def describe(benchmark, peer, case: Case) -> None:
         dtype=str(case.x.dtype),
         bytes=int(case.x.nbytes),
     )
-

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from conftest import describe, prepare_checked
 
-from csoftmax._bench_peers import Case
+from csoftmax.bench.peers import Case
 
 
 def _run(benchmark, op, peer, reference, logits):

@@ -16,7 +16,7 @@ import numpy as np
 cimport numpy as cnp
 from cpython.long cimport PyLong_AsLongAndOverflow
 
-from ._validation import as_input, check_out, normalize_axis, reduced_shape
+from ._validation import as_input, check_out, deliver, normalize_axis, reduced_shape
 
 cnp.import_array()
 
@@ -302,19 +302,6 @@ cdef tuple _prologue(object x, object axis):
     return a, result_dtype, shape, _axis_index(axis, a.ndim)
 
 
-cdef object _cast(cnp.ndarray r, object dtype):
-    # rounding to float16 may overflow to +-inf: that is the correctly rounded result, not an error
-    with np.errstate(over="ignore"):
-        return r.astype(dtype)
-
-
-cdef object _write_out(object out, cnp.ndarray r):
-    if r is not out:
-        with np.errstate(over="ignore"):
-            np.copyto(out, r)
-    return out
-
-
 cdef bint _direct_out(cnp.ndarray a, object out):
     """`out` can take the result of C-contiguous `a` as is: same type, shape and layout,
     writeable, and either `a` itself or not overlapping it."""
@@ -373,8 +360,8 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     if axis is None:
         r = r.reshape(shape)
     if out is None:
-        return r if result_dtype is None else _cast(r, result_dtype)
-    return _write_out(out, r)
+        return r if result_dtype is None else deliver(r, result_dtype)
+    return deliver(r, out.dtype, out)
 
 
 cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
@@ -406,9 +393,9 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
     if keepdims or axis is None:
         r = r.reshape(rshape)
     if out is not None:
-        return _write_out(out, r)
+        return deliver(r, out.dtype, out)
     if result_dtype is not None:
-        r = _cast(r, result_dtype)
+        r = deliver(r, result_dtype)
     return r[()] if cnp.PyArray_NDIM(r) == 0 else r
 
 

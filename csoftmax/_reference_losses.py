@@ -105,8 +105,10 @@ import operator
 
 import numpy as np
 
-from ._validation import (as_input, check_class_weight, check_out, check_reduction,
-                          check_smoothing, class_axis, index_target)
+from ._validation import (as_input, backward_inputs, bce_inputs, check_class_weight,
+                          check_classes, check_out, check_probability_target, check_reduction,
+                          check_smoothing, class_axis, class_rows, deliver, from_class_rows,
+                          index_target, target_kind)
 
 __all__ = [
     "cross_entropy",
@@ -119,58 +121,9 @@ __all__ = [
 ]
 
 
-
 # --------------------------------------------------------------------------
-# Input validation and dtype handling (dtype rules: csoftmax._validation)
+# Helpers of the math (the argument checks are csoftmax._validation's)
 # --------------------------------------------------------------------------
-
-def _work_dtype(result_dtype):
-    """float16 is computed in float32; every other float in itself."""
-    return np.dtype(np.float32) if result_dtype == np.float16 else result_dtype
-
-
-def _real_as(a, dtype):
-    """Convert a real-valued input to ``dtype`` (TypeError for non-real)."""
-    return as_input(a)[0].astype(dtype, copy=False)
-
-
-
-
-
-
-
-
-
-
-def _check_out(out, shape, dtype):
-    """Validate ``out`` before any work is done (None passes)."""
-    if out is not None:
-        check_out(out, shape, dtype)
-
-
-def _deliver(result, out, dtype):
-    """Return ``result`` cast to ``dtype``, written into ``out`` if given.
-
-    ``result`` is always a fresh array, so ``out`` may alias an input.
-    """
-    if out is None:
-        return np.asarray(result.astype(dtype, copy=False))
-    out[...] = result
-    return out
-
-
-
-
-def _to_rows(a, axis):
-    """View/copy ``a`` as ``(N, C)`` with the class axis last."""
-    return np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])
-
-
-def _from_rows(rows, shape, axis):
-    """Inverse of :func:`_to_rows` for an array of the logits' shape."""
-    moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
-    return np.moveaxis(rows.reshape(moved), -1, axis)
-
 
 def _mul0(coef, value):
     """``coef * value`` with ``0 * inf`` taken as 0 (a zero coefficient wins)."""
@@ -310,35 +263,22 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     """
     x, res_dtype = as_input(logits)
     ax = class_axis(axis, x.ndim, "logits")
-    n_classes = x.shape[ax]
-    if n_classes == 0:
-        raise ValueError("csoftmax: logits must have at least one class")
+    n_classes = check_classes(x.shape[ax], "logits")
     reduction = check_reduction(reduction)
     eps = check_smoothing(label_smoothing)
     w = check_class_weight(weight, n_classes, x.dtype)
     ignore_index = operator.index(ignore_index)
     batch_shape = x.shape[:ax] + x.shape[ax + 1:]
 
-    t = np.asarray(target)
-    if t.dtype.kind == "b":
-        raise TypeError("csoftmax: bool target is ambiguous: pass integer class "
-                        "indices or floating class probabilities")
-    if t.dtype.kind in "iu":
+    t, kind = target_kind(target)
+    if kind == "index":
         t, keep = index_target(t, batch_shape, n_classes, ignore_index)
         prob = None
-    elif t.dtype.kind == "f":
-        if t.shape != x.shape:
-            raise ValueError(f"csoftmax: probability target must have the shape of "
-                             f"logits {x.shape}, got {t.shape}")
-        if ignore_index >= 0:  # as PyTorch: it could only be a mistake
-            raise ValueError(f"csoftmax: ignore_index={ignore_index} is not supported "
-                             f"for probability targets (use a negative value)")
-        prob = _to_rows(t.astype(x.dtype, copy=False), ax)
     else:
-        raise TypeError(f"csoftmax: target must be integer class indices or floating "
-                        f"probabilities, got dtype {t.dtype}")
+        check_probability_target(t, x.shape, ignore_index)
+        prob = class_rows(t.astype(x.dtype, copy=False), ax)
 
-    rows = _to_rows(x, ax)
+    rows = class_rows(x, ax)
     with np.errstate(all="ignore"):
         st = _RowStats(rows)
         if prob is None:
@@ -360,8 +300,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             grad = grad / float(denom)  # 0 / 0 -> NaN like the loss
             if prob is None:
                 grad[~keep] = 0
-    grad = np.ascontiguousarray(_from_rows(grad, x.shape, ax), dtype=res_dtype)
-    return loss, grad
+    return loss, from_class_rows(grad, x.shape, ax, res_dtype)
 
 
 def _no_softmax(rows):
@@ -460,9 +399,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     """
     lp, res_dtype = as_input(log_probs)
     ax = class_axis(axis, lp.ndim, "log_probs")
-    n_classes = lp.shape[ax]
-    if n_classes == 0:
-        raise ValueError("csoftmax: log_probs must have at least one class")
+    n_classes = check_classes(lp.shape[ax], "log_probs")
     reduction = check_reduction(reduction)
     w = check_class_weight(weight, n_classes, lp.dtype)
     ignore_index = operator.index(ignore_index)
@@ -472,7 +409,7 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
         raise TypeError(f"csoftmax: nll_loss needs integer class indices, got dtype "
                         f"{t.dtype} (use cross_entropy for probabilities)")
     t, keep = index_target(t, batch_shape, n_classes, ignore_index)
-    rows = _to_rows(lp, ax)
+    rows = class_rows(lp, ax)
     tt = np.where(keep, t, 0)
     wt = w[tt] if w is not None else np.ones(tt.shape, lp.dtype)
     wt = np.where(keep, wt, 0).astype(lp.dtype, copy=False)
@@ -486,19 +423,6 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
 # --------------------------------------------------------------------------
 # Backward passes of softmax and log-softmax
 # --------------------------------------------------------------------------
-
-def _backward_inputs(grad, y, axis, out):
-    g, g_res = as_input(grad)
-    yy, y_res = as_input(y)
-    res = np.result_type(g_res, y_res)
-    if g.shape != yy.shape:
-        raise ValueError(f"csoftmax: grad and y must have the same shape, got "
-                         f"{g.shape} and {yy.shape}")
-    ax = class_axis(axis, g.ndim, "y")
-    _check_out(out, g.shape, res)
-    work = _work_dtype(res)
-    return g.astype(work, copy=False), yy.astype(work, copy=False), ax, res
-
 
 def softmax_backward(grad, y, axis=-1, *, out=None):
     """Gradient of a loss with respect to the input of softmax.
@@ -539,10 +463,10 @@ def softmax_backward(grad, y, axis=-1, *, out=None):
     >>> softmax_backward(np.array([1.0, 0.0, 0.0]), y)
     array([ 0.1875, -0.0625, -0.125 ])
     """
-    g, yy, ax, res = _backward_inputs(grad, y, axis, out)
+    g, yy, ax, res = backward_inputs(grad, y, axis, out)
     with np.errstate(all="ignore"):
         dx = yy * (g - (g * yy).sum(axis=ax, keepdims=True))
-    return _deliver(dx, out, res)
+    return deliver(dx, res, out)
 
 
 def log_softmax_backward(grad, y, axis=-1, *, out=None):
@@ -581,10 +505,10 @@ def log_softmax_backward(grad, y, axis=-1, *, out=None):
     >>> log_softmax_backward(np.array([-1.0, 0.0, 0.0]), y)  # d(-y[0])/dx
     array([-0.75,  0.25,  0.5 ])
     """
-    g, yy, ax, res = _backward_inputs(grad, y, axis, out)
+    g, yy, ax, res = backward_inputs(grad, y, axis, out)
     with np.errstate(all="ignore"):
         dx = g - np.exp(yy) * g.sum(axis=ax, keepdims=True)
-    return _deliver(dx, out, res)
+    return deliver(dx, res, out)
 
 
 # --------------------------------------------------------------------------
@@ -626,10 +550,10 @@ def sigmoid(x, *, out=None):
     array([0. , 0.5, 1. ])
     """
     a, res = as_input(x)
-    _check_out(out, a.shape, res)
+    check_out(out, a.shape, res)
     with np.errstate(all="ignore"):
         r = _sigmoid_work(a)
-    return _deliver(r, out, res)
+    return deliver(r, res, out)
 
 
 def log_sigmoid(x, *, out=None):
@@ -660,31 +584,10 @@ def log_sigmoid(x, *, out=None):
     array([-1000.        ,    -1.31326169])
     """
     a, res = as_input(x)
-    _check_out(out, a.shape, res)
+    check_out(out, a.shape, res)
     with np.errstate(all="ignore"):
         r = np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))
-    return _deliver(r, out, res)
-
-
-def _bce_inputs(logits, target, weight):
-    """Validated ``(x, result dtype, target, weight or None)`` of binary_cross_entropy, all in
-    the working dtype (shared with the fast module)."""
-    x, res = as_input(logits)
-    t = _real_as(target, x.dtype)
-    if t.shape != x.shape:
-        raise ValueError(f"csoftmax: target must have the shape of logits {x.shape}, "
-                         f"got {t.shape}")
-    w = None
-    if weight is not None:
-        w = _real_as(weight, x.dtype)
-        try:
-            shape = np.broadcast_shapes(w.shape, x.shape)
-        except ValueError:
-            shape = None
-        if shape != x.shape:
-            raise ValueError(f"csoftmax: weight of shape {w.shape} does not broadcast "
-                             f"to the logits' shape {x.shape}")
-    return x, res, t, w
+    return deliver(r, res, out)
 
 
 def binary_cross_entropy(logits, target, *, weight=None, reduction="mean",
@@ -745,7 +648,7 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean",
     >>> g
     array([0.5, 0. , 0. ])
     """
-    x, res, t, w = _bce_inputs(logits, target, weight)
+    x, res, t, w = bce_inputs(logits, target, weight)
     reduction = check_reduction(reduction)
     with np.errstate(all="ignore"):
         z = np.exp(-np.abs(x))

@@ -1,12 +1,13 @@
 # Included by _core.pyx: the training functions (fused cross-entropy, backward passes, sigmoid
-# family, binary cross-entropy). Validation is shared with the reference (_validation,
-# _reference_losses); every loop over the data is in C (src/csm_losses.h, csm_elementwise.h).
+# family, binary cross-entropy). Argument checks are _validation's, shared with the reference;
+# every loop over the data is in C (src/csm_losses.h, csm_elementwise.h).
 import operator
 
-from ._validation import (_REDUCTIONS, check_class_weight, check_reduction, check_smoothing,
-                          class_axis,
-                          index_target_array, raise_bad_target)
-from . import _reference_losses as _ref
+from ._validation import (_REDUCTIONS, backward_inputs, bce_inputs, check_class_weight,
+                          check_classes, check_probability_target, check_reduction,
+                          check_smoothing, class_axis, class_rows, from_class_rows,
+                          index_target_array, raise_bad_target, target_kind)
+from ._reference_losses import nll_loss as _reference_nll_loss
 
 cdef extern from "csoftmax.h" nogil:
     ctypedef struct csm_ce_args:
@@ -39,19 +40,11 @@ cdef long long _INT64_MIN = INT64_MIN
 
 
 cdef cnp.ndarray _class_rows(cnp.ndarray a, int ax):
-    """`a` as C-contiguous (N, C) rows with the class axis last (a view when it already is)."""
-    if ax != cnp.PyArray_NDIM(a) - 1:
-        a = np.moveaxis(a, ax, -1)
-    a = _c_aligned(a)
-    return a.reshape(-1, cnp.PyArray_DIMS(a)[cnp.PyArray_NDIM(a) - 1])
-
-
-cdef object _from_class_rows(cnp.ndarray rows, tuple shape, int ax, object res_dtype):
-    moved = shape[:ax] + shape[ax + 1:] + (shape[ax],)
-    r = rows.reshape(moved)
-    if ax != len(shape) - 1:
-        r = np.ascontiguousarray(np.moveaxis(r, -1, ax))
-    return r if r.dtype == res_dtype else _cast(r, res_dtype)
+    """class_rows(a, ax) as the kernels read them: C-contiguous and aligned."""
+    if (ax == cnp.PyArray_NDIM(a) - 1 and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISALIGNED(a)):
+        return a.reshape(-1, cnp.PyArray_DIMS(a)[ax])   # the common call, a view
+    return _c_aligned(class_rows(a, ax))
 
 
 def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
@@ -119,9 +112,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     else:
         ax = class_axis(axis, cnp.PyArray_NDIM(x), "logits")
     shape = (<object>x).shape
-    C = shape[ax]
-    if C == 0:
-        raise ValueError("csoftmax: logits must have at least one class")
+    C = shape[ax] if shape[ax] else check_classes(0, "logits")
     if not (type(reduction) is str and reduction in _REDUCTIONS):
         reduction = check_reduction(reduction)
     if type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0:
@@ -133,9 +124,9 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     ignore_index = operator.index(ignore_index)
     batch_shape = shape[:ax] + shape[ax + 1:]
     tgt = np.asarray(target)
-    if tgt.dtype.kind == "b":
-        raise TypeError("csoftmax: bool target is ambiguous: pass integer class "
-                        "indices or floating class probabilities")
+    kind = tgt.dtype.kind
+    if kind not in ("i", "u", "f"):
+        target_kind(tgt)   # raises the error
     rows = _class_rows(x, ax)
     N = cnp.PyArray_DIMS(rows)[0]
     args.x = cnp.PyArray_DATA(rows)
@@ -146,7 +137,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     args.weight = cnp.PyArray_DATA(w) if w is not None else NULL
     args.weight_total = float(w.sum(dtype=np.float64)) if w is not None else <double>C
     args.smoothing = eps
-    if tgt.dtype.kind in "iu":
+    if kind in "iu":
         if (cnp.PyArray_TYPE(<cnp.ndarray>tgt) == cnp.NPY_INT64
                 and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>tgt)
                 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>tgt)
@@ -165,19 +156,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         if bad >= 0:
             raise_bad_target(int(t64[bad]), C, ignore_index)
         args.target = <const long long *>cnp.PyArray_DATA(t64)
-    elif tgt.dtype.kind == "f":
-        if tgt.shape != shape:
-            raise ValueError(f"csoftmax: probability target must have the shape of "
-                             f"logits {shape}, got {tgt.shape}")
-        if ignore_index >= 0:  # as PyTorch: it could only be a mistake
-            raise ValueError(f"csoftmax: ignore_index={ignore_index} is not supported "
-                             f"for probability targets (use a negative value)")
+    else:
+        check_probability_target(tgt, shape, ignore_index)
         q = _class_rows(tgt.astype(x.dtype, copy=False), ax)   # any float dtype, as the reference
         args.prob = cnp.PyArray_DATA(q)
         denom = <double>N
-    else:
-        raise TypeError(f"csoftmax: target must be integer class indices or floating "
-                        f"probabilities, got dtype {tgt.dtype}")
     args.grad_scale = 1.0
     if reduction == "mean":
         args.grad_scale = 1.0 / denom if denom != 0 else float("nan")
@@ -195,7 +178,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     if status != 0:
         raise MemoryError("csoftmax: out of memory in cross_entropy")
     if reduction == "none":
-        loss = _cast(losses.reshape(batch_shape), res_dtype)
+        loss = deliver(losses.reshape(batch_shape), res_dtype)
     else:
         total = csm_sum(<double *>cnp.PyArray_DATA(losses), N)
         if reduction == "mean":
@@ -203,7 +186,7 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
         loss = res_dtype.type(total)
     if not return_grad:
         return loss
-    return loss, _from_class_rows(grad, shape, ax, res_dtype)
+    return loss, from_class_rows(grad, shape, ax, res_dtype)
 
 
 def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean"):
@@ -218,8 +201,8 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100, redu
     >>> float(csoftmax.nll_loss(np.log(np.array([[0.25, 0.75]])), [1]))
     0.2876820724517809
     """
-    return _ref.nll_loss(log_probs, target, axis=axis, weight=weight,
-                         ignore_index=ignore_index, reduction=reduction)
+    return _reference_nll_loss(log_probs, target, axis=axis, weight=weight,
+                               ignore_index=ignore_index, reduction=reduction)
 
 
 cdef object _backward(int log, grad, y, axis, out):
@@ -230,10 +213,10 @@ cdef object _backward(int log, grad, y, axis, out):
     cdef void *gp
     cdef void *yp
     cdef void *rp
-    g, yy, ax, res = _ref._backward_inputs(grad, y, axis, out)
+    g, yy, ax, res = backward_inputs(grad, y, axis, out)
     shape = (<object>g).shape
     if g.size == 0:
-        return _write_out(out, np.empty(shape, res)) if out is not None else np.empty(shape, res)
+        return deliver(np.empty(shape, res), res, out)
     gr = _class_rows(g, ax)
     yr = _class_rows(yy, ax)
     r = _empty_like_c(gr)
@@ -243,8 +226,7 @@ cdef object _backward(int log, grad, y, axis, out):
     gp, yp, rp = cnp.PyArray_DATA(gr), cnp.PyArray_DATA(yr), cnp.PyArray_DATA(r)
     with nogil:
         csm_softmax_backward(dt, log, gp, yp, rp, nrows, n, nt)
-    result = _from_class_rows(r, shape, ax, res)
-    return result if out is None else _write_out(out, result)
+    return deliver(from_class_rows(r, shape, ax, res), res, out)
 
 
 def softmax_backward(grad, y, axis=-1, *, out=None):
@@ -282,17 +264,14 @@ cdef object _sigmoid(int log, x, out):
     cdef void *xp
     cdef void *rp
     a, res = as_input(x)
-    if out is not None:
-        check_out(out, (<object>a).shape, res)
+    check_out(out, (<object>a).shape, res)
     flat = _c_aligned(a).reshape(-1)
     r = _empty_like_c(flat)
     dt, n = _dt(flat), cnp.PyArray_DIMS(flat)[0]
     xp, rp = cnp.PyArray_DATA(flat), cnp.PyArray_DATA(r)
     with nogil:
         csm_sigmoid(dt, log, xp, rp, n)
-    result = r.reshape((<object>a).shape)
-    result = result if result.dtype == res else _cast(result, res)
-    return result if out is None else _write_out(out, result)
+    return deliver(r.reshape((<object>a).shape), res, out)
 
 
 def sigmoid(x, *, out=None):
@@ -348,7 +327,7 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     cdef const void *wp
     cdef void *lp
     cdef void *gp
-    x, res, t, w = _ref._bce_inputs(logits, target, weight)
+    x, res, t, w = bce_inputs(logits, target, weight)
     reduction = check_reduction(reduction)
     shape = x.shape
     xf = _c_aligned(x).reshape(-1)
@@ -370,7 +349,7 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     with nogil:
         total = csm_binary_cross_entropy(dt, xp, tp, wp, n, gscale, lp, gp)
     if reduction == "none":
-        loss = _cast(losses.reshape(shape), res) if losses.dtype != res else losses.reshape(shape)
+        loss = deliver(losses.reshape(shape), res)
     else:
         if reduction == "mean":
             total = total / n if n else float("nan")
@@ -378,4 +357,4 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     if not return_grad:
         return loss
     grad = grad.reshape(shape)
-    return loss, grad if grad.dtype == res else _cast(grad, res)
+    return loss, deliver(grad, res)

@@ -1,7 +1,10 @@
 """Argument handling shared by :mod:`csoftmax.reference` and the fast module.
 
-Everything that decides *which* inputs are accepted and *what* dtype comes back lives here,
-so the two implementations cannot drift apart.
+Everything that decides *which* inputs are accepted, *what* dtype and shape come back and how a
+result reaches ``out=`` lives here, with every error message, so the two implementations cannot
+drift apart: the reference is then only math, and the Cython layer only layout and dispatch (it
+accepts the common cases inline and calls these checks for everything else, so the errors are
+the same).
 
 Examples
 --------
@@ -20,9 +23,11 @@ import operator
 import numpy as np
 from numpy.exceptions import AxisError
 
-__all__ = ["as_input", "normalize_axis", "check_out", "reduced_shape", "check_reduction",
-           "check_smoothing", "check_class_weight", "class_axis", "index_target_array",
-           "index_target", "raise_bad_target"]
+__all__ = ["as_input", "as_real", "work_dtype", "normalize_axis", "check_out", "deliver",
+           "reduced_shape", "check_reduction", "check_smoothing", "check_class_weight",
+           "class_axis", "check_classes", "class_rows", "from_class_rows", "target_kind",
+           "check_probability_target", "index_target_array", "index_target", "raise_bad_target",
+           "backward_inputs", "bce_inputs"]
 
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
@@ -105,6 +110,18 @@ def as_input(x):
     return arr.astype(compute, copy=False), result
 
 
+def as_real(a, dtype):
+    """`a` as an array of `dtype` (weights and targets follow the logits' compute dtype);
+    TypeError for what :func:`as_input` rejects."""
+    return as_input(a)[0].astype(dtype, copy=False)
+
+
+def work_dtype(result_dtype):
+    """The dtype a result of `result_dtype` is computed in: float16 in float32, every other
+    float in itself."""
+    return _F32 if result_dtype == _F16 else result_dtype
+
+
 def normalize_axis(axis, ndim):
     """Validate `axis` for an array of `ndim` dimensions and make it non-negative.
 
@@ -157,10 +174,12 @@ def normalize_axis(axis, ndim):
 def check_out(out, shape, dtype):
     """Check that `out` can receive a result of `shape` and `dtype`; return it.
 
+    Called before any work, so a bad `out` never costs a computation.
+
     Parameters
     ----------
-    out : numpy.ndarray
-        Destination array. Any memory layout is accepted.
+    out : numpy.ndarray or None
+        Destination array (any memory layout), or None: nothing to check.
     shape : tuple of int
         Required shape, exactly.
     dtype : numpy.dtype
@@ -168,7 +187,7 @@ def check_out(out, shape, dtype):
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or None
         `out`.
 
     Raises
@@ -189,6 +208,8 @@ def check_out(out, shape, dtype):
         ...
     ValueError: csoftmax: out has shape (2, 3), expected (3, 2)
     """
+    if out is None:
+        return None
     if not isinstance(out, np.ndarray):
         raise TypeError(
             f"csoftmax: out must be a numpy.ndarray, not {type(out).__name__}"
@@ -199,6 +220,32 @@ def check_out(out, shape, dtype):
         raise ValueError(f"csoftmax: out has shape {out.shape}, expected {tuple(shape)}")
     if not out.flags.writeable:
         raise ValueError("csoftmax: out is read-only")
+    return out
+
+
+def deliver(result, dtype, out=None):
+    """`result` as `dtype`, or written into `out` (already checked by :func:`check_out`).
+
+    Rounding to float16 may overflow to +-inf: that is the correctly rounded result, not an
+    error, so it raises no warning. `out` may alias an input: `result` is complete by now.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> deliver(np.array([1.0, 1e5]), np.dtype(np.float16))
+    array([ 1., inf], dtype=float16)
+    >>> out = np.zeros(2, np.float32)
+    >>> deliver(np.array([0.5, 2.0], np.float32), out.dtype, out) is out
+    True
+    """
+    if out is None and result.dtype == dtype:
+        return np.asarray(result)   # a NumPy scalar too (np.errstate costs a microsecond)
+    if out is result:
+        return out
+    with np.errstate(over="ignore"):
+        if out is None:
+            return np.asarray(result.astype(dtype))
+        out[...] = result
     return out
 
 
@@ -234,14 +281,18 @@ def reduced_shape(shape, axis, keepdims):
     return shape[:axis] + shape[axis + 1 :]
 
 
+# --------------------------------------------------------------------------------------------
 # Arguments of the training functions (cross_entropy and friends)
+
 _REDUCTIONS = ("mean", "sum", "none")
+
 
 def check_reduction(reduction):
     if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"csoftmax: reduction must be one of {_REDUCTIONS}, "
                          f"got {reduction!r}")
     return reduction
+
 
 def check_smoothing(label_smoothing):
     eps = float(label_smoothing)
@@ -250,14 +301,16 @@ def check_smoothing(label_smoothing):
                          f"got {label_smoothing!r}")
     return eps
 
+
 def check_class_weight(weight, n_classes, dtype):
     if weight is None:
         return None
-    w = as_input(weight)[0].astype(dtype, copy=False)
+    w = as_real(weight, dtype)
     if w.shape != (n_classes,):
         raise ValueError(f"csoftmax: weight must be 1-D with one entry per class "
                          f"({n_classes}), got shape {w.shape}")
     return w
+
 
 def class_axis(axis, ndim, name):
     if ndim == 0:
@@ -267,6 +320,61 @@ def class_axis(axis, ndim, name):
         raise TypeError("csoftmax: axis must be an integer (the class axis), "
                         "not None")
     return normalize_axis(axis, ndim)
+
+
+def check_classes(n_classes, name):
+    if n_classes == 0:
+        raise ValueError(f"csoftmax: {name} must have at least one class")
+    return n_classes
+
+
+def class_rows(a, axis):
+    """`a` as ``(N, C)`` rows with the class `axis` (non-negative) last: a view when it can be.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class_rows(np.zeros((2, 3, 4)), 1).shape
+    (8, 3)
+    """
+    if axis != a.ndim - 1:
+        a = np.moveaxis(a, axis, -1)
+    return a.reshape(-1, a.shape[-1])
+
+
+def from_class_rows(rows, shape, axis, dtype):
+    """Inverse of :func:`class_rows` for an array of `shape`: a new C-contiguous array of
+    `dtype`."""
+    moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+    r = rows.reshape(moved)
+    if axis != len(shape) - 1:
+        r = np.ascontiguousarray(np.moveaxis(r, -1, axis))
+    return deliver(r, dtype)
+
+
+def target_kind(target):
+    """``(array, "index" or "probability")`` for a cross-entropy target, by its dtype."""
+    t = np.asarray(target)
+    if t.dtype.kind == "b":
+        raise TypeError("csoftmax: bool target is ambiguous: pass integer class "
+                        "indices or floating class probabilities")
+    if t.dtype.kind in "iu":
+        return t, "index"
+    if t.dtype.kind == "f":
+        return t, "probability"
+    raise TypeError(f"csoftmax: target must be integer class indices or floating "
+                    f"probabilities, got dtype {t.dtype}")
+
+
+def check_probability_target(t, shape, ignore_index):
+    if t.shape != shape:
+        raise ValueError(f"csoftmax: probability target must have the shape of "
+                         f"logits {shape}, got {t.shape}")
+    if ignore_index >= 0:  # as PyTorch: it could only be a mistake
+        raise ValueError(f"csoftmax: ignore_index={ignore_index} is not supported "
+                         f"for probability targets (use a negative value)")
+    return t
+
 
 def index_target_array(target, batch_shape, n_classes):
     """Integer class indices as a flat int64 array, after the shape check (the bounds are
@@ -304,3 +412,39 @@ def index_target(target, batch_shape, n_classes, ignore_index):
 def raise_bad_target(value, n_classes, ignore_index):
     raise IndexError(f"csoftmax: target {value} is out of bounds for {n_classes} "
                      f"classes (and is not ignore_index={ignore_index})")
+
+
+def backward_inputs(grad, y, axis, out):
+    """``(grad, y, axis, result dtype)`` of softmax_backward / log_softmax_backward, both in
+    the working dtype, after the checks (including `out`'s)."""
+    g, g_res = as_input(grad)
+    yy, y_res = as_input(y)
+    res = np.result_type(g_res, y_res)
+    if g.shape != yy.shape:
+        raise ValueError(f"csoftmax: grad and y must have the same shape, got "
+                         f"{g.shape} and {yy.shape}")
+    ax = class_axis(axis, g.ndim, "y")
+    check_out(out, g.shape, res)
+    work = work_dtype(res)
+    return g.astype(work, copy=False), yy.astype(work, copy=False), ax, res
+
+
+def bce_inputs(logits, target, weight):
+    """``(logits, result dtype, target, weight or None)`` of binary_cross_entropy, all in the
+    working dtype, after the checks."""
+    x, res = as_input(logits)
+    t = as_real(target, x.dtype)
+    if t.shape != x.shape:
+        raise ValueError(f"csoftmax: target must have the shape of logits {x.shape}, "
+                         f"got {t.shape}")
+    w = None
+    if weight is not None:
+        w = as_real(weight, x.dtype)
+        try:
+            shape = np.broadcast_shapes(w.shape, x.shape)
+        except ValueError:
+            shape = None
+        if shape != x.shape:
+            raise ValueError(f"csoftmax: weight of shape {w.shape} does not broadcast "
+                             f"to the logits' shape {x.shape}")
+    return x, res, t, w

@@ -45,7 +45,7 @@ array([0.25, 0.75])
 
 import numpy as np
 
-from ._validation import as_input, check_out, normalize_axis, reduced_shape
+from ._validation import as_input, check_out, deliver, normalize_axis, reduced_shape
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
            "softmax_backward", "log_softmax_backward", "sigmoid", "log_sigmoid",
@@ -89,17 +89,6 @@ def _destination(arr, out):
     return np.empty_like(arr)
 
 
-def _deliver(res, result_dtype, out):
-    """Return `res` as `result_dtype`, copied into `out` if needed."""
-    # float32 -> float16 may overflow to +-inf: that is the float16 result, not an error.
-    with np.errstate(over="ignore"):
-        if out is None:
-            return res.astype(result_dtype, copy=False)
-        if res is not out:
-            out[...] = res
-    return out
-
-
 def softmax(x, axis=-1, *, out=None):
     """Softmax along `axis`: ``exp(x - max) / sum(exp(x - max))``.
 
@@ -130,10 +119,9 @@ def softmax(x, axis=-1, *, out=None):
     """
     arr, result_dtype = as_input(x)
     ax = normalize_axis(axis, arr.ndim)
-    if out is not None:
-        check_out(out, arr.shape, result_dtype)
+    check_out(out, arr.shape, result_dtype)
     if _row_length(arr, ax) == 0 or arr.size == 0:
-        return _deliver(np.empty_like(arr), result_dtype, out)
+        return deliver(np.empty_like(arr), result_dtype, out)
     e = _destination(arr, out)
     with np.errstate(**_QUIET):
         m = np.max(arr, axis=ax, keepdims=True)
@@ -141,7 +129,7 @@ def softmax(x, axis=-1, *, out=None):
         np.exp(e, out=e)
         s = np.sum(e, axis=ax, keepdims=True)
         np.divide(e, s, out=e)
-    return _deliver(e, result_dtype, out)
+    return deliver(e, result_dtype, out)
 
 
 def log_softmax(x, axis=-1, *, out=None):
@@ -173,17 +161,16 @@ def log_softmax(x, axis=-1, *, out=None):
     """
     arr, result_dtype = as_input(x)
     ax = normalize_axis(axis, arr.ndim)
-    if out is not None:
-        check_out(out, arr.shape, result_dtype)
+    check_out(out, arr.shape, result_dtype)
     if _row_length(arr, ax) == 0 or arr.size == 0:
-        return _deliver(np.empty_like(arr), result_dtype, out)
+        return deliver(np.empty_like(arr), result_dtype, out)
     d = _destination(arr, out)
     with np.errstate(**_QUIET):
         m = np.max(arr, axis=ax, keepdims=True)
         np.subtract(arr, m, out=d)
         s = np.sum(np.exp(d), axis=ax, keepdims=True)
         np.subtract(d, np.log(s), out=d)
-    return _deliver(d, result_dtype, out)
+    return deliver(d, result_dtype, out)
 
 
 def logsumexp(x, axis=-1, *, keepdims=False, out=None):
@@ -225,8 +212,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     arr, result_dtype = as_input(x)
     ax = normalize_axis(axis, arr.ndim)
     shape = reduced_shape(arr.shape, ax, keepdims)
-    if out is not None:
-        check_out(out, shape, result_dtype)
+    check_out(out, shape, result_dtype)
     if _row_length(arr, ax) == 0:
         # The empty sum is 0 and log(0) = -inf.
         res = np.full(shape, -np.inf, dtype=arr.dtype)
@@ -240,7 +226,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
             r = np.sum(np.exp(arr - m), axis=ax, keepdims=True, where=~is_max)
             res = m + (np.log(k) + np.log1p(r / k))
         res = res.reshape(shape)
-    res = _deliver(res, result_dtype, out)
+    res = deliver(res, result_dtype, out)
     # A 0-d result is a NumPy scalar, as from np.sum; an explicit out is returned as given.
     return res[()] if out is None and res.ndim == 0 else res
 

@@ -8,8 +8,6 @@
  * logsumexp rule) at the end; until then their inputs are replaced by 0 so the shared vector
  * code stays finite. */
 
-#define NB 4
-#define COL_FLUSH 8
 
 typedef struct {
     int nb, wlast;      /* vectors in the chunk, lanes used in its last vector */
@@ -62,7 +60,7 @@ static inline VT CSM_FN(col_input)(const CSM_FN(colstate) *st, int v, const T *r
     return CSM_FN(vselect)(st->special[v], CSM_FN(vsplat)(0), a);
 }
 
-/* float partial sums per column into doubles (each lane adds at most COL_FLUSH terms in T) */
+/* float partial sums per column into doubles (each lane adds at most FLUSH terms in T) */
 static inline void CSM_FN(flush_wide)(VT *acc, double *wide, int nb)
 {
     for (int v = 0; v < nb; v++) {
@@ -90,7 +88,7 @@ static inline void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld
             acc[v] += (VT)((VI)CSM_FN(expm)(a, st->s[v]) & (a < st->max[v]));
             ties[v] -= a == st->max[v];
         }
-        if (++rows == COL_FLUSH) {
+        if (++rows == FLUSH) {
             CSM_FN(flush_wide)(acc, wide, nb);
             rows = 0;
         }
@@ -122,7 +120,7 @@ static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptr
             CSM_FN(vstore_part)(out + r * ld + v * VL, e, CSM_FN(col_lanes)(&st, v));
             acc[v] += e;
         }
-        if (++rows == COL_FLUSH) {
+        if (++rows == FLUSH) {
             CSM_FN(flush_wide)(acc, wide, nb);
             rows = 0;
         }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "csoftmax.h"
+#include "csm_kernel_table.h"
+#include "csm_tuning.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -18,41 +20,43 @@
 #define CSM_THREAD_LOCAL _Thread_local
 #endif
 
-#if defined(CSM_HAVE_X86_BUILDS)
-extern const csm_kernel_table csm_table_avx512, csm_table_avx2;
+/* The builds of csm_kernels.c, best first: setup.py, which compiles them, passes its list of
+ * instruction sets as CSM_ISA_LIST (e.g. CSM_ISA(avx512) CSM_ISA(avx2) CSM_ISA(baseline)), so
+ * the list is written once. */
+#ifndef CSM_ISA_LIST
+#define CSM_ISA_LIST CSM_ISA(baseline)
 #endif
-extern const csm_kernel_table csm_table_baseline;
-
-enum { ISA_AVX512, ISA_AVX2, ISA_BASELINE, ISA_COUNT };
-static const char *const isa_names[ISA_COUNT] = {"avx512", "avx2", "baseline"};
-
-static const csm_kernel_table *isa_table(int i)
-{
-#if defined(CSM_HAVE_X86_BUILDS)
-    if (i == ISA_AVX512) return &csm_table_avx512;
-    if (i == ISA_AVX2) return &csm_table_avx2;
-#endif
-    return i == ISA_BASELINE ? &csm_table_baseline : NULL;
-}
+#define CSM_ISA(name) extern const csm_kernel_table csm_table_##name;
+CSM_ISA_LIST
+#undef CSM_ISA
+#define CSM_ISA(name) {#name, &csm_table_##name},
+static const struct {
+    const char *name;
+    const csm_kernel_table *table;
+} isas[] = {CSM_ISA_LIST};
+#undef CSM_ISA
+#define ISA_COUNT ((int)(sizeof isas / sizeof isas[0]))
 
 int csm_isa_count(void) { return ISA_COUNT; }
-const char *csm_isa_name(int i) { return (i >= 0 && i < ISA_COUNT) ? isa_names[i] : NULL; }
+const char *csm_isa_name(int i) { return (i >= 0 && i < ISA_COUNT) ? isas[i].name : NULL; }
 
-int csm_isa_supported(int i)
+/* What the CPU must have for a build (libgcc's cpu model also checks that the OS saves the wide
+ * registers, XCR0); a build not named here runs anywhere. */
+static int cpu_runs(const char *isa)
 {
-    if (!isa_table(i)) return 0;
-#if defined(CSM_HAVE_X86_BUILDS)
-    /* libgcc's cpu model also checks that the OS saves the wide registers (XCR0) */
+#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (i == ISA_AVX512)
+    if (strcmp(isa, "avx512") == 0)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
             && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
             && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
-    if (i == ISA_AVX2)
+    if (strcmp(isa, "avx2") == 0)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
     return 1;
 }
+
+int csm_isa_supported(int i) { return i >= 0 && i < ISA_COUNT && cpu_runs(isas[i].name); }
 
 /* Written once at import (before any kernel runs) or by the test hook csm_set_isa. */
 static int current_isa = -1;
@@ -62,7 +66,7 @@ int csm_set_isa(int i)
 {
     if (i < 0 || i >= ISA_COUNT || !csm_isa_supported(i)) return -1;
     current_isa = i;
-    current = isa_table(i);
+    current = isas[i].table;
     return 0;
 }
 
@@ -70,7 +74,7 @@ int csm_get_isa(void)
 {
     if (current_isa < 0) {
         int i = 0;
-        while (!csm_isa_supported(i)) i++;  /* baseline is always supported */
+        while (i < ISA_COUNT - 1 && !csm_isa_supported(i)) i++;  /* the last runs anywhere */
         csm_set_isa(i);
     }
     return current_isa;
@@ -82,7 +86,7 @@ int csm_init_isa_from_env(void)
     csm_get_isa();
     if (!want || !*want) return 0;
     for (int i = 0; i < ISA_COUNT; i++)
-        if (strcmp(want, isa_names[i]) == 0) return csm_set_isa(i);
+        if (strcmp(want, isas[i].name) == 0) return csm_set_isa(i);
     return -1;
 }
 
@@ -190,8 +194,9 @@ typedef struct {
     csm_dtype dt;
     const char *x;
     char *out;
-    ptrdiff_t n, ldx, ldo;      /* rows: row length and row strides; cols: nred and block sizes */
-    ptrdiff_t ninner, nouter;   /* cols only */
+    ptrdiff_t n, ldx, ldo;   /* the reduced length, and the strides (elements) from one row or
+                              * outer block to the next, in x and in out */
+    ptrdiff_t ninner, nouter;   /* cols only: columns, outer blocks */
 } row_job;
 
 static int rows_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
@@ -199,17 +204,14 @@ static int rows_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
     const row_job *j = (const row_job *)ctx;
     const char *x = j->x + (size_t)(r0 * j->ldx) * elsize(j->dt);
     char *out = j->out + (size_t)(r0 * j->ldo) * elsize(j->dt);
-    if (j->dt == CSM_FLOAT32)
-        j->t->rows_f32[j->op]((const float *)x, (float *)out, r1 - r0, j->n, j->ldx, j->ldo);
-    else
-        j->t->rows_f64[j->op]((const double *)x, (double *)out, r1 - r0, j->n, j->ldx, j->ldo);
+    j->t->rows[j->dt][j->op](x, out, r1 - r0, j->n, j->ldx, j->ldo);
     return 0;
 }
 
 void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n,
               ptrdiff_t ldx, ptrdiff_t ldo, int nthreads)
 {
-    row_job j = {table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0};
+    row_job j = {table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0, 0};
     split_rows(nrows, nthreads, rows_part, &j);
 }
 
@@ -218,14 +220,9 @@ static void cols_range(const row_job *j, ptrdiff_t o0, ptrdiff_t o1, ptrdiff_t c
 {
     const char *x = j->x + (size_t)(o0 * j->ldx + c0) * elsize(j->dt);
     char *out = j->out + (size_t)(o0 * j->ldo + c0) * elsize(j->dt);
-    if (j->dt == CSM_FLOAT32)
-        j->t->cols_f32[j->op]((const float *)x, (float *)out, o1 - o0, j->n, j->ninner, c1 - c0);
-    else
-        j->t->cols_f64[j->op]((const double *)x, (double *)out, o1 - o0, j->n, j->ninner,
-                              c1 - c0);
+    j->t->cols[j->dt][j->op](x, out, o1 - o0, j->n, j->ninner, c1 - c0);
 }
 
-/* n = nred; ldx, ldo = the input and output blocks of one outer index */
 static int cols_outer_part(const void *ctx, ptrdiff_t o0, ptrdiff_t o1)
 {
     const row_job *j = (const row_job *)ctx;
@@ -233,9 +230,8 @@ static int cols_outer_part(const void *ctx, ptrdiff_t o0, ptrdiff_t o1)
     return 0;
 }
 
-/* Columns in groups of COL_GRAIN: whole cache lines and whole vector chunks per thread (each
- * column's result does not depend on its neighbours, so any split gives the same bits). */
-#define COL_GRAIN 64
+/* Columns in groups of COL_GRAIN (csm_tuning.h); each column's result does not depend on its
+ * neighbours, so any split gives the same bits. */
 static int cols_inner_part(const void *ctx, ptrdiff_t g0, ptrdiff_t g1)
 {
     const row_job *j = (const row_job *)ctx;
@@ -320,7 +316,7 @@ static int backward_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
 {
     const backward_job *j = (const backward_job *)ctx;
     size_t off = (size_t)(r0 * j->n) * elsize(j->dt);
-    j->t->softmax_backward[j->dt](j->log, j->g + off, j->y + off, j->out + off, r1 - r0, j->n);
+    j->t->softmax_backward[j->dt][j->log != 0](j->g + off, j->y + off, j->out + off, r1 - r0, j->n);
     return 0;
 }
 
@@ -333,7 +329,7 @@ void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, v
 
 void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n)
 {
-    table()->sigmoid[dt](log, x, out, n);
+    table()->sigmoid[dt][log != 0](x, out, n);
 }
 
 double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,

@@ -11,7 +11,7 @@ static double CSM_FN(dot_wide)(const T *a, const T *b, ptrdiff_t n)
         int rest = n - i < VL ? (int)(n - i) : VL;
         VT v = CSM_FN(vload_part)(a + i, rest, 0);
         acc += b ? v * CSM_FN(vload_part)(b + i, rest, 0) : v;
-        if (++blocks == 8) {
+        if (++blocks == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc);
             acc = CSM_FN(vsplat)(0);
             blocks = 0;
@@ -123,7 +123,7 @@ static double CSM_FN(binary_cross_entropy)(const T *x, const T *t, const T *w, p
             CSM_FN(vstore_part)(grad + i, w ? gs * wv * d : gs * d, rest);
         }
         acc += rest == VL ? l : CSM_FN(vselect)(lane < rest, l, zero);
-        if (++blocks == 8) {
+        if (++blocks == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc);
             acc = zero;
             blocks = 0;

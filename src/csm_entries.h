@@ -1,6 +1,23 @@
-/* Template: untyped entry points of the training kernels for the per-ISA table (csoftmax.h). */
+/* Template: the untyped entry points of this type's kernels, one signature per kernel kind, so
+ * that the per-ISA table (csm_kernel_table.h) indexes every kind by [dtype][op]. Each only casts
+ * and calls (gcc inlines the kernel into it: it has no other caller). */
 
-static int CSM_FN(ce_entry)(const csm_ce_args *a)
+/* rows (csm_rows.h) and cols (csm_cols.h) share one signature */
+#define CSM_PASS_ENTRY(kernel)                                                                 \
+    static void CSM_FN(kernel##_entry)(const void *x, void *out, ptrdiff_t a, ptrdiff_t b,     \
+                                       ptrdiff_t c, ptrdiff_t d)                               \
+    {                                                                                          \
+        CSM_FN(kernel)((const T *)x, (T *)out, a, b, c, d);                                    \
+    }
+CSM_PASS_ENTRY(softmax_rows)
+CSM_PASS_ENTRY(log_softmax_rows)
+CSM_PASS_ENTRY(logsumexp_rows)
+CSM_PASS_ENTRY(softmax_cols)
+CSM_PASS_ENTRY(log_softmax_cols)
+CSM_PASS_ENTRY(logsumexp_cols)
+#undef CSM_PASS_ENTRY
+
+static int CSM_FN(cross_entropy_entry)(const csm_ce_args *a)
 {
     T *coef = NULL;
     if (a->prob) {
@@ -15,25 +32,29 @@ static int CSM_FN(ce_entry)(const csm_ce_args *a)
     return 0;
 }
 
-static void CSM_FN(backward_entry)(int log, const void *g, const void *y, void *out,
-                                   ptrdiff_t nrows, ptrdiff_t n)
+#define CSM_BACKWARD_ENTRY(kernel)                                                             \
+    static void CSM_FN(kernel##_entry)(const void *g, const void *y, void *out,                \
+                                       ptrdiff_t nrows, ptrdiff_t n)                           \
+    {                                                                                          \
+        CSM_FN(kernel)((const T *)g, (const T *)y, (T *)out, nrows, n);                        \
+    }
+CSM_BACKWARD_ENTRY(softmax_backward_rows)
+CSM_BACKWARD_ENTRY(log_softmax_backward_rows)
+#undef CSM_BACKWARD_ENTRY
+
+static void CSM_FN(sigmoid_entry)(const void *x, void *out, ptrdiff_t n)
 {
-    if (log)
-        CSM_FN(log_softmax_backward_rows)((const T *)g, (const T *)y, (T *)out, nrows, n);
-    else
-        CSM_FN(softmax_backward_rows)((const T *)g, (const T *)y, (T *)out, nrows, n);
+    CSM_FN(sigmoid)((const T *)x, (T *)out, n);
 }
 
-static void CSM_FN(sigmoid_entry)(int log, const void *x, void *out, ptrdiff_t n)
+static void CSM_FN(log_sigmoid_entry)(const void *x, void *out, ptrdiff_t n)
 {
-    if (log)
-        CSM_FN(log_sigmoid)((const T *)x, (T *)out, n);
-    else
-        CSM_FN(sigmoid)((const T *)x, (T *)out, n);
+    CSM_FN(log_sigmoid)((const T *)x, (T *)out, n);
 }
 
-static double CSM_FN(bce_entry)(const void *x, const void *t, const void *w, ptrdiff_t n,
-                                double grad_scale, void *loss, void *grad)
+static double CSM_FN(binary_cross_entropy_entry)(const void *x, const void *t, const void *w,
+                                                 ptrdiff_t n, double grad_scale, void *loss,
+                                                 void *grad)
 {
     return CSM_FN(binary_cross_entropy)((const T *)x, (const T *)t, (const T *)w, n, grad_scale,
                                         (T *)loss, (T *)grad);

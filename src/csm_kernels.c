@@ -1,13 +1,14 @@
 /* The kernels, compiled once per instruction set by setup.py (NumPy-style dispatch): the same
- * source with -mavx512f..., with -mavx2 -mfma, and with the baseline flags. CSM_ISA names the
- * build (function suffix) and CSM_VEC_BYTES its vector width. Each build is then instantiated for
- * float32 and float64 from the same templates. */
+ * source with each build's flags. CSM_ISA names the build (function suffix) and CSM_VEC_BYTES
+ * its vector width. Each build instantiates every template (csm_instance.h) for float32 and
+ * float64 and exports its table, csm_table_<isa>. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
-#include "csoftmax.h"
+#include "csm_kernel_table.h"
+#include "csm_tuning.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -20,54 +21,33 @@
 #endif
 
 #define CSM_F32
-#include "csm_types.h"
-#include "csm_simd.h"
-#include "csm_exp.h"
-#include "csm_log.h"
-#include "csm_cols.h"
-#include "csm_rows_small.h"
-#include "csm_rows.h"
-#include "csm_losses.h"
-#include "csm_elementwise.h"
-#include "csm_entries.h"
+#include "csm_instance.h"
 #undef CSM_F32
-#undef VL
-#undef VT
-#undef VI
-#undef VU
-#undef VD
-#undef VH
-#undef SMALL_ROW_MAX
-#undef NB
-#undef BLOCK
-#undef COL_FLUSH
 
 #define CSM_F64
-#include "csm_types.h"
-#include "csm_simd.h"
-#include "csm_exp.h"
-#include "csm_log.h"
-#include "csm_cols.h"
-#include "csm_rows_small.h"
-#include "csm_rows.h"
-#include "csm_losses.h"
-#include "csm_elementwise.h"
-#include "csm_entries.h"
+#include "csm_instance.h"
 #undef CSM_F64
 
-/* This build's table, e.g. csm_table_avx512 */
+/* csm_<name>_<type>_<isa>, as CSM_FN names them */
 #define CSM_NAME_(name, t, isa) csm_##name##_##t##_##isa
 #define CSM_NAME__(name, t, isa) CSM_NAME_(name, t, isa)
 #define CSM_NAME(name, t) CSM_NAME__(name, t, CSM_ISA)
 #define CSM_TABLE_(isa) csm_table_##isa
 #define CSM_TABLE(isa) CSM_TABLE_(isa)
+/* one kind's entries for both dtypes */
+#define CSM_BY_DTYPE(name) {CSM_NAME(name, f32), CSM_NAME(name, f64)}
+#define CSM_OPS(kind, t)                                                                       \
+    {CSM_NAME(softmax_##kind##_entry, t), CSM_NAME(log_softmax_##kind##_entry, t),              \
+     CSM_NAME(logsumexp_##kind##_entry, t)}
+#define CSM_PAIR(a, b, t) {CSM_NAME(a, t), CSM_NAME(b, t)}
+
 const csm_kernel_table CSM_TABLE(CSM_ISA) = {
-    {CSM_NAME(softmax_rows, f32), CSM_NAME(log_softmax_rows, f32), CSM_NAME(logsumexp_rows, f32)},
-    {CSM_NAME(softmax_rows, f64), CSM_NAME(log_softmax_rows, f64), CSM_NAME(logsumexp_rows, f64)},
-    {CSM_NAME(softmax_cols, f32), CSM_NAME(log_softmax_cols, f32), CSM_NAME(logsumexp_cols, f32)},
-    {CSM_NAME(softmax_cols, f64), CSM_NAME(log_softmax_cols, f64), CSM_NAME(logsumexp_cols, f64)},
-    {CSM_NAME(ce_entry, f32), CSM_NAME(ce_entry, f64)},
-    {CSM_NAME(backward_entry, f32), CSM_NAME(backward_entry, f64)},
-    {CSM_NAME(sigmoid_entry, f32), CSM_NAME(sigmoid_entry, f64)},
-    {CSM_NAME(bce_entry, f32), CSM_NAME(bce_entry, f64)},
+    .rows = {CSM_OPS(rows, f32), CSM_OPS(rows, f64)},
+    .cols = {CSM_OPS(cols, f32), CSM_OPS(cols, f64)},
+    .cross_entropy = CSM_BY_DTYPE(cross_entropy_entry),
+    .softmax_backward = {CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry, f32),
+                         CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry, f64)},
+    .sigmoid = {CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f32),
+                CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f64)},
+    .binary_cross_entropy = CSM_BY_DTYPE(binary_cross_entropy_entry),
 };

@@ -37,7 +37,7 @@ static double CSM_FN(weighted_shift_sum)(const T *x, const T *coef, ptrdiff_t C,
         VT a = CSM_FN(vload_part)(x + i, rest, max);
         VT w = coef ? CSM_FN(vload_part)(coef + i, rest, 0) : CSM_FN(vsplat)(1);
         acc += (VT)((VI)(w * (a - mv)) & (w != 0));
-        if (++blocks == 8) {
+        if (++blocks == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc);
             acc = CSM_FN(vsplat)(0);
             blocks = 0;
@@ -159,7 +159,7 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
             ties[v] = (VI){0};
         }
         for (ptrdiff_t c = 0; c < C; c++) {
-            if (c % COL_FLUSH == 0) CSM_FN(flush_wide)(acc, wide, NB);
+            if (c % FLUSH == 0) CSM_FN(flush_wide)(acc, wide, NB);
             for (v = 0; v < NB; v++) {
                 VT a = CSM_FN(col_input)(&st, v, buf + c * BLOCK);
                 VT e = CSM_FN(expm)(a, st.s[v]);

@@ -6,13 +6,6 @@
  * vectors per iteration keep two independent dependency chains in flight; the row tail goes
  * through the same code as a partial vector padded with -inf, which contributes exactly 0. */
 
-/* Each float lane adds at most FLUSH terms before they go into a double: this bounds the
- * float32 summation error near 1e-7 for any row length. */
-#define FLUSH 8
-#define PREFETCH_ROW_MAX (128 << 10)
-#define PREFETCH_TOTAL_MIN (2 << 20)
-#define PREFETCH_AHEAD 4096
-
 /* Row max, NaN ignored. A NaN elsewhere in the row reaches the exp pass, where expm keeps it and
  * the sum (so every output) becomes NaN: no NaN test in the hot loop. */
 static T CSM_FN(row_max)(const T *x, ptrdiff_t n)
@@ -230,7 +223,7 @@ static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdi
                                  ptrdiff_t ldx)
 {
     ptrdiff_t row_bytes = n * (ptrdiff_t)sizeof(T);
-    if (row_bytes == 0 || row_bytes > PREFETCH_ROW_MAX || nrows * row_bytes < PREFETCH_TOTAL_MIN)
+    if (row_bytes == 0 || row_bytes > ROW_L2_BYTES || nrows * row_bytes < PREFETCH_TOTAL_MIN)
         return NULL;
     ptrdiff_t ahead = r + (PREFETCH_AHEAD + row_bytes - 1) / row_bytes;
     return ahead < nrows ? x + ahead * ldx : NULL;
@@ -271,11 +264,3 @@ static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_
     for (ptrdiff_t r = 0; r < nrows; r++)
         out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n, CSM_FN(next_row)(x, r, nrows, n, ldx));
 }
-
-#undef FLUSH
-#undef PREFETCH_ROW_MAX
-#undef PREFETCH_TOTAL_MIN
-#undef PREFETCH_AHEAD
-#undef LONG_ROW_MIN
-#undef LONG_BLOCK
-#undef LONG_BLOCKS_ON_STACK

@@ -10,9 +10,7 @@
  * pivot (|max| >= T_PIVOT_MIN: blocks would not differ by powers of two), +inf, or no finite max
  * (rare, and three passes already give those rows their NaN results). */
 
-#define LONG_ROW_MIN (128 << 10)  /* bytes; rows up to 128 KB gain nothing (measured) */
-#define LONG_BLOCK ((ptrdiff_t)(8192 / sizeof(T)))  /* 8 KB: L1 holds a block and its output */
-#define LONG_BLOCKS_ON_STACK 128
+#define LONG_BLOCK ((ptrdiff_t)(LONG_BLOCK_BYTES / sizeof(T)))  /* L1 holds a block and its output */
 
 /* The row's sums, in units of 2^-k of its max (as exp_sum_below_max), and each block's k. */
 typedef struct {
@@ -27,7 +25,7 @@ typedef struct {
 
 static int CSM_FN(is_long_row)(ptrdiff_t n)
 {
-    return n * (ptrdiff_t)sizeof(T) > LONG_ROW_MIN;
+    return n * (ptrdiff_t)sizeof(T) > ROW_L2_BYTES;  /* shorter rows gain nothing (measured) */
 }
 
 /* make_shift's k for a finite max below T_PIVOT_MIN */
@@ -142,3 +140,5 @@ static int CSM_FN(log_sum_exp_long_row)(const T *x, ptrdiff_t n, T *max, double 
     CSM_FN(long_row_free)(&lr);
     return 1;
 }
+
+#undef LONG_BLOCK

@@ -1,14 +1,10 @@
 /* Template (see csm_types.h, csm_simd.h, csm_cols.h): short rows (n <= SMALL_ROW_MAX).
  *
  * With a few elements per row, per-row work (horizontal max and sum, the tail, the shift) costs
- * more than the exps. So NB*VL rows are done at once, one row per vector lane: the block is
+ * more than the exps. So BLOCK = NB*VL rows are done at once, one row per vector lane: the block is
  * transposed into an (n, NB*VL) buffer, which is exactly the strided-axis problem the column kernels
  * solve, and transposed back. */
 
-#define SMALL_ROW_MAX 32
-
-/* BLOCK rows are done at once: a whole chunk of the column kernels (NB vectors) */
-#define BLOCK (NB * VL)
 
 /* rows r0..r0+w of x (w <= BLOCK) into buf[j*BLOCK + lane]; missing lanes get 0 (finite,
  * ignored) */

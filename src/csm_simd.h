@@ -1,7 +1,8 @@
 /* Template (see csm_types.h): portable vectors of T, CSM_VEC_BYTES wide, through the GCC/Clang
  * vector extensions. The same source becomes AVX-512, AVX2 or SSE2 code depending only on the
- * build's flags and CSM_VEC_BYTES, with no intrinsics; unlike auto-vectorized loops, the vector
- * code is guaranteed. */
+ * build's flags and CSM_VEC_BYTES; unlike auto-vectorized loops, the vector code is guaranteed.
+ * Intrinsics appear only here, where one instruction replaces a generic sequence (vmax). Like
+ * csm_types.h, each inclusion first drops the previous type's macros. */
 
 /* Where gcc's inlining choices cost speed, they are fixed (measured, each against the other):
  * CSM_HOT for exp_store_sum, which gcc moved out of line once it had a second caller (softmax
@@ -13,7 +14,16 @@
 #define CSM_SHARED static __attribute__((noinline, noclone))
 #endif
 
+#undef VL
+#undef VT
+#undef VI
+#undef VU
+#undef VD
+#undef VH
+#undef BLOCK
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
+/* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
+#define BLOCK (NB * VL)
 #define VT CSM_FN(vt)
 #define VI CSM_FN(vi)
 #define VU CSM_FN(vu)

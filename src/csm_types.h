@@ -1,5 +1,6 @@
-/* Per-type template parameters. Include after defining CSM_F32 or CSM_F64; the kernel templates
- * (csm_exp.h, csm_rows.h, csm_cols.h) are then written once in terms of these names. */
+/* Per-type template parameters: T and its constants. Included by csm_instance.h once per type,
+ * after CSM_F32 or CSM_F64 is defined; every kernel template is written in terms of these names.
+ * Each inclusion first drops the previous type's definitions. */
 #include <stdint.h>
 
 #undef T

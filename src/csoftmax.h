@@ -1,6 +1,8 @@
-/* csoftmax C API: row-wise softmax, log_softmax and logsumexp over float32/float64 buffers.
- * Plain C99, no Python. The kernels are compiled once per instruction set (csm_kernels.c) and
- * csm_dispatch.c picks the best one the CPU supports at first use. */
+/* csoftmax C API: softmax, log_softmax and logsumexp over rows or a strided axis, fused
+ * cross-entropy with its gradient, the softmax backward passes, and the sigmoid family with binary
+ * cross-entropy, over float32/float64 buffers. Plain C99, no Python. The kernels are compiled
+ * once per instruction set (csm_kernels.c) and csm_dispatch.c picks the best one the CPU supports
+ * at first use. All buffers must be aligned to their element type. */
 #ifndef CSOFTMAX_H
 #define CSOFTMAX_H
 #include <stddef.h>
@@ -8,16 +10,6 @@
 typedef enum { CSM_SOFTMAX = 0, CSM_LOG_SOFTMAX = 1, CSM_LOGSUMEXP = 2, CSM_NUM_OPS = 3 } csm_op;
 typedef enum { CSM_FLOAT32 = 0, CSM_FLOAT64 = 1 } csm_dtype;
 
-/* One instruction set's kernels (filled by csm_kernels.c for each build). */
-typedef void (*csm_rows_f32_fn)(const float *x, float *out, ptrdiff_t nrows, ptrdiff_t n,
-                                ptrdiff_t ldx, ptrdiff_t ldo);
-typedef void (*csm_rows_f64_fn)(const double *x, double *out, ptrdiff_t nrows, ptrdiff_t n,
-                                ptrdiff_t ldx, ptrdiff_t ldo);
-/* cols: the first ncols of the ninner columns (x and out start at the first of them) */
-typedef void (*csm_cols_f32_fn)(const float *x, float *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                ptrdiff_t ninner, ptrdiff_t ncols);
-typedef void (*csm_cols_f64_fn)(const double *x, double *out, ptrdiff_t nouter, ptrdiff_t nred,
-                                ptrdiff_t ninner, ptrdiff_t ncols);
 /* Fused cross-entropy over nrows rows of C logits (see csm_losses.h for the formulas). */
 typedef struct {
     const void *x;                 /* logits, row r at x + r*ldx elements */
@@ -34,20 +26,6 @@ typedef struct {
     ptrdiff_t ldg;
     double *loss;                  /* per-row losses (nrows) */
 } csm_ce_args;
-
-typedef struct {
-    csm_rows_f32_fn rows_f32[CSM_NUM_OPS];
-    csm_rows_f64_fn rows_f64[CSM_NUM_OPS];
-    csm_cols_f32_fn cols_f32[CSM_NUM_OPS];
-    csm_cols_f64_fn cols_f64[CSM_NUM_OPS];
-    /* per dtype (csm_dtype) */
-    int (*cross_entropy[2])(const csm_ce_args *a);
-    void (*softmax_backward[2])(int log, const void *g, const void *y, void *out, ptrdiff_t nrows,
-                                ptrdiff_t n);
-    void (*sigmoid[2])(int log, const void *x, void *out, ptrdiff_t n);
-    double (*binary_cross_entropy[2])(const void *x, const void *t, const void *w, ptrdiff_t n,
-                                      double grad_scale, void *loss, void *grad);
-} csm_kernel_table;
 
 /* Contiguous rows: row r of x starts at x + r*ldx elements, of out at out + r*ldo.
  * softmax/log_softmax write n elements per row; logsumexp writes out[r*ldo]. out may equal x

@@ -37,7 +37,7 @@ def _draw(rng, dist, shape):
     return rng.uniform(-1e4, 1e4, shape)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def case(dist, group, dtype_name):
     """[(x, oracle)] for each row length of `group`; x gets ~2% -inf entries (never the max).
 

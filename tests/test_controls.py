@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-csoftmax = pytest.importorskip("csoftmax")
-if not hasattr(csoftmax, "set_num_threads"):
-    pytest.skip("fast module not built", allow_module_level=True)
+from helpers import fast_module
+
+csoftmax = fast_module()
 
 
 def _run(code, **env):

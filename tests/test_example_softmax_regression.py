@@ -1,8 +1,7 @@
 """The softmax-regression example (examples/softmax_regression.py) trains correctly.
 
 The example is loaded from its path (``examples/`` is not a package). Its training loop is
-run on seeded Gaussian blobs with each cross_entropy implementation (``impl`` from
-``loss_impls``: the reference, and the fast one once ``csoftmax`` has ``cross_entropy``),
+run on seeded Gaussian blobs with each cross_entropy implementation (the ``impl`` fixture),
 and the fast and reference runs must give the same weights. The real digits run needs
 scikit-learn and is skipped without it (scikit-learn is not a dependency). No timing asserts.
 """
@@ -13,7 +12,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from loss_impls import FAST, REFERENCE, get, impl  # noqa: F401  (impl is a fixture)
+from helpers import load_fast
 
 _EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "softmax_regression.py"
 
@@ -53,7 +52,7 @@ def blobs():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_blobs_loss_decreases_and_generalises(impl, blobs, dtype):
     X_train, y_train, X_test, y_test = blobs
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     W, b, losses = example.train_softmax_regression(
         X_train, y_train, N_CLASSES, dtype=dtype, cross_entropy=ce, **BLOB_PARAMS)
 
@@ -73,23 +72,23 @@ def test_blobs_loss_decreases_and_generalises(impl, blobs, dtype):
     assert np.mean(example.predict(W, b, X_train) == y_train) >= 0.9
 
 
-def test_blobs_plain_gradient_descent(blobs):
+def test_blobs_plain_gradient_descent(reference, blobs):
     X_train, y_train, X_test, y_test = blobs
     W, b, losses = example.train_softmax_regression(
         X_train, y_train, N_CLASSES, lr=0.5, epochs=150, dtype=np.float64, momentum=0.0,
-        cross_entropy=REFERENCE.cross_entropy)
+        cross_entropy=reference.cross_entropy)
     # Without momentum and with a small enough step the loss decreases at every step.
     assert np.all(np.diff(losses) <= 1e-12)
     assert losses[-1] < 0.5 * losses[0]
     assert np.mean(example.predict(W, b, X_test) == y_test) >= 0.9
 
 
-def test_gradient_matches_finite_differences(blobs):
+def test_gradient_matches_finite_differences(reference, blobs):
     """One step of the example's chain rule (X^T G + l2 W, G.sum(0)) is the true gradient."""
     X, y, _, _ = blobs
     X, y = X[:40], y[:40]
     l2 = 0.1
-    ce = REFERENCE.cross_entropy
+    ce = reference.cross_entropy
     rng = np.random.default_rng(0)
     W = rng.normal(size=(N_FEATURES, N_CLASSES))
     b = rng.normal(size=N_CLASSES)
@@ -119,13 +118,12 @@ def test_gradient_matches_finite_differences(blobs):
     assert losses[0] == pytest.approx(objective(zeros_W, zeros_b), rel=1e-12)
 
 
-@pytest.mark.parametrize("impl", ["fast"], indirect=True)  # skipped while there is no fast one
-def test_fast_and_reference_give_the_same_weights(impl, blobs):
+def test_fast_and_reference_give_the_same_weights(fast, reference, blobs):
     X_train, y_train, _, _ = blobs
     runs = [example.train_softmax_regression(X_train, y_train, N_CLASSES, dtype=np.float64,
-                                             cross_entropy=get(module, "cross_entropy"),
+                                             cross_entropy=module.cross_entropy,
                                              **BLOB_PARAMS)
-            for module in (impl, REFERENCE)]
+            for module in (fast, reference)]
     (W_fast, b_fast, loss_fast), (W_ref, b_ref, loss_ref) = runs
     scale = np.max(np.abs(W_ref))
     np.testing.assert_allclose(W_fast, W_ref, rtol=1e-4, atol=1e-4 * scale)
@@ -137,8 +135,9 @@ def test_default_cross_entropy_is_resolved(blobs):
     """Without ``cross_entropy=`` the example picks the fast one if present, else the reference."""
     X_train, y_train, _, _ = blobs
     ce, name = example.resolve_cross_entropy()
-    if FAST is not None:
-        assert ce is FAST.cross_entropy and "reference" not in name
+    fast, _ = load_fast()
+    if fast is not None:
+        assert ce is fast.cross_entropy and "reference" not in name
     W, b, losses = example.train_softmax_regression(
         X_train, y_train, N_CLASSES, lr=0.5, epochs=5, dtype=np.float64)
     W2, b2, losses2 = example.train_softmax_regression(
@@ -150,7 +149,7 @@ def test_default_cross_entropy_is_resolved(blobs):
 def test_digits_reach_95_percent(impl):
     """The example's own digits configuration (needs scikit-learn; about a second)."""
     pytest.importorskip("sklearn")
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     X_train, X_test, y_train, y_test = example.load_digits_split()
     with example._single_threaded_blas():  # tiny matrices: threaded BLAS only adds overhead
         W, b, losses = example.train_softmax_regression(

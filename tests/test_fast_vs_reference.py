@@ -6,97 +6,18 @@ high-precision oracle is tested in test_accuracy.py). Special values (NaN, +-inf
 must sit in exactly the same places.
 """
 
-import math
 import zlib
 
 import numpy as np
 import pytest
 
-FUNCS = ("softmax", "log_softmax", "logsumexp")
+from helpers import assert_matches, assert_unchanged, bitwise_copy, check_all
+
 FLOATS = [np.float32, np.float64]
 ROW_LENGTHS = list(range(1, 34)) + [1000, 2049, 30576]
 BATCHES = [0, 1, 7, 64]
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-
-# --------------------------------------------------------------------------- comparison
-
-
-def _tolerance(result_dtype):
-    """(rtol, eps of the compute dtype, eps of the result dtype)."""
-    if result_dtype == np.float16:
-        return 2 * float(np.finfo(np.float16).eps), float(np.finfo(np.float32).eps), True
-    if result_dtype == np.float32:
-        return 1e-5, float(np.finfo(np.float32).eps), False
-    return 1e-13, float(np.finfo(np.float64).eps), False
-
-
-def _row_scale(x64, axis, keepdims):
-    """max(|x|) over the finite entries of each row: the magnitude rounding errors scale with."""
-    finite_abs = np.where(np.isfinite(x64), np.abs(x64), 0.0)
-    return np.max(finite_abs, axis=axis, keepdims=keepdims)
-
-
-def assert_matches(func, got, want, x, axis=-1, keepdims=False):
-    """`got` (fast) equals `want` (reference) up to rounding, specials exactly."""
-    assert type(got) is type(want), (type(got), type(want))
-    g, w = np.asarray(got), np.asarray(want)
-    assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
-    for name, test in [("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)]:
-        bad = test(g) != test(w)
-        assert not bad.any(), f"{func}: {name} positions differ at {np.argwhere(bad)[:5].tolist()}"
-    x64 = np.asarray(x, dtype=np.float64)
-    n = x64.size if axis is None else x64.shape[axis]
-    if w.size == 0 or n == 0:  # nothing but the -inf of empty rows, checked above
-        return
-    rtol, eps, half = _tolerance(w.dtype)
-    if func == "softmax":
-        # Below the normal range the textbook reference is inexact (subnormals, flushes).
-        atol = float(np.finfo(np.float16).smallest_subnormal) if half else float(
-            np.finfo(w.dtype).tiny)
-        # -inf logits in a row with a finite max give exactly 0.
-        exact0 = np.isneginf(x64) & (w == 0)
-        assert (g[exact0] == 0).all(), "softmax: nonzero result for -inf logits"
-    else:
-        scale = _row_scale(x64, axis, keepdims=(func != "logsumexp") or keepdims)
-        atol = 16 * eps * np.maximum(np.maximum(scale, math.log(n)), 1.0)
-    finite = np.isfinite(w)
-    g64, w64 = g.astype(np.float64), w.astype(np.float64)
-    bound = np.broadcast_to(atol + rtol * np.abs(w64), w.shape)
-    with np.errstate(invalid="ignore"):  # inf - inf at the (already checked) specials
-        err = np.abs(g64 - w64)
-        excess = np.where(finite, err - bound, -np.inf)
-    worst = tuple(int(i) for i in np.unravel_index(np.argmax(excess), w.shape))
-    assert excess[worst] <= 0, (
-        f"{func}: |fast - reference| = {err[worst]:.3g} > {bound[worst]:.3g} at {worst} "
-        f"(fast {float(g64[worst])!r}, reference {float(w64[worst])!r})"
-    )
-
-
-def bitwise_copy(x):
-    return np.array(x, copy=True)
-
-
-def assert_unchanged(x, before):
-    assert x.dtype == before.dtype
-    assert np.ascontiguousarray(x).tobytes() == np.ascontiguousarray(before).tobytes(), (
-        "input was modified"
-    )
-
-
-def check_all(fast, reference, x, axis=-1):
-    """Compare all three functions (and logsumexp's keepdims) on `x`; `x` must stay intact."""
-    before = bitwise_copy(x)
-    for func in FUNCS:
-        got = getattr(fast, func)(x, axis=axis)
-        assert_unchanged(x, before)
-        want = getattr(reference, func)(x, axis=axis)
-        assert_matches(func, got, want, x, axis)
-    got = fast.logsumexp(x, axis=axis, keepdims=True)
-    assert_unchanged(x, before)
-    assert_matches("logsumexp", got, reference.logsumexp(x, axis=axis, keepdims=True), x, axis,
-                   keepdims=True)
 
 
 # -------------------------------------------------------------------------------- data

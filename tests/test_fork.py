@@ -12,7 +12,9 @@ import textwrap
 
 import pytest
 
-csoftmax = pytest.importorskip("csoftmax")
+from helpers import fast_module
+
+csoftmax = fast_module()
 if not hasattr(os, "fork"):
     pytest.skip("no os.fork on this platform", allow_module_level=True)
 

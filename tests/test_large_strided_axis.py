@@ -6,7 +6,7 @@ blocks, a negative row stride, and a very long reduced axis."""
 import numpy as np
 import pytest
 
-from test_fast_vs_reference import FUNCS, assert_matches, check_all
+from helpers import FUNCS, assert_matches, check_all
 
 
 def _with_specials(x):

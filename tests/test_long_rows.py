@@ -10,8 +10,7 @@ three-pass fallback (|max| >= 256), blocks whose maxima are hundreds apart (thei
 import numpy as np
 import pytest
 
-from loss_oracles import cross_entropy_oracle, max_rel_diff
-from test_fast_vs_reference import check_all
+from helpers import check_all, cross_entropy_oracle, max_rel_diff
 
 BLOCK_BYTES = 8192
 # (dtype, row length): just over 128 KB; and over 128 blocks (the heap path)

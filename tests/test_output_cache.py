@@ -9,10 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-csoftmax = pytest.importorskip("csoftmax")
-if not hasattr(csoftmax, "set_output_cache"):
-    pytest.skip("fast module not built", allow_module_level=True)
-from csoftmax import reference  # noqa: E402
+from csoftmax import reference
+from helpers import fast_module
+
+csoftmax = fast_module()
 
 BIG = (512, 256)            # 512 KiB in float32, 1 MiB in float64: cached
 SMALL = (16, 100)           # below the 128 KiB floor: never cached

@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
-csoftmax = pytest.importorskip("csoftmax")
-if not hasattr(csoftmax, "set_num_threads"):
-    pytest.skip("fast module not built", allow_module_level=True)
+from helpers import fast_module
+
+csoftmax = fast_module()
 
 needs_openmp = pytest.mark.skipif(not csoftmax.openmp_available(), reason="built without OpenMP")
 

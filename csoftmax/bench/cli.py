@@ -1,4 +1,4 @@
-"""Benchmark csoftmax against its peers: ``python -m csoftmax.bench [options]``.
+"""The command ``python -m csoftmax.bench [options]``: its options, the rows to run, ``main``.
 
 Prints, per operation, a table of median times for csoftmax, the NumPy
 reference, SciPy, PyTorch and ONNX Runtime (whichever are installed),
@@ -22,12 +22,14 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _bench_report as report
-from ._bench_cells import Progress, Row, RowSpec, Runner, parse_shapes, shape_label
-from ._bench_env import environment, header_lines
-from ._bench_peers import OPS, PEER_ORDER, csoftmax_threads, load_csoftmax, load_peers
-from ._bench_plot import PlotUnavailable, plot_speedups, require_matplotlib
-from ._bench_timing import QUICK_POLICY, TimingPolicy
+import csoftmax
+
+from . import report
+from .environment import environment, header_lines
+from .peers import OPS, PEER_ORDER, load_peers
+from .plot import PlotUnavailable, plot_speedups, require_matplotlib
+from .runner import Progress, RowSpec, Runner, parse_shapes, shape_label
+from .timing import QUICK_POLICY, TimingPolicy
 
 DEFAULT_SHAPES = "1x10,64x1000,256x1000,4096x1000,32x32000,8x128256,16384x10,65536x1024"
 QUICK_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10"
@@ -61,7 +63,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--plot", metavar="FILE.png", help="bar chart of speedups (needs matplotlib)")
     p.add_argument("--markdown", action="store_true", help="emit the report as Markdown (for the README)")
     p.add_argument("--seed", type=int, default=0, help="input random seed (default 0)")
-    p.add_argument("--max-time", type=float, default=270.0, help="after this many seconds, time remaining cells minimally")
+    p.add_argument("--max-time", type=float, default=270.0,
+                   help="after this many seconds, time remaining cells minimally")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     args = p.parse_args(argv)
     try:
@@ -84,38 +87,27 @@ def _choices(p: argparse.ArgumentParser, flag: str, text: str, allowed: Sequence
     return items
 
 
-def plan(args: argparse.Namespace, module) -> Tuple[List[RowSpec], List[str]]:
-    """Every row to measure, in run order, plus notes on what was left out."""
-    notes, specs = [], []
-    ops = []
-    for op in args.op_list:
-        if hasattr(module, op):
-            ops.append(op)
-        else:
-            notes.append(f"{op}: csoftmax has no {op} yet; skipped")
+def plan(args: argparse.Namespace) -> List[RowSpec]:
+    """Every row to measure, in run order."""
+    specs = []
     itemsize = {"float32": 4, "float64": 8}
     # Shape outermost so one input array serves every operation in turn.
     for dtype in args.dtype_list:
         for shape in args.shape_list:
             nbytes = int(np.prod(shape)) * itemsize[dtype]
             use_out = args.out == "always" or (args.out == "auto" and nbytes >= OUT_AUTO_BYTES)
-            for op in ops:
+            for op in args.op_list:
                 if op == "cross_entropy" and len(shape) != 2:
                     continue  # (N, C) logits only
                 specs.append(RowSpec("main", op, dtype, shape, use_out=use_out))
-    if args.no_extras or "softmax" not in ops:
-        return specs, notes
+    if args.no_extras or "softmax" not in args.op_list:
+        return specs
     specs.append(RowSpec("float64", "softmax", "float64", EXTRA_SHAPE))
     rows, cols = EXTRA_SHAPE
     specs.append(RowSpec("axis", "softmax", "float32", (rows, cols), -1, label=f"{rows}x{cols} axis=-1"))
     specs.append(RowSpec("axis", "softmax", "float32", (cols, rows), 0, label=f"{cols}x{rows} axis=0"))
-    available = getattr(module, "available_isas", None)
-    if available and hasattr(module, "_set_isa") and hasattr(module, "get_isa"):
-        isas = list(available())
-        specs.append(RowSpec("isa", "softmax", "float32", EXTRA_SHAPE, isas=isas))
-    else:
-        notes.append("ISA section: csoftmax has no available_isas/_set_isa; skipped")
-    return specs, notes
+    specs.append(RowSpec("isa", "softmax", "float32", EXTRA_SHAPE, isas=list(csoftmax.available_isas())))
+    return specs
 
 
 def whole_call_variants(peers) -> List[Tuple[str, object]]:
@@ -131,33 +123,6 @@ def whole_call_variants(peers) -> List[Tuple[str, object]]:
     return calls
 
 
-def render(args, env_lines: List[str], rows: List[Row], calls, env) -> str:
-    md = args.markdown
-    parts = ["```text\n" + "\n".join(env_lines) + "\n```\n" if md else "\n".join(env_lines) + "\n"]
-    threads = f"{args.threads} thread{'s' if args.threads > 1 else ''}"
-    for dtype in args.dtype_list:
-        for op in OPS:
-            group = [r for r in rows if r.spec.section == "main" and r.spec.op == op and r.spec.dtype == dtype]
-            if group:
-                what = "loss + gradient (mean, int64 labels)" if op == "cross_entropy" else "axis=-1"
-                parts.append(report.comparison_table(f"{op} {dtype}, {what}, {threads}", group, md))
-    extras = [
-        ("float64", "softmax float64 (extra)"),
-        ("axis", "softmax float32: reduce along axis=0 of a C-contiguous array vs axis=-1"),
-    ]
-    for section, title in extras:
-        group = [r for r in rows if r.spec.section == section]
-        if group:
-            parts.append(report.comparison_table(title, group, md))
-    for row in rows:
-        if row.spec.section == "isa":
-            parts.append(report.isa_table(row, env["csoftmax"]["isa"], md))
-    if calls:
-        parts.append(report.calls_table("whole-call time: softmax of a (1, 10) float32 array", calls, md))
-    parts.append(("_" if md else "") + report.LEGEND + ("_" if md else "") + "\n")
-    return "\n".join(parts)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
@@ -167,19 +132,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except PlotUnavailable as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    module, reference, standin = load_csoftmax()
     peers, missing = load_peers(args.threads, only=args.impl_list)
     policy = QUICK_POLICY if args.quick else TimingPolicy()
     policy_note = (
         f"median of {policy.min_samples}-{policy.max_samples} samples of >= {policy.target_sample_s * 1e3:g} ms"
         f" each, after warm-up; inputs: standard normal x 3, seed {args.seed}"
     )
-    with csoftmax_threads(module, args.threads) as threads_note:
-        env = environment(peers, missing, module, standin, threads_note)
+    # Set even for 1 thread: csoftmax's own default may be every core.
+    with csoftmax.num_threads(args.threads):
+        env = environment(peers, missing, args.threads)
         env_lines = header_lines(env, args.threads, policy_note)
-        specs, notes = plan(args, module)
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr)
+        specs = plan(args)
         calls_wanted = not args.no_extras and "softmax" in args.op_list
         variants = whole_call_variants(peers) if calls_wanted else []
         if not specs and not variants:
@@ -187,12 +150,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         total = sum(Runner.cells_per_row(s, peers) for s in specs) + len(variants)
         progress = Progress(total, enabled=not args.quiet)
-        runner = Runner(peers, reference, policy, progress, args.seed, deadline=started + args.max_time)
-        rows = [runner.run_row(spec, module) for spec in specs]
+        runner = Runner(peers, policy, progress, args.seed, deadline=started + args.max_time)
+        rows = [runner.run_row(spec) for spec in specs]
         calls = runner.run_calls("whole-call", variants) if variants else []
     if runner.deadline_hit:
         env_lines.append(f"NOTE: --max-time {args.max_time:g} s reached: late cells used 3 samples")
-    print(render(args, env_lines, rows, calls, env))
+    print(report.render(args, env_lines, rows, calls, env))
     settings = {k: v for k, v in vars(args).items() if k not in ("shape_list",)}
     settings["shapes"] = [shape_label(s) for s in args.shape_list]
     settings["policy"] = dataclasses.asdict(policy)
@@ -215,7 +178,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("csoftmax FAILED the correctness check in:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,9 +13,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import log_softmax
 
-from loss_impls import get, impl  # noqa: F401  (impl is a fixture)
-from loss_oracles import (cross_entropy_oracle, max_rel_diff, no_warnings,
-                          numeric_grad)
+from helpers import cross_entropy_oracle, max_rel_diff, no_warnings, numeric_grad
 
 LOG2, LOG3, LOG5 = np.log(2.0), np.log(3.0), np.log(5.0)
 
@@ -25,7 +23,7 @@ LOG2, LOG3, LOG5 = np.log(2.0), np.log(3.0), np.log(5.0)
 # --------------------------------------------------------------------------
 
 def test_tiny_loss_keeps_relative_accuracy(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     loss, grad = ce(np.array([[0.0, -37.0]]), np.array([0]), return_grad=True)
     # log1p(exp(-37)); a naive max + log(1 + tiny) would give exactly 0.
     np.testing.assert_allclose(loss, 8.533047625744066e-17, rtol=5e-16)
@@ -35,7 +33,7 @@ def test_tiny_loss_keeps_relative_accuracy(impl):
 
 
 def test_tiny_loss_float32(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     loss = ce(np.array([[0.0, -37.0]], np.float32), np.array([0]))
     assert loss.dtype == np.float32
     np.testing.assert_allclose(loss, 8.533047625744066e-17, rtol=1e-6)
@@ -43,13 +41,13 @@ def test_tiny_loss_float32(impl):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_huge_margin_is_exact(impl, dtype):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     assert ce(np.array([[1000.0, 0.0]], dtype), np.array([1])) == 1000.0
     assert ce(np.array([[1000.0, 0.0]], dtype), np.array([0])) == 0.0
 
 
 def test_ties_count_in_log_sum_exp(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     np.testing.assert_allclose(ce(np.array([[5.0, 5.0, 5.0]]), [2]), LOG3,
                                rtol=1e-15)
     np.testing.assert_allclose(ce(np.array([[7.0, 7.0]]), [0]), LOG2,
@@ -74,7 +72,7 @@ def _hand_example():
 
 
 def test_hand_example_index_targets(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x, t, w, eps, per = _hand_example()
     kw = dict(weight=w, label_smoothing=eps)
     np.testing.assert_allclose(ce(x, t, reduction="none", **kw), per,
@@ -86,7 +84,7 @@ def test_hand_example_index_targets(impl):
 
 
 def test_hand_example_probability_targets(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x, t, w, eps, per = _hand_example()
     q = np.eye(3)[t]  # one-hot rows give the same per-sample losses...
     kw = dict(weight=w, label_smoothing=eps)
@@ -97,7 +95,7 @@ def test_hand_example_probability_targets(impl):
 
 
 def test_hand_example_nll_loss(impl):
-    nll = get(impl, "nll_loss")
+    nll = impl.nll_loss
     lp = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]))
     w = np.array([2.0, 1.0, 1.0])
     np.testing.assert_allclose(nll(lp, [0, 1], weight=w),
@@ -157,7 +155,7 @@ def _kwargs(case, w):
 
 @pytest.mark.parametrize("case", GRID, ids=_grid_id)
 def test_options_float64_value_and_grad(impl, case):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x, t, w = _grid_inputs(case)
     kw = _kwargs(case, w)
     if t.dtype.kind == "f" and kw["ignore_index"] >= 0:
@@ -180,7 +178,7 @@ def test_options_float64_value_and_grad(impl, case):
 
 @pytest.mark.parametrize("case", GRID, ids=_grid_id)
 def test_options_float32(impl, case):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x, t, w = _grid_inputs(case)
     x32 = x.astype(np.float32)
     t32 = t if t.dtype.kind in "iu" else t.astype(np.float32)
@@ -205,7 +203,7 @@ def test_options_float32(impl, case):
 # --------------------------------------------------------------------------
 
 def test_minus_inf_logits(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[0.0, -np.inf, 1.0]])
     with no_warnings():
         loss, grad = ce(x, [0], return_grad=True)
@@ -226,7 +224,7 @@ def test_minus_inf_logits(impl):
 
 
 def test_nan_logits_propagate(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[0.0, np.nan], [0.0, 1.0]])
     loss = ce(x, [0, 0], reduction="none")
     assert np.isnan(loss[0]) and np.isfinite(loss[1])
@@ -236,7 +234,7 @@ def test_nan_logits_propagate(impl):
 
 @pytest.mark.parametrize("kind", ["index", "prob"])
 def test_empty_batch(impl, kind):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.zeros((0, 3))
     t = np.zeros(0, dtype=np.int64) if kind == "index" else np.zeros((0, 3))
     with no_warnings():
@@ -249,7 +247,7 @@ def test_empty_batch(impl, kind):
 
 @pytest.mark.parametrize("eps", [0.0, 0.3])
 def test_all_ignored(impl, eps):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[1.0, 2.0], [3.0, -1.0]])
     t = np.array([-100, -100])
     with no_warnings():
@@ -265,7 +263,7 @@ def test_all_ignored(impl, eps):
 
 
 def test_zero_total_weight_mean_is_nan(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[1.0, 2.0, 0.0], [3.0, -1.0, 0.0], [0.0, 0.0, 0.0]])
     w = np.array([0.0, 0.0, 1.0])
     with no_warnings():
@@ -277,7 +275,7 @@ def test_zero_total_weight_mean_is_nan(impl):
 
 
 def test_one_dimensional_logits(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([1.0, 2.0, 3.0])
     want = cross_entropy_oracle(x[None], [2])
     np.testing.assert_allclose(ce(x, 2), want, rtol=1e-15)
@@ -290,7 +288,7 @@ def test_one_dimensional_logits(impl):
 @pytest.mark.parametrize("tdtype", [np.float16, np.float32, ">f8", np.longdouble])
 def test_probability_target_of_any_float_dtype(impl, tdtype):
     # the target is converted to the logits' dtype, whatever float it is (longdouble too)
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
     q = np.array([[0.25, 0.5, 0.25], [0.0, 0.0, 1.0]])
     want = ce(x, q, reduction="none", return_grad=True)
@@ -300,7 +298,7 @@ def test_probability_target_of_any_float_dtype(impl, tdtype):
 
 
 def test_dtypes(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
     t = np.array([2, 0])
     ref = ce(x, t, reduction="none")
@@ -315,7 +313,7 @@ def test_dtypes(impl):
 
 
 def test_float32_mean_over_many_rows(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     rng = np.random.default_rng(7)
     x = rng.normal(size=(1_000_000, 3)).astype(np.float32)
     t = rng.integers(0, 3, size=x.shape[0])
@@ -338,7 +336,7 @@ def _logits(min_classes=2, max_classes=6, bound=30.0):
 @settings(max_examples=40, deadline=None)
 @given(x=_logits(), data=st.data())
 def test_grad_rows_sum_to_zero(impl, x, data):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     n, c = x.shape
     t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n,
                                     max_size=n)))
@@ -353,7 +351,7 @@ def test_grad_rows_sum_to_zero(impl, x, data):
 @settings(max_examples=40, deadline=None)
 @given(x=_logits(), eps=st.floats(0.0, 1.0), data=st.data())
 def test_label_smoothing_equals_soft_target(impl, x, eps, data):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     n, c = x.shape
     t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n,
                                     max_size=n)))
@@ -369,7 +367,7 @@ def test_label_smoothing_equals_soft_target(impl, x, eps, data):
 @settings(max_examples=40, deadline=None)
 @given(x=_logits(2, 2), data=st.data())
 def test_two_class_equals_binary(impl, x, data):
-    ce, bce = get(impl, "cross_entropy"), get(impl, "binary_cross_entropy")
+    ce, bce = impl.cross_entropy, impl.binary_cross_entropy
     n = x.shape[0]
     d = x[:, 1] - x[:, 0]
     t = np.array(data.draw(st.lists(st.integers(0, 1), min_size=n,
@@ -388,7 +386,7 @@ def test_two_class_equals_binary(impl, x, data):
 @settings(max_examples=40, deadline=None)
 @given(x=_logits(1), weighted=st.booleans(), data=st.data())
 def test_nll_of_log_softmax_equals_cross_entropy(impl, x, weighted, data):
-    ce, nll = get(impl, "cross_entropy"), get(impl, "nll_loss")
+    ce, nll = impl.cross_entropy, impl.nll_loss
     n, c = x.shape
     t = np.array(data.draw(st.lists(st.integers(-1, c - 1), min_size=n,
                                     max_size=n)))
@@ -443,7 +441,7 @@ BAD_CE = [
 
 @pytest.mark.parametrize("args", BAD_CE, ids=[b[0] for b in BAD_CE])
 def test_bad_input_cross_entropy(impl, args):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     _, exc, match, pos, kw = args
     with pytest.raises(exc, match=match):
         ce(*pos, **kw)
@@ -452,7 +450,7 @@ def test_bad_input_cross_entropy(impl, args):
 
 
 def test_bad_input_nll_loss(impl):
-    nll = get(impl, "nll_loss")
+    nll = impl.nll_loss
     with pytest.raises(IndexError, match="5"):
         nll(X, [0, 5])
     with pytest.raises(TypeError):
@@ -466,7 +464,7 @@ def test_bad_input_nll_loss(impl):
 
 
 def test_ignore_index_inside_class_range_is_not_an_error(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     # -1 is fine when it is the ignore_index, even though it is negative.
     assert ce(X, [-1, -1], ignore_index=-1, reduction="sum") == 0.0
 
@@ -484,7 +482,7 @@ def _frozen(a):
 @pytest.mark.parametrize("kind", ["index", "prob"])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_inputs_unmodified(impl, kind, dtype):
-    ce, nll = get(impl, "cross_entropy"), get(impl, "nll_loss")
+    ce, nll = impl.cross_entropy, impl.nll_loss
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4, 3, 5)).astype(dtype)
     t = (rng.integers(0, 3, size=(4, 5)) if kind == "index"
@@ -511,7 +509,7 @@ def test_max_rel_diff_helper():
 @pytest.mark.parametrize("bad_row", [[1.0, np.nan, 0.0], [np.inf, 0.0, 1.0], [np.inf, np.nan, 1.0],
                                      [-np.inf, -np.inf, -np.inf]])
 def test_rows_without_softmax_are_nan(impl, dtype, bad_row):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.array([[0.5, -1.0, 2.0], bad_row, [0.0, -np.inf, 1.0]], dtype=dtype)
     for target in ([0, 1, 2], [0, 0, 0]):
         loss, grad = ce(x, target, reduction="none", return_grad=True)
@@ -527,10 +525,9 @@ def test_rows_without_softmax_are_nan(impl, dtype, bad_row):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_classes", [1, 2, 7, 32, 33])
-def test_many_short_rows_match_reference(impl, dtype, n_classes):
+def test_many_short_rows_match_reference(impl, reference, dtype, n_classes):
     # many rows of few classes take the fast module's one-row-per-lane path (C <= 32)
-    ce = get(impl, "cross_entropy")
-    from csoftmax import reference
+    ce = impl.cross_entropy
     rng = np.random.default_rng(n_classes)
     x = (rng.standard_normal((77, n_classes)) * 5).astype(dtype)
     x[3] = -np.inf
@@ -557,7 +554,7 @@ def test_many_short_rows_match_reference(impl, dtype, n_classes):
 
 
 def test_tiny_losses_in_many_rows(impl):
-    ce = get(impl, "cross_entropy")
+    ce = impl.cross_entropy
     x = np.tile([[0.0, -37.0]], (40, 1))
     losses, grad = ce(x, np.zeros(40, dtype=int), reduction="none", return_grad=True)
     np.testing.assert_allclose(losses, 8.533047625744066e-17, rtol=1e-14)

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from loss_impls import get, impl  # noqa: F401  (impl is a fixture)
-from loss_oracles import binary_cross_entropy_oracle, no_warnings, numeric_grad
+from helpers import binary_cross_entropy_oracle, no_warnings, numeric_grad
 
 # --------------------------------------------------------------------------
 # sigmoid / log_sigmoid
@@ -12,7 +11,7 @@ from loss_oracles import binary_cross_entropy_oracle, no_warnings, numeric_grad
 
 
 def test_sigmoid_values(impl):
-    sig = get(impl, "sigmoid")
+    sig = impl.sigmoid
     x = np.linspace(-30, 30, 61)
     np.testing.assert_allclose(sig(x), 1 / (1 + np.exp(-x)), rtol=1e-15)
     # Lower tail: exp(x) / (1 + exp(x)) keeps full relative accuracy.
@@ -24,7 +23,7 @@ def test_sigmoid_values(impl):
 
 
 def test_sigmoid_extremes_without_warnings(impl):
-    sig = get(impl, "sigmoid")
+    sig = impl.sigmoid
     with no_warnings():
         r = sig(np.array([-1000.0, 1000.0, -np.inf, np.inf, np.nan]))
         r32 = sig(np.array([-1000.0, 1000.0], np.float32))
@@ -34,7 +33,7 @@ def test_sigmoid_extremes_without_warnings(impl):
 
 
 def test_log_sigmoid_values(impl):
-    ls = get(impl, "log_sigmoid")
+    ls = impl.log_sigmoid
     x = np.linspace(-30, 30, 61)
     np.testing.assert_allclose(ls(x), -np.log1p(np.exp(-x)), rtol=1e-14)
     np.testing.assert_allclose(ls(0.0), -np.log(2.0), rtol=1e-15)
@@ -50,7 +49,7 @@ def test_log_sigmoid_values(impl):
 
 @pytest.mark.parametrize("name", ["sigmoid", "log_sigmoid"])
 def test_sigmoid_dtypes_and_out(impl, name):
-    fn = get(impl, name)
+    fn = getattr(impl, name)
     x = np.array([[-3.0, 0.5], [2.0, -0.25]])
     want = fn(x)
     assert fn(x.astype(np.float32)).dtype == np.float32
@@ -102,7 +101,7 @@ WEIGHTS = {
 @pytest.mark.parametrize("weight", list(WEIGHTS))
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_bce_value_and_grad(impl, weight, reduction):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     x, t = _case()
     w = None if WEIGHTS[weight] is None else WEIGHTS[weight](x.shape)
     loss, grad = bce(x, t, weight=w, reduction=reduction, return_grad=True)
@@ -121,7 +120,7 @@ def test_bce_value_and_grad(impl, weight, reduction):
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 def test_bce_low_precision(impl, dtype):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     x, t = _case()
     loss, grad = bce(x.astype(dtype), t.astype(dtype), return_grad=True)
     assert isinstance(loss, dtype) and grad.dtype == dtype
@@ -135,7 +134,7 @@ def test_bce_low_precision(impl, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bce_large_logits_are_finite(impl, dtype):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     x = np.array([1e4, -1e4, 1e4, -1e4, 50.0], dtype)
     t = np.array([1.0, 0.0, 0.0, 1.0, 1.0], dtype)
     with no_warnings():
@@ -148,7 +147,7 @@ def test_bce_large_logits_are_finite(impl, dtype):
 
 
 def test_bce_infinite_logits_give_the_limit(impl):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     x = np.array([np.inf, -np.inf, np.inf, -np.inf])
     t = np.array([1.0, 0.0, 0.0, 1.0])
     with no_warnings():
@@ -158,7 +157,7 @@ def test_bce_infinite_logits_give_the_limit(impl):
 
 
 def test_bce_hard_targets_are_minus_log_sigmoid(impl):
-    bce, ls = get(impl, "binary_cross_entropy"), get(impl, "log_sigmoid")
+    bce, ls = impl.binary_cross_entropy, impl.log_sigmoid
     x = np.linspace(-60, 60, 41)
     np.testing.assert_allclose(bce(x, np.ones_like(x), reduction="none"),
                                -ls(x), rtol=1e-14)
@@ -167,7 +166,7 @@ def test_bce_hard_targets_are_minus_log_sigmoid(impl):
 
 
 def test_bce_empty_and_scalar(impl):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     with no_warnings():
         loss, grad = bce(np.zeros(0), np.zeros(0), return_grad=True)
         assert np.isnan(loss) and grad.shape == (0,)
@@ -178,7 +177,7 @@ def test_bce_empty_and_scalar(impl):
 
 
 def test_bce_bad_input(impl):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     x = np.zeros((2, 3))
     with pytest.raises(ValueError):
         bce(x, np.zeros((3, 2)))
@@ -199,7 +198,7 @@ def test_bce_bad_input(impl):
 
 
 def test_bce_inputs_unmodified(impl):
-    bce = get(impl, "binary_cross_entropy")
+    bce = impl.binary_cross_entropy
     x, t = _case()
     w = np.linspace(1, 2, 3)
     copies = [a.copy() for a in (x, t, w)]

@@ -13,7 +13,9 @@ from typing import Dict, List
 
 import numpy as np
 
-from ._bench_peers import Peer
+import csoftmax
+
+from .peers import Peer
 
 # CPU flags worth showing: they decide which csoftmax kernels can run.
 _INTERESTING_FLAGS = ("sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon", "asimd", "sve")
@@ -45,13 +47,8 @@ def cpu_info() -> Dict[str, object]:
     }
 
 
-def environment(
-    peers: List[Peer], missing: Dict[str, str], csoftmax_module, standin: bool, threads_note: str
-) -> Dict[str, object]:
+def environment(peers: List[Peer], missing: Dict[str, str], threads: int) -> Dict[str, object]:
     """Everything the report header shows, as plain JSON-able data."""
-    get_isa = getattr(csoftmax_module, "get_isa", None)
-    available = getattr(csoftmax_module, "available_isas", None)
-    cache_info = getattr(csoftmax_module, "output_cache_info", None)
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "cpu": cpu_info(),
@@ -61,11 +58,10 @@ def environment(
         "peers": {p.name: {"label": p.label, "version": p.version} for p in peers},
         "missing": dict(missing),
         "csoftmax": {
-            "stand_in": standin,
-            "isa": get_isa() if get_isa else "unknown (no get_isa)",
-            "available_isas": list(available()) if available else [],
-            "threads": threads_note,
-            "output_cache_bytes": cache_info().limit if cache_info else None,
+            "isa": csoftmax.get_isa(),
+            "available_isas": list(csoftmax.available_isas()),
+            "threads": str(threads),
+            "output_cache_bytes": csoftmax.output_cache_info().limit,
         },
     }
 
@@ -75,8 +71,10 @@ def header_lines(env: Dict[str, object], threads: int, policy_note: str) -> List
     cpu, cs = env["cpu"], env["csoftmax"]
     lines = [
         f"date:      {env['date']}",
-        f"machine:   {cpu['model']}, {cpu['usable_cores']} usable of {cpu['logical_cores']} logical cores;"
-        f" SIMD: {' '.join(cpu['simd_flags']) or 'unknown'}",
+        (
+            f"machine:   {cpu['model']}, {cpu['usable_cores']} usable of {cpu['logical_cores']} logical cores;"
+            f" SIMD: {' '.join(cpu['simd_flags']) or 'unknown'}"
+        ),
         f"platform:  {env['platform']}",
         f"software:  Python {env['python']}, NumPy {env['numpy']}",
     ]
@@ -84,12 +82,10 @@ def header_lines(env: Dict[str, object], threads: int, policy_note: str) -> List
         lines.append(f"  {name:<12} {peer['label']} {peer['version']}")
     for name, reason in env["missing"].items():
         lines.append(f"  {name:<12} {reason}")
-    isas = f" (available: {', '.join(cs['available_isas'])})" if cs["available_isas"] else ""
-    cache = cs.get("output_cache_bytes")
-    cache = "" if cache is None else f"; output cache {cache / 2**20:g} MiB"
-    lines.append(f"csoftmax:  ISA {cs['isa']}{isas}; threads {cs['threads']}{cache}")
-    if cs["stand_in"]:
-        lines.append("  NOTE: the C extension is not built: csoftmax.reference stands in for csoftmax")
+    isas, cache_mib = ", ".join(cs["available_isas"]), cs["output_cache_bytes"] / 2**20
+    lines.append(
+        f"csoftmax:  ISA {cs['isa']} (available: {isas}); threads {cs['threads']}; output cache {cache_mib:g} MiB"
+    )
     lines.append(f"threads:   {threads} for every implementation that can be told (NumPy/SciPy are single-threaded)")
     lines.append(f"timing:    {policy_note}")
     return lines

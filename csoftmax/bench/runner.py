@@ -16,8 +16,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._bench_peers import Case, Peer
-from ._bench_timing import Timing, TimingPolicy, measure, measure_many
+import csoftmax
+
+from .peers import Case, Peer
+from .timing import Timing, TimingPolicy, measure, measure_many
 
 #: Once the run's deadline has passed, every remaining cell gets this bare
 #: minimum, so a slow or overloaded machine still finishes in bounded time.
@@ -208,13 +210,12 @@ class Runner:
     def __init__(
         self,
         peers: List[Peer],
-        reference,
         policy: TimingPolicy,
         progress: Progress,
         seed: int = 0,
         deadline: Optional[float] = None,  # time.monotonic() value
     ):
-        self.peers, self.reference, self._policy = peers, reference, policy
+        self.peers, self._policy = peers, policy
         self.progress, self.seed, self.deadline = progress, seed, deadline
         self.deadline_hit = False
         self._inputs: Dict[tuple, np.ndarray] = {}  # only the latest: inputs can be 256 MiB
@@ -243,30 +244,30 @@ class Runner:
         return self._inputs[key]
 
     def _expected(self, op: str, x: np.ndarray, axis: int, target) -> object:
-        fn = getattr(self.reference, op)
+        fn = getattr(csoftmax.reference, op)
         if op == "cross_entropy":
             return fn(x, target, axis=axis, return_grad=True)
         return fn(x, axis)
 
-    def run_row(self, spec: RowSpec, csoftmax_module=None) -> Row:
+    def run_row(self, spec: RowSpec) -> Row:
         """Check every cell, then time the correct ones and memcpy, interleaved."""
         x = self._input(spec)
         target = make_targets(x, spec.axis, self.seed) if spec.op == "cross_entropy" else None
         expected = self._expected(spec.op, x, spec.axis, target)
         row = Row(spec, bytes_moved=_bytes_moved(x, expected, target))
         if spec.isas:
-            timed = self._isa_cells(row, x, expected, csoftmax_module)
+            timed = self._isa_cells(row, x, expected)
         else:
             timed = self._peer_cells(row, x, expected, target)
         del expected  # can be 256 MiB
         dst = np.empty_like(x)
         timed["memcpy"] = functools.partial(np.copyto, dst, x)
-        previous_isa = csoftmax_module.get_isa() if spec.isas else None
+        previous_isa = csoftmax.get_isa() if spec.isas else None
         try:
             timings = self._measure(timed, row)
         finally:
             if previous_isa is not None:
-                csoftmax_module._set_isa(previous_isa)
+                csoftmax._set_isa(previous_isa)
         row.memcpy = timings.pop("memcpy")
         what = f"{spec.op} {spec.dtype} {spec.label}"
         for name, cell in row.cells.items():
@@ -289,19 +290,19 @@ class Runner:
                 timed[peer.name] = call
         return timed
 
-    def _isa_cells(self, row: Row, x: np.ndarray, expected, module) -> Dict[str, Callable[[], object]]:
+    def _isa_cells(self, row: Row, x: np.ndarray, expected) -> Dict[str, Callable[[], object]]:
         """One cell per csoftmax ISA path; the call selects its path each time.
 
         Switching inside the timed call (well under a microsecond) lets the
         paths be sampled round-robin like peers, so their ratio is fair.
         """
         spec = row.spec
-        fn = getattr(module, spec.op)
+        fn = getattr(csoftmax, spec.op)
         timed: Dict[str, Callable[[], object]] = {}
-        previous = module.get_isa()
+        previous = csoftmax.get_isa()
         try:
             for isa in spec.isas:
-                call = functools.partial(_with_isa, module._set_isa, isa, fn, x, spec.axis)
+                call = functools.partial(_with_isa, csoftmax._set_isa, isa, fn, x, spec.axis)
                 try:
                     ok, note = check(call(), expected, x.dtype)
                 except Exception as exc:
@@ -312,7 +313,7 @@ class Runner:
                 if ok:
                     timed[isa] = call
         finally:
-            module._set_isa(previous)
+            csoftmax._set_isa(previous)
         return timed
 
     def _measure(self, timed: Dict[str, Callable[[], object]], row: Row) -> Dict[str, Timing]:

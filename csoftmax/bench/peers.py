@@ -13,23 +13,19 @@ benchmark must run with NumPy alone.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import types
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+
+import csoftmax
 
 #: Operations in table order.  ``cross_entropy`` means loss + gradient.
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
 
 #: Names of the peers in column order (csoftmax first: it is the subject).
 PEER_ORDER = ("csoftmax", "numpy", "scipy", "torch", "onnxruntime")
-
-#: The functions csoftmax must export to be benchmarked as itself rather
-#: than through the pure-NumPy stand-in (before the C extension exists).
-_CORE_API = ("softmax", "log_softmax", "logsumexp")
 
 
 @dataclass
@@ -87,9 +83,7 @@ class ApiPeer(Peer):
         self.name, self.label, self.module, self.version = name, label, module, version
 
     def prepare(self, case: Case) -> Optional[Prepared]:
-        fn = getattr(self.module, case.op, None)
-        if fn is None:
-            return None
+        fn = getattr(self.module, case.op)
         if case.op == "cross_entropy":
             return Prepared(functools.partial(fn, case.x, case.target, axis=case.axis, return_grad=True))
         # functools.partial keeps the timed call as close to a bare call as
@@ -238,66 +232,11 @@ class OrtPeer(Peer):
         return Prepared(call)
 
 
-def load_reference():
-    """The pure-NumPy reference, every operation in OPS that exists.
-
-    The loss references may live in a private module before
-    ``csoftmax.reference`` re-exports them, so look there too.
-    """
-    from csoftmax import reference
-
-    found = {}
-    for op in OPS:
-        fn = getattr(reference, op, None)
-        if fn is None:
-            try:
-                from csoftmax import _reference_losses
-
-                fn = getattr(_reference_losses, op, None)
-            except ImportError:
-                fn = None
-        if fn is not None:
-            found[op] = fn
-    return types.SimpleNamespace(**found)
-
-
-def load_csoftmax() -> Tuple[object, object, bool]:
-    """Return (module to benchmark as csoftmax, the reference, stand-in?).
-
-    Until the C extension exports the core functions, the reference stands
-    in for it so the harness can be developed and smoke-tested.
-    """
-    import csoftmax
-
-    reference = load_reference()
-    if all(hasattr(csoftmax, fn) for fn in _CORE_API):
-        return csoftmax, reference, False
-    return reference, reference, True
-
-
-def csoftmax_version() -> str:
-    import csoftmax
-
-    version = getattr(csoftmax, "__version__", None)
-    if version is None:
-        try:
-            from importlib.metadata import version as dist_version
-
-            version = dist_version("csoftmax")
-        except Exception:  # not installed as a distribution (source tree)
-            version = "unknown"
-    return version
-
-
 def load_peers(threads: int = 1, only: Optional[List[str]] = None) -> Tuple[List[Peer], Dict[str, str]]:
     """Instantiate every importable peer; return (peers, {missing: reason})."""
-    module, reference, standin = load_csoftmax()
-    label = "csoftmax (stand-in: csoftmax.reference)" if standin else "csoftmax"
-    import numpy
-
     factories = {
-        "csoftmax": lambda: ApiPeer("csoftmax", label, module, csoftmax_version()),
-        "numpy": lambda: ApiPeer("numpy", "NumPy reference (csoftmax.reference)", reference, numpy.__version__),
+        "csoftmax": lambda: ApiPeer("csoftmax", "csoftmax", csoftmax, csoftmax.__version__),
+        "numpy": lambda: ApiPeer("numpy", "NumPy reference (csoftmax.reference)", csoftmax.reference, np.__version__),
         "scipy": ScipyPeer,
         "torch": lambda: TorchPeer(threads),
         "onnxruntime": lambda: OrtPeer(threads),
@@ -314,28 +253,3 @@ def load_peers(threads: int = 1, only: Optional[List[str]] = None) -> Tuple[List
         except Exception as exc:  # broken install: report, do not crash
             missing[name] = f"unusable ({type(exc).__name__}: {exc})"
     return peers, missing
-
-
-@contextlib.contextmanager
-def csoftmax_threads(module, n: int) -> Iterator[str]:
-    """Run csoftmax with ``n`` threads; yields a note on what was applied.
-
-    Sets the count even for n == 1, because csoftmax's own default may be
-    every core.  Missing threading API: fine for n == 1, noted otherwise.
-    """
-    cm = getattr(module, "num_threads", None)
-    if cm is not None:
-        with cm(n):
-            yield f"{n}"
-        return
-    setter, getter = getattr(module, "set_num_threads", None), getattr(module, "get_num_threads", None)
-    if setter is None:
-        yield "1 (no threading API)" if n == 1 else f"1 (asked {n}: no threading API)"
-        return
-    old = getter() if getter is not None else None
-    setter(n)
-    try:
-        yield f"{n}"
-    finally:
-        if old is not None:
-            setter(old)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ._bench_cells import Row
-from ._bench_peers import OPS, PEER_ORDER
+from .peers import OPS, PEER_ORDER
+from .runner import Row
 
 
 class PlotUnavailable(RuntimeError):

@@ -1,13 +1,13 @@
-"""Turn benchmark rows into tables (plain text or Markdown) and JSON."""
+"""Turn benchmark rows into the report (plain text or Markdown) and JSON."""
 
 from __future__ import annotations
 
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ._bench_cells import Row, format_us, shape_label
-from ._bench_peers import PEER_ORDER
-from ._bench_timing import Timing
+from .peers import OPS, PEER_ORDER
+from .runner import Row, format_us, shape_label
+from .timing import Timing
 
 LEGEND = (
     "µs = median time per call; ×peer = peer time / csoftmax time (higher: csoftmax faster); "
@@ -110,6 +110,34 @@ def _problems(rows: Sequence[Row], markdown: bool) -> str:
         if c.status in ("WRONG", "error")
     ]
     return ("\n".join(notes) + "\n") if notes else ""
+
+
+def render(args, env_lines: List[str], rows: List[Row], calls, env) -> str:
+    """The whole report: header, one table per (dtype, op), the extra sections, the legend."""
+    md = args.markdown
+    parts = ["```text\n" + "\n".join(env_lines) + "\n```\n" if md else "\n".join(env_lines) + "\n"]
+    threads = f"{args.threads} thread{'s' if args.threads > 1 else ''}"
+    for dtype in args.dtype_list:
+        for op in OPS:
+            group = [r for r in rows if r.spec.section == "main" and r.spec.op == op and r.spec.dtype == dtype]
+            if group:
+                what = "loss + gradient (mean, int64 labels)" if op == "cross_entropy" else "axis=-1"
+                parts.append(comparison_table(f"{op} {dtype}, {what}, {threads}", group, md))
+    extras = [
+        ("float64", "softmax float64 (extra)"),
+        ("axis", "softmax float32: reduce along axis=0 of a C-contiguous array vs axis=-1"),
+    ]
+    for section, title in extras:
+        group = [r for r in rows if r.spec.section == section]
+        if group:
+            parts.append(comparison_table(title, group, md))
+    for row in rows:
+        if row.spec.section == "isa":
+            parts.append(isa_table(row, env["csoftmax"]["isa"], md))
+    if calls:
+        parts.append(calls_table("whole-call time: softmax of a (1, 10) float32 array", calls, md))
+    parts.append(("_" if md else "") + LEGEND + ("_" if md else "") + "\n")
+    return "\n".join(parts)
 
 
 def to_json(path: str, env: Dict, settings: Dict, rows: Sequence[Row], calls: Sequence[Tuple[str, Timing]]) -> None:

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax, softmax
 
-from loss_impls import get, impl  # noqa: F401  (impl is a fixture)
-from loss_oracles import no_warnings, numeric_grad
+from helpers import no_warnings, numeric_grad
 
 FORWARD = {"softmax_backward": softmax, "log_softmax_backward": log_softmax}
 NAMES = list(FORWARD)
@@ -20,7 +19,7 @@ NAMES = list(FORWARD)
                                         ((3, 5), -1), ((2, 3, 4), 0),
                                         ((2, 3, 4), 1), ((2, 3, 4), -1)])
 def test_matches_finite_difference(impl, name, shape, axis):
-    backward, forward = get(impl, name), FORWARD[name]
+    backward, forward = getattr(impl, name), FORWARD[name]
     rng = np.random.default_rng(1)
     x = rng.normal(scale=2.0, size=shape)
     g = rng.normal(size=shape)
@@ -31,7 +30,7 @@ def test_matches_finite_difference(impl, name, shape, axis):
 
 
 def test_literal_values(impl):
-    sb, lsb = get(impl, "softmax_backward"), get(impl, "log_softmax_backward")
+    sb, lsb = impl.softmax_backward, impl.log_softmax_backward
     y = np.array([0.25, 0.25, 0.5])
     # J = diag(y) - y y^T, so dx = y * (g - y.g) = [3/16, -1/16, -1/8].
     np.testing.assert_allclose(sb(np.array([1.0, 0.0, 0.0]), y),
@@ -42,7 +41,7 @@ def test_literal_values(impl):
 
 
 def test_log_softmax_backward_minus_inf(impl):
-    lsb = get(impl, "log_softmax_backward")
+    lsb = impl.log_softmax_backward
     y = np.array([[0.0, -np.inf], [-np.log(2), -np.log(2)]])
     with no_warnings():
         dx = lsb(np.ones((2, 2)), y)
@@ -60,7 +59,7 @@ def test_log_softmax_backward_minus_inf(impl):
     ((np.int32, np.int32), np.float64),
 ])
 def test_result_dtype(impl, name, dtypes, result):
-    backward, forward = get(impl, name), FORWARD[name]
+    backward, forward = getattr(impl, name), FORWARD[name]
     rng = np.random.default_rng(2)
     x = rng.normal(size=(4, 6))
     g = rng.normal(size=(4, 6)) * 3
@@ -78,7 +77,7 @@ def test_result_dtype(impl, name, dtypes, result):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_out_argument(impl, name):
-    backward, forward = get(impl, name), FORWARD[name]
+    backward, forward = getattr(impl, name), FORWARD[name]
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, 4))
     g = rng.normal(size=(3, 4))
@@ -102,7 +101,7 @@ def test_out_argument(impl, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_out(impl, name):
-    backward = get(impl, name)
+    backward = getattr(impl, name)
     g = np.ones((2, 3))
     y = np.full((2, 3), 1 / 3)
     with pytest.raises(ValueError):
@@ -119,7 +118,7 @@ def test_bad_out(impl, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_input(impl, name):
-    backward = get(impl, name)
+    backward = getattr(impl, name)
     with pytest.raises(ValueError):
         backward(np.ones((2, 3)), np.ones((3, 2)))
     with pytest.raises(ValueError):
@@ -134,7 +133,7 @@ def test_bad_input(impl, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_inputs_unmodified(impl, name):
-    backward, forward = get(impl, name), FORWARD[name]
+    backward, forward = getattr(impl, name), FORWARD[name]
     rng = np.random.default_rng(5)
     g = rng.normal(size=(3, 4))
     y = forward(rng.normal(size=(3, 4)), axis=-1)
@@ -149,6 +148,6 @@ def test_inputs_unmodified(impl, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_empty(impl, name):
-    backward = get(impl, name)
+    backward = getattr(impl, name)
     assert backward(np.ones((0, 3)), np.ones((0, 3))).shape == (0, 3)
     assert backward(np.ones((2, 0)), np.ones((2, 0))).shape == (2, 0)

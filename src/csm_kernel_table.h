@@ -1,0 +1,30 @@
+/* Internal: the table of one instruction set's kernels, filled by each build of csm_kernels.c
+ * (csm_table_<isa>) and read by csm_dispatch.c. Every kind is indexed [dtype][op]; the entries
+ * are untyped (csm_entries.h), so the dispatcher has no per-dtype branches. */
+#ifndef CSM_KERNEL_TABLE_H
+#define CSM_KERNEL_TABLE_H
+#include <stddef.h>
+#include "csoftmax.h"
+
+#define CSM_NUM_DTYPES 2
+
+/* rows: nrows rows of n, row r of x at x + r*a2 elements, of out at out + r*a3 (csm_rows);
+ * cols: (nouter, nred, ninner) reduced over the middle axis, the first ncols columns (csm_cols) */
+typedef void (*csm_pass_fn)(const void *x, void *out, ptrdiff_t a0, ptrdiff_t a1, ptrdiff_t a2,
+                            ptrdiff_t a3);
+
+typedef struct {
+    csm_pass_fn rows[CSM_NUM_DTYPES][CSM_NUM_OPS];
+    csm_pass_fn cols[CSM_NUM_DTYPES][CSM_NUM_OPS];
+    int (*cross_entropy[CSM_NUM_DTYPES])(const csm_ce_args *a);
+    /* [dtype][0: softmax, 1: log_softmax] */
+    void (*softmax_backward[CSM_NUM_DTYPES][2])(const void *g, const void *y, void *out,
+                                               ptrdiff_t nrows, ptrdiff_t n);
+    /* [dtype][0: sigmoid, 1: log_sigmoid] */
+    void (*sigmoid[CSM_NUM_DTYPES][2])(const void *x, void *out, ptrdiff_t n);
+    double (*binary_cross_entropy[CSM_NUM_DTYPES])(const void *x, const void *t, const void *w,
+                                                   ptrdiff_t n, double grad_scale, void *loss,
+                                                   void *grad);
+} csm_kernel_table;
+
+#endif

@@ -1,0 +1,28 @@
+/* The kernels' tuning constants that do not depend on the type or the instruction set, in one
+ * place. Each was measured; the commit that set it gives the numbers. */
+#ifndef CSM_TUNING_H
+#define CSM_TUNING_H
+
+/* A float32 lane adds at most FLUSH terms before its partial sum goes into a double: this bounds
+ * the summation error near 1e-7 for any length (tests/test_accuracy.py builds the worst case). */
+#define FLUSH 8
+
+/* Column kernels work on chunks of NB vectors of adjacent columns (whole cache lines per row
+ * visit); short rows (n <= SMALL_ROW_MAX) are done NB vectors of rows at a time, one per lane. */
+#define NB 4
+#define SMALL_ROW_MAX 32
+
+/* Rows up to ROW_L2_BYTES go through three passes, prefetched PREFETCH_AHEAD bytes ahead when
+ * the input exceeds PREFETCH_TOTAL_MIN (a 512 KB L2 holds the row, its output and the next);
+ * longer rows are read once, in blocks of LONG_BLOCK_BYTES that stay in L1 (csm_rows_long.h). */
+#define ROW_L2_BYTES (128 << 10)
+#define PREFETCH_TOTAL_MIN (2 << 20)
+#define PREFETCH_AHEAD 4096
+#define LONG_BLOCK_BYTES 8192
+#define LONG_BLOCKS_ON_STACK 128
+
+/* Threads split the columns of an axis-0 reduction in groups of COL_GRAIN: whole cache lines
+ * and whole vector chunks per thread (csm_dispatch.c). */
+#define COL_GRAIN 64
+
+#endif
