@@ -45,21 +45,21 @@ CSM_HOT double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shi
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
     VD wide = {0};
-    ptrdiff_t i = 0;
-    int blocks = 0;
-    for (; i + 2 * VL <= n; i += 2 * VL) {
-        if (next) CSM_FN(prefetch_block)(next + i);
-        VT e0 = CSM_FN(expm)(CSM_FN(vload)(x + i), s);
-        VT e1 = CSM_FN(expm)(CSM_FN(vload)(x + i + VL), s);
-        CSM_FN(vstore)(out + i, e0);
-        CSM_FN(vstore)(out + i + VL, e1);
-        acc0 += e0;
-        acc1 += e1;
-        if (++blocks == FLUSH) {
-            wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
-            acc0 = acc1 = CSM_FN(vsplat)(0);
-            blocks = 0;
+    ptrdiff_t i = 0, full = n - n % (2 * VL);
+    while (i < full) {
+        /* FLUSH iterations, then the flush: no counter in the loop */
+        ptrdiff_t end = full - i > FLUSH * 2 * VL ? i + FLUSH * 2 * VL : full;
+        for (; i < end; i += 2 * VL) {
+            if (next) CSM_FN(prefetch_block)(next + i);
+            VT e0 = CSM_FN(expm)(CSM_FN(vload)(x + i), s);
+            VT e1 = CSM_FN(expm)(CSM_FN(vload)(x + i + VL), s);
+            CSM_FN(vstore)(out + i, e0);
+            CSM_FN(vstore)(out + i + VL, e1);
+            acc0 += e0;
+            acc1 += e1;
         }
+        wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
+        acc0 = acc1 = CSM_FN(vsplat)(0);
     }
     for (; i < n; i += VL) {
         int rest = n - i < VL ? (int)(n - i) : VL;
@@ -164,7 +164,14 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    double sum = CSM_FN(exp_store_sum)(x, out, n, CSM_FN(make_shift)(CSM_FN(vsplat)(max)), next);
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
+    double sum;
+    if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
+        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
+        sum = CSM_FN(exp_store_sum)(x, out, n, s, next);
+    } else {
+        sum = CSM_FN(exp_store_sum)(x, out, n, s, next);
+    }
     VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);

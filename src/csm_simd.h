@@ -21,6 +21,7 @@
 #undef VD
 #undef VH
 #undef BLOCK
+#undef CSM_HAVE_VSCALEF
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
 /* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
 #define BLOCK (NB * VL)
@@ -88,6 +89,21 @@ static inline VT CSM_FN(vmax)(VT a, VT b)
 #endif
 }
 
+/* p * 2^e for integer-valued e, in one instruction where the build has it (AVX-512 vscalef, which
+ * also gives the subnormals and the underflow to 0 and the overflow to inf); csm_exp.h builds
+ * 2^e in the exponent bits elsewhere. */
+#if CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#define CSM_HAVE_VSCALEF 1
+static inline VT CSM_FN(vscalef)(VT p, VT e)
+{
+#if defined(CSM_F32)
+    return (VT)_mm512_scalef_ps((__m512)p, (__m512)e);
+#else
+    return (VT)_mm512_scalef_pd((__m512d)p, (__m512d)e);
+#endif
+}
+#endif
+
 static inline T CSM_FN(hmax)(VT v)
 {
     T m = v[0];
@@ -102,12 +118,18 @@ typedef double VD __attribute__((vector_size(CSM_VEC_BYTES)));
 #if defined(CSM_F32)
 #define VH CSM_FN(vh)
 typedef float VH __attribute__((vector_size(CSM_VEC_BYTES / 2)));
-/* lanes folded pairwise into doubles (the fold order does not matter to a sum) */
+/* lanes folded pairwise into doubles (the fold order does not matter to a sum); by shuffles,
+ * not memcpy, which made gcc keep the accumulators on the stack */
 static inline VD CSM_FN(vwiden_sum)(VT a)
 {
-    VH lo, hi;
-    memcpy(&lo, &a, sizeof lo);
-    memcpy(&hi, (const char *)&a + sizeof lo, sizeof hi);
+#if CSM_VEC_BYTES == 64
+    VH lo = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7);
+    VH hi = __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif CSM_VEC_BYTES == 32
+    VH lo = __builtin_shufflevector(a, a, 0, 1, 2, 3), hi = __builtin_shufflevector(a, a, 4, 5, 6, 7);
+#else
+    VH lo = __builtin_shufflevector(a, a, 0, 1), hi = __builtin_shufflevector(a, a, 2, 3);
+#endif
     return __builtin_convertvector(lo, VD) + __builtin_convertvector(hi, VD);
 }
 #else
