@@ -175,7 +175,8 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
     VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);
-    for (; i < n; i++) out[i] *= inv[0];
+    if (i < n)   /* the tail as one partial vector (masked on AVX-512) */
+        CSM_FN(vstore_part)(out + i, CSM_FN(vload_part)(out + i, (int)(n - i), 0) * inv, (int)(n - i));
 }
 
 /* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
@@ -185,7 +186,9 @@ static void CSM_FN(shift_log)(const T *x, T *out, ptrdiff_t n, T max, T lse)
     VT mv = CSM_FN(vsplat)(max), lv = CSM_FN(vsplat)(lse);
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, (CSM_FN(vload)(x + i) - mv) - lv);
-    for (; i < n; i++) out[i] = (x[i] - max) - lse;
+    if (i < n)
+        CSM_FN(vstore_part)(out + i, (CSM_FN(vload_part)(x + i, (int)(n - i), 0) - mv) - lv,
+                            (int)(n - i));
 }
 
 static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
@@ -206,7 +209,8 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *ne
     VT lv = CSM_FN(vsplat)(lse);
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) - lv);
-    for (; i < n; i++) out[i] -= lse;
+    if (i < n)
+        CSM_FN(vstore_part)(out + i, CSM_FN(vload_part)(out + i, (int)(n - i), 0) - lv, (int)(n - i));
 }
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)

@@ -36,24 +36,38 @@ static inline VT CSM_FN(vload)(const T *p) { VT v; memcpy(&v, p, sizeof v); retu
 static inline void CSM_FN(vstore)(T *p, VT v) { memcpy(p, &v, sizeof v); }
 static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
 
-/* The first `count` lanes from p, the rest `fill`: tails go through the same vector code. */
+/* The first `count` lanes from p, the rest `fill`: tails go through the same vector code. AVX-512
+ * reads and writes them with one masked instruction (the lanes past count are never touched);
+ * elsewhere they go through a buffer, element by element. */
 static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
 {
-    T buf[VL];
     if (count == VL) return CSM_FN(vload)(p);
+#if CSM_VEC_BYTES == 64 && defined(__AVX512F__) && defined(CSM_F32)
+    return (VT)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << count) - 1), p);
+#elif CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+    return (VT)_mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << count) - 1), p);
+#else
+    T buf[VL];
     for (int j = 0; j < VL; j++) buf[j] = j < count ? p[j] : fill;
     return CSM_FN(vload)(buf);
+#endif
 }
 
 static inline void CSM_FN(vstore_part)(T *p, VT v, int count)
 {
-    T buf[VL];
     if (count == VL) {
         CSM_FN(vstore)(p, v);
         return;
     }
+#if CSM_VEC_BYTES == 64 && defined(__AVX512F__) && defined(CSM_F32)
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)v);
+#elif CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+    _mm512_mask_storeu_pd(p, (__mmask8)((1u << count) - 1), (__m512d)v);
+#else
+    T buf[VL];
     CSM_FN(vstore)(buf, v);
     for (int j = 0; j < count; j++) p[j] = buf[j];
+#endif
 }
 
 /* mask lanes are all ones or all zeros (a comparison result) */
