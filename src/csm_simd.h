@@ -22,6 +22,7 @@
 #undef VH
 #undef BLOCK
 #undef CSM_HAVE_VSCALEF
+#undef CSM_MASKED_TAILS
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
 /* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
 #define BLOCK (NB * VL)
@@ -35,6 +36,12 @@ typedef UT VU __attribute__((vector_size(CSM_VEC_BYTES)));
 static inline VT CSM_FN(vload)(const T *p) { VT v; memcpy(&v, p, sizeof v); return v; }
 static inline void CSM_FN(vstore)(T *p, VT v) { memcpy(p, &v, sizeof v); }
 static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
+
+#if CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#define CSM_MASKED_TAILS 1   /* vload_part / vstore_part cost one instruction */
+#else
+#define CSM_MASKED_TAILS 0
+#endif
 
 /* The first `count` lanes from p, the rest `fill`: tails go through the same vector code. AVX-512
  * reads and writes them with one masked instruction (the lanes past count are never touched);
@@ -118,11 +125,18 @@ static inline VT CSM_FN(vscalef)(VT p, VT e)
 }
 #endif
 
+/* the largest lane (a NaN lane may or may not win: callers treat a NaN max as a NaN row) */
 static inline T CSM_FN(hmax)(VT v)
 {
+#if CSM_VEC_BYTES == 64 && defined(__AVX512F__) && defined(CSM_F32)
+    return _mm512_reduce_max_ps((__m512)v);
+#elif CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+    return _mm512_reduce_max_pd((__m512d)v);
+#else
     T m = v[0];
     for (int j = 1; j < VL; j++) m = v[j] > m ? v[j] : m;
     return m;
+#endif
 }
 
 /* Wide (double) accumulation of T lanes: float32 partial sums are flushed into doubles often
@@ -152,7 +166,11 @@ static inline VD CSM_FN(vwiden_sum)(VT a) { return a; }
 
 static inline double CSM_FN(hsum_d)(VD v)
 {
+#if CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+    return _mm512_reduce_add_pd((__m512d)v);   /* a tree of shuffles and adds */
+#else
     double s = 0;
     for (int j = 0; j < (int)(sizeof v / sizeof v[0]); j++) s += v[j];
     return s;
+#endif
 }
