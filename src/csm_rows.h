@@ -82,28 +82,31 @@ CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrd
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
     VI ties = {0};
     VD wide = {0};
-    ptrdiff_t i = 0, count = 0;
-    int blocks = 0, j;
-    for (; i + 2 * VL <= n; i += 2 * VL) {
-        if (next) CSM_FN(prefetch_block)(next + i);  /* as in exp_store_sum */
-        VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
-        VT ea = CSM_FN(expm)(a, s), eb = CSM_FN(expm)(b, s);
-        if (out) {
-            CSM_FN(vstore)(out + i, ea);
-            CSM_FN(vstore)(out + i + VL, eb);
+    ptrdiff_t i = 0, count = 0, full = n - n % (2 * VL);
+    int j;
+    while (i < full) {
+        ptrdiff_t end = full - i > FLUSH * 2 * VL ? i + FLUSH * 2 * VL : full;   /* as exp_store_sum */
+        for (; i < end; i += 2 * VL) {
+            if (next) CSM_FN(prefetch_block)(next + i);  /* as in exp_store_sum */
+            VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
+            VT ea = CSM_FN(expm)(a, s), eb = CSM_FN(expm)(b, s);
+            if (out) {
+                CSM_FN(vstore)(out + i, ea);
+                CSM_FN(vstore)(out + i + VL, eb);
+            }
+            if (shifted) {
+                CSM_FN(vstore)(shifted + i, a - mv);
+                CSM_FN(vstore)(shifted + i + VL, b - mv);
+            }
+            /* a <= max, so a >= max is a == max (false for NaN, whose exp is summed): one
+             * compare serves both the sum below the max and the tie count */
+            VI at_a = a >= mv, at_b = b >= mv;
+            acc0 += (VT)((VI)ea & ~at_a);
+            acc1 += (VT)((VI)eb & ~at_b);
+            ties -= at_a + at_b;  /* true is -1 */
         }
-        if (shifted) {
-            CSM_FN(vstore)(shifted + i, a - mv);
-            CSM_FN(vstore)(shifted + i + VL, b - mv);
-        }
-        acc0 += (VT)((VI)ea & ~(a >= mv));
-        acc1 += (VT)((VI)eb & ~(b >= mv));
-        ties -= (a == mv) + (b == mv);  /* true is -1 */
-        if (++blocks == FLUSH) {
-            wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
-            acc0 = acc1 = CSM_FN(vsplat)(0);
-            blocks = 0;
-        }
+        wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
+        acc0 = acc1 = CSM_FN(vsplat)(0);
     }
     for (; i < n; i += VL) {
         int rest = n - i < VL ? (int)(n - i) : VL;
@@ -111,8 +114,9 @@ CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrd
         VT ea = CSM_FN(expm)(a, s);
         if (out) CSM_FN(vstore_part)(out + i, ea, rest);
         if (shifted) CSM_FN(vstore_part)(shifted + i, a - mv, rest);
-        acc0 += (VT)((VI)ea & ~(a >= mv));
-        ties -= a == mv;
+        VI at_a = a >= mv;
+        acc0 += (VT)((VI)ea & ~at_a);
+        ties -= at_a;
     }
     for (j = 0; j < VL; j++) count += ties[j];
     *n_max = count;
