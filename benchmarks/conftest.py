@@ -1,7 +1,8 @@
 """Parameters and fixtures shared by the pytest-benchmark suites.
 
 Every benchmark test takes the parameters ``impl`` (csoftmax, numpy, scipy,
-torch, onnxruntime), ``shape`` (e.g. ``64x1000``) and ``dtype``, so the
+torch, onnxruntime, jax), ``shape`` (e.g. ``64x1000`` or ``8x16x128x128``,
+reduced over the last axis) and ``dtype``, so the
 results can be grouped with ``--benchmark-group-by=param:shape`` and compared
 across runs with ``--benchmark-save`` / ``--benchmark-compare``.  A peer that
 is not installed is skipped, never an error.  The implementations themselves
@@ -18,7 +19,7 @@ import csoftmax
 from csoftmax.bench.peers import PEER_ORDER, Case, load_peers
 from csoftmax.bench.runner import check, make_logits, make_targets, parse_shapes, shape_label
 
-DEFAULT_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10"
+DEFAULT_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10,8x16x128x128"
 #: Only with --bench-slow: 256 MiB per array, seconds per test for the peers.
 SLOW_SHAPES = "65536x1024"
 DEFAULT_DTYPES = "float32,float64"
@@ -27,10 +28,10 @@ SEED = 0
 
 def pytest_addoption(parser):
     group = parser.getgroup("csoftmax benchmarks")
-    group.addoption("--bench-shapes", help=f"comma-separated RxC shapes (default {DEFAULT_SHAPES})")
+    group.addoption("--bench-shapes", help=f"comma-separated shapes, e.g. 64x1000 (default {DEFAULT_SHAPES})")
     group.addoption("--bench-dtypes", default=DEFAULT_DTYPES, help=f"default {DEFAULT_DTYPES}")
     group.addoption("--bench-impls", help=f"comma-separated subset of {','.join(PEER_ORDER)}")
-    group.addoption("--bench-threads", type=int, default=1, help="threads for csoftmax/torch/onnxruntime")
+    group.addoption("--bench-threads", type=int, default=1, help="threads for csoftmax/torch/onnxruntime/jax")
     group.addoption("--bench-slow", action="store_true", help=f"also run the slow shapes ({SLOW_SHAPES})")
 
 

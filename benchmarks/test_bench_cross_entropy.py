@@ -1,9 +1,9 @@
-"""Cross-entropy loss + gradient: csoftmax vs the NumPy reference vs PyTorch.
+"""Cross-entropy loss + gradient: csoftmax vs the NumPy reference vs PyTorch and JAX.
 
 csoftmax and the reference compute (loss, grad) in one call with
 ``return_grad=True``; PyTorch runs forward + backward, the way a training step
-gets the gradient.  Mean reduction, int64 class labels, classes on the last
-axis.
+gets the gradient, and JAX ``jax.value_and_grad`` of the mean loss, jitted.
+Mean reduction, int64 class labels, classes on the last axis.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from conftest import describe, prepare_checked
 from csoftmax.bench.peers import Case
 
 #: The peers that implement a cross-entropy gradient.
-IMPLS = ("csoftmax", "numpy", "torch")
+IMPLS = ("csoftmax", "numpy", "torch", "jax")
 
 
 def test_cross_entropy_grad(benchmark, impl, shape, dtype, peer, reference, logits, targets):

@@ -1,10 +1,10 @@
 """The command ``python -m csoftmax.bench [options]``: its options, the rows to run, ``main``.
 
 Prints, per operation, a table of median times for csoftmax, the NumPy
-reference, SciPy, PyTorch and ONNX Runtime (whichever are installed),
-csoftmax's speedup over each, its throughput and its time relative to a plain
-memory copy; then extra sections (float64, axis=0, each ISA path, per-call
-overhead).  Every result is checked against ``csoftmax.reference`` before it
+reference, SciPy, PyTorch, ONNX Runtime and JAX (whichever are installed),
+csoftmax's speedup over each and over the fastest of them, its throughput and
+its time relative to a plain memory copy; then extra sections (float64,
+axis=0, each ISA path, per-call overhead).  Every result is checked against ``csoftmax.reference`` before it
 is timed.  Progress goes to stderr, the report to stdout.
 
 Exit status: 0 on success, 1 if a csoftmax result was wrong or raised,
@@ -31,8 +31,11 @@ from .plot import PlotUnavailable, plot_speedups, require_matplotlib
 from .runner import Progress, RowSpec, Runner, parse_shapes, shape_label
 from .timing import QUICK_POLICY, TimingPolicy
 
-DEFAULT_SHAPES = "1x10,64x1000,256x1000,4096x1000,32x32000,8x128256,16384x10,65536x1024"
-QUICK_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10"
+#: 8x16x128x128: attention scores (batch, heads, queries, keys), reduced over the keys.
+DEFAULT_SHAPES = (
+    "1x10,64x1000,256x1000,4096x1000,32x32000,8x128256,16384x10,16384x32,4096x100,2048x257,8x16x128x128,65536x1024"
+)
+QUICK_SHAPES = "1x10,64x1000,4096x1000,8x128256,16384x10,4096x100"
 #: Inputs at least this large get a preallocated out= under --out auto: a
 #: fresh 256 MiB result costs more in page faults than the softmax itself.
 OUT_AUTO_BYTES = 64 << 20
@@ -43,15 +46,20 @@ EXTRA_SHAPE = (4096, 1000)
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m csoftmax.bench",
-        description="Benchmark csoftmax against NumPy, SciPy, PyTorch and ONNX Runtime.",
+        description="Benchmark csoftmax against NumPy, SciPy, PyTorch, ONNX Runtime and JAX.",
         epilog="Peers that are not installed are listed as such and skipped.",
     )
     p.add_argument("--quick", action="store_true", help="few shapes, short timings (< 60 s; for CI)")
-    p.add_argument("--shapes", help=f"comma-separated RxC shapes (default: {DEFAULT_SHAPES})")
+    p.add_argument(
+        "--shapes", help="comma-separated shapes such as 64x1000 or 8x16x128x128, reduced over the last axis"
+        f" (default: {DEFAULT_SHAPES})"
+    )
     p.add_argument("--dtypes", default="float32", help="comma-separated: float32,float64 (default: float32)")
     p.add_argument("--ops", default=",".join(OPS), help=f"comma-separated subset of {','.join(OPS)}")
     p.add_argument("--impls", help=f"comma-separated subset of {','.join(PEER_ORDER)} (csoftmax always runs)")
-    p.add_argument("--threads", type=int, default=1, help="threads for csoftmax, PyTorch, ONNX Runtime (default 1)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="threads for csoftmax, PyTorch, ONNX Runtime, JAX (default 1)"
+    )
     p.add_argument(
         "--out",
         choices=("auto", "always", "never"),

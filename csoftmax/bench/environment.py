@@ -55,7 +55,7 @@ def environment(peers: List[Peer], missing: Dict[str, str], threads: int) -> Dic
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "peers": {p.name: {"label": p.label, "version": p.version} for p in peers},
+        "peers": {p.name: {"label": p.label, "version": p.version, "note": p.note} for p in peers},
         "missing": dict(missing),
         "csoftmax": {
             "isa": csoftmax.get_isa(),
@@ -79,7 +79,8 @@ def header_lines(env: Dict[str, object], threads: int, policy_note: str) -> List
         f"software:  Python {env['python']}, NumPy {env['numpy']}",
     ]
     for name, peer in env["peers"].items():
-        lines.append(f"  {name:<12} {peer['label']} {peer['version']}")
+        note = f"; {peer['note']}" if peer.get("note") else ""
+        lines.append(f"  {name:<12} {peer['label']} {peer['version']}{note}")
     for name, reason in env["missing"].items():
         lines.append(f"  {name:<12} {reason}")
     isas, cache_mib = ", ".join(cs["available_isas"]), cs["output_cache_bytes"] / 2**20

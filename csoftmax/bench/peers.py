@@ -13,7 +13,10 @@ benchmark must run with NumPy alone.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -25,7 +28,7 @@ import csoftmax
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
 
 #: Names of the peers in column order (csoftmax first: it is the subject).
-PEER_ORDER = ("csoftmax", "numpy", "scipy", "torch", "onnxruntime")
+PEER_ORDER = ("csoftmax", "numpy", "scipy", "torch", "onnxruntime", "jax")
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Peer:
     name = "?"
     label = "?"
     version = "?"
+    note = ""  # how its threads were set, if that needs saying (report header)
     supports_out = False
 
     def prepare(self, case: Case) -> Optional[Prepared]:  # pragma: no cover
@@ -232,6 +236,159 @@ class OrtPeer(Peer):
         return Prepared(call)
 
 
+@contextlib.contextmanager
+def _cpus_for_new_threads(threads: int):
+    """Let threads started inside the block see only ``threads`` CPUs; yield how many they see.
+
+    For a runtime that sizes its thread pool by the CPUs it may use and has no
+    setting for it (XLA's CPU client).  Afterwards the calling thread and every
+    thread started meanwhile may run on every allowed CPU again: the pool keeps
+    its size but is pinned to no core (pinned, it would share one core with
+    whatever else runs there).  Linux only; elsewhere nothing is limited
+    (yields None).
+    """
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        yield None
+        return
+    if threads >= len(allowed):
+        yield len(allowed)  # no fewer CPUs to ask for
+        return
+    tasks = "/proc/self/task"
+    before = set(os.listdir(tasks))
+    os.sched_setaffinity(0, sorted(allowed)[:threads])  # the calling thread; new threads inherit it
+    try:
+        yield threads
+    finally:
+        for tid in (set(os.listdir(tasks)) - before) | {str(threading.get_native_id())}:
+            try:
+                os.sched_setaffinity(int(tid), allowed)
+            except OSError:  # the thread has ended
+                pass
+
+
+class JaxPeer(Peer):
+    """JAX on the CPU: ``jax.nn`` / ``jax.scipy.special`` under ``jax.jit``.
+
+    Each function is compiled in ``prepare`` (the first call compiles; jit
+    keeps one executable per shape and dtype).  The input is put on the CPU
+    device there too, as ``torch.from_numpy`` is for PyTorch; the timed call
+    includes ``block_until_ready()``, since JAX returns before the result is
+    computed.  The result reaches NumPy through ``np.asarray`` (no copy).
+    """
+
+    name, label = "jax", "JAX"
+
+    def __init__(self, threads: int) -> None:
+        # XLA's CPU client sizes its thread pool by the CPUs the process may
+        # use when the client starts, and has no setting for it: XLA_FLAGS
+        # "--xla_cpu_multi_thread_eigen=false" only concerns Eigen's dot and
+        # convolution kernels, and "intra_op_parallelism_threads=1" is no XLA
+        # flag (ignored after a "--" flag, fatal alone).  So jax is imported,
+        # and its CPU client started, here, while this thread's CPU affinity
+        # is narrowed to `threads` CPUs.
+        with _cpus_for_new_threads(threads) as cpus:
+            import jax
+            import jax.numpy as jnp
+            import jax.scipy.special
+
+            started_before = _jax_started()
+            if not started_before:
+                jax.config.update("jax_platforms", "cpu")  # no accelerator client, even if one is installed
+                # Run each computation on the calling thread, as every other
+                # peer does.  By default the client hands it to a worker thread
+                # and the caller sleeps until it is done: no overlap when every
+                # call waits for its result, only a cross-thread wake-up per
+                # call (64x1000 softmax, 1 thread: ~27 µs inline, 35-90 µs
+                # handed over, varying with the cores the two threads land on).
+                jax.config.update("jax_cpu_enable_async_dispatch", False)
+            self.device = jax.devices("cpu")[0]  # starts the CPU client
+        # float64 inputs stay float64 (JAX makes them float32 by default).
+        jax.config.update("jax_enable_x64", True)
+        self.jax, self.jnp, self.version = jax, jnp, jax.__version__
+        self.fns = {
+            "softmax": jax.nn.softmax,
+            "log_softmax": jax.nn.log_softmax,
+            "logsumexp": jax.scipy.special.logsumexp,
+        }
+        self._jitted: Dict[tuple, Callable] = {}
+        if started_before:
+            self.note = "CPU; threads not set: JAX had started its CPU client before"
+        elif cpus is None:
+            self.note = "CPU; threads not set (no CPU affinity on this platform)"
+        else:
+            self.note = (
+                f"CPU, synchronous dispatch; XLA thread pool sized for {cpus} CPU(s) by the CPU affinity"
+                " its client started with"
+            )
+
+    def _jit(self, op: str, axis: int) -> Callable:
+        key = (op, axis)
+        if key not in self._jitted:
+            jax, jnp = self.jax, self.jnp
+            if op == "cross_entropy":
+
+                # logsumexp - the label's logit, as optax's
+                # softmax_cross_entropy_with_integer_labels computes it: about
+                # 2x faster here (loss + gradient) than picking from
+                # log_softmax, and 2-6x faster than a one-hot product.
+                def mean_nll(x, target):
+                    picked = jnp.take_along_axis(x, target[:, None], axis=-1)[:, 0]
+                    return jnp.mean(jax.scipy.special.logsumexp(x, axis=-1) - picked)
+
+                self._jitted[key] = jax.jit(jax.value_and_grad(mean_nll))
+            else:
+                self._jitted[key] = jax.jit(functools.partial(self.fns[op], axis=axis))
+        return self._jitted[key]
+
+    def prepare(self, case: Case) -> Optional[Prepared]:
+        if case.x.dtype not in (np.float32, np.float64):
+            return None
+        if case.op == "cross_entropy" and (case.axis not in (-1, case.x.ndim - 1) or case.x.ndim != 2):
+            return None  # (N, C) logits, classes last, as for PyTorch
+        put = functools.partial(self.jax.device_put, device=self.device)
+        fn = self._jit(case.op, case.axis)
+        if case.op == "cross_entropy":
+            args = (put(case.x), put(case.target))
+            call = functools.partial(_jax_call_pair, fn, *args)
+            to_numpy = _jax_pair_to_numpy
+        else:
+            args = (put(case.x),)
+            call = functools.partial(_jax_call, fn, *args)
+            to_numpy = np.asarray
+        call()  # compiles for this shape, dtype and axis (not timed)
+        return Prepared(call, to_numpy)
+
+    def whole_calls(self, x: np.ndarray, out: np.ndarray) -> List[Tuple[str, Callable[[], object]]]:
+        fn = self._jit("softmax", -1)
+        fn(x).block_until_ready()  # compile
+        return [("jax: np.asarray(softmax(x))", lambda: np.asarray(fn(x)))]
+
+
+def _jax_started() -> bool:
+    """Whether JAX's backends were started before (then its pool is sized already)."""
+    try:
+        from jax._src.xla_bridge import backends_are_initialized  # no public equivalent
+    except ImportError:  # moved in another JAX version: assume not
+        return False
+    return backends_are_initialized()
+
+
+def _jax_call(fn, *args):
+    return fn(*args).block_until_ready()
+
+
+def _jax_call_pair(fn, *args):
+    loss, grad = fn(*args)
+    loss.block_until_ready()
+    return loss, grad.block_until_ready()
+
+
+def _jax_pair_to_numpy(result):
+    return tuple(np.asarray(r) for r in result)
+
+
 def load_peers(threads: int = 1, only: Optional[List[str]] = None) -> Tuple[List[Peer], Dict[str, str]]:
     """Instantiate every importable peer; return (peers, {missing: reason})."""
     factories = {
@@ -240,6 +397,7 @@ def load_peers(threads: int = 1, only: Optional[List[str]] = None) -> Tuple[List
         "scipy": ScipyPeer,
         "torch": lambda: TorchPeer(threads),
         "onnxruntime": lambda: OrtPeer(threads),
+        "jax": lambda: JaxPeer(threads),
     }
     peers: List[Peer] = []
     missing: Dict[str, str] = {}

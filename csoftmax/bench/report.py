@@ -11,6 +11,7 @@ from .timing import Timing
 
 LEGEND = (
     "µs = median time per call; ×peer = peer time / csoftmax time (higher: csoftmax faster); "
+    "vs best = the fastest peer's time / csoftmax time, and which peer that was; "
     "GB/s = csoftmax bytes read + written / time; t/memcpy = csoftmax time / np.copyto of the "
     "same array (1.0 = as fast as a copy); * = out= preallocated for the implementations that accept it"
 )
@@ -58,7 +59,8 @@ def comparison_table(title: str, rows: Sequence[Row], markdown: bool) -> str:
     """Per-shape times of every implementation, speedups, GB/s, memcpy ratio."""
     impls = _present(rows)
     peers = [name for name in impls if name != "csoftmax"]
-    headers = ["case"] + [f"{n} µs" for n in impls] + [f"×{n}" for n in peers] + ["GB/s", "t/memcpy"]
+    best = ["vs best"] if peers else []
+    headers = ["case"] + [f"{n} µs" for n in impls] + [f"×{n}" for n in peers] + best + ["GB/s", "t/memcpy"]
     body = []
     for r in rows:
         label = r.spec.label + (" *" if r.spec.use_out else "")
@@ -66,9 +68,16 @@ def comparison_table(title: str, rows: Sequence[Row], markdown: bool) -> str:
             [label]
             + [_cell_text(r, n) for n in impls]
             + [format_ratio(r.speedup(n)) for n in peers]
+            + ([_best_text(r)] if peers else [])
             + [_fmt(r.gbps(), ".1f"), _fmt(r.memcpy_ratio(), ".2f")]
         )
     return render_table(title, headers, body, markdown) + _problems(rows, markdown)
+
+
+def _best_text(row: Row) -> str:
+    """``"0.91x onnxruntime"``: csoftmax's speedup over the fastest peer of the row, and its name."""
+    best = row.best_peer()
+    return f"{format_ratio(best[1])} {best[0]}" if best else "-"
 
 
 def isa_table(row: Row, default_isa: str, markdown: bool) -> str:

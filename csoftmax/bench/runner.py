@@ -81,6 +81,16 @@ class Row:
         mine, theirs = self.time("csoftmax"), self.time(peer)
         return theirs / mine if mine and theirs else None
 
+    def best_peer(self) -> Optional[Tuple[str, float]]:
+        """The fastest peer in this row and csoftmax's speedup over it (its time / csoftmax's)."""
+        mine = self.time("csoftmax")
+        times = {name: self.time(name) for name in self.cells if name != "csoftmax"}
+        times = {name: t for name, t in times.items() if t}
+        if not mine or not times:
+            return None
+        name = min(times, key=times.get)
+        return name, times[name] / mine
+
     def gbps(self, impl: str = "csoftmax") -> Optional[float]:
         """Throughput of ``impl``: minimal bytes moved / median time."""
         t = self.time(impl)
@@ -92,7 +102,7 @@ class Row:
         return t / self.memcpy.median if t and self.memcpy else None
 
     def as_dict(self) -> dict:
-        spec = self.spec
+        spec, best = self.spec, self.best_peer()
         return {
             "section": spec.section,
             "op": spec.op,
@@ -105,6 +115,7 @@ class Row:
             "bytes_moved": self.bytes_moved,
             "memcpy": self.memcpy.as_dict() if self.memcpy else None,
             "speedup": {name: self.speedup(name) for name in self.cells if name != "csoftmax"},
+            "best_peer": {"name": best[0], "speedup": best[1]} if best else None,
             "cells": {
                 name: {
                     "status": c.status,
@@ -124,13 +135,13 @@ def shape_label(shape: Sequence[int]) -> str:
 
 
 def parse_shapes(text: str) -> List[Tuple[int, ...]]:
-    """``"64x1000,8x128256"`` -> ``[(64, 1000), (8, 128256)]``."""
+    """``"64x1000,8x16x128x128"`` -> ``[(64, 1000), (8, 16, 128, 128)]`` (any number of dimensions)."""
     shapes = []
     for item in filter(None, (s.strip() for s in text.split(","))):
         try:
             dims = tuple(int(d) for d in item.lower().split("x"))
         except ValueError:
-            raise ValueError(f"bad shape {item!r}: expected e.g. 64x1000") from None
+            raise ValueError(f"bad shape {item!r}: expected e.g. 64x1000 or 8x16x128x128") from None
         if not dims or min(dims) < 1:
             raise ValueError(f"bad shape {item!r}: dimensions must be >= 1")
         shapes.append(dims)

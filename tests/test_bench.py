@@ -1,0 +1,75 @@
+"""The benchmark command's own logic: shapes, rows, the "vs best" column, a missing peer.
+
+Runs with NumPy alone (the peers are not needed): no timing is asserted on.
+"""
+import sys
+
+import pytest
+
+from helpers import fast_module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    fast_module()  # the benchmark imports the compiled csoftmax
+    from csoftmax.bench import cli, peers, report, runner
+    return cli, peers, report, runner
+
+
+def test_shapes_of_any_rank(bench):
+    cli, _, _, runner = bench
+    assert runner.parse_shapes("64x1000, 8x16x128x128,7") == [(64, 1000), (8, 16, 128, 128), (7,)]
+    for bad in ("64x", "0x10", "ax3", ""):
+        with pytest.raises(ValueError):
+            runner.parse_shapes(bad)
+    shapes = runner.parse_shapes(cli.DEFAULT_SHAPES)
+    assert {(16384, 32), (4096, 100), (2048, 257), (8, 16, 128, 128)} <= set(shapes)
+    assert (4096, 100) in runner.parse_shapes(cli.QUICK_SHAPES)
+
+
+def test_plan_skips_cross_entropy_of_nd_shapes(bench):
+    cli = bench[0]
+    args = cli.parse_args(["--shapes", "4x5,2x3x5", "--no-extras"])
+    rows = [(s.op, s.shape) for s in cli.plan(args)]
+    assert ("cross_entropy", (4, 5)) in rows and ("softmax", (2, 3, 5)) in rows
+    assert ("cross_entropy", (2, 3, 5)) not in rows
+
+
+def _row(runner, times):
+    from csoftmax.bench.timing import Timing
+    row = runner.Row(runner.RowSpec("main", "softmax", "float32", (4, 5)), bytes_moved=160)
+    for name, t in times.items():
+        ok = t is not None
+        row.cells[name] = runner.Cell(name, "ok" if ok else "WRONG", Timing([t]) if ok else None)
+    return row
+
+
+def test_best_peer_is_the_fastest_correct_peer(bench):
+    _, _, report, runner = bench
+    row = _row(runner, {"csoftmax": 2.0, "numpy": 9.0, "onnxruntime": 1.6, "jax": 2.5, "torch": None})
+    assert row.best_peer() == ("onnxruntime", pytest.approx(0.8))
+    assert row.as_dict()["best_peer"] == {"name": "onnxruntime", "speedup": pytest.approx(0.8)}
+    table = report.comparison_table("t", [row], markdown=True)
+    header, _, line = table.splitlines()[2:5]
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cols.index("vs best") == cols.index("×jax") + 1 and cols[-2:] == ["GB/s", "t/memcpy"]
+    assert cells[cols.index("vs best")] == "0.80x onnxruntime"
+    assert _row(runner, {"csoftmax": 1.0, "torch": None}).best_peer() is None
+    alone = report.comparison_table("t", [_row(runner, {"csoftmax": 1.0})], markdown=False)
+    assert "vs best" not in alone  # no peer, no column
+
+
+def test_jax_missing_is_reported_not_raised(bench, monkeypatch):
+    peers = bench[1]
+    monkeypatch.setitem(sys.modules, "jax", None)  # import jax -> ImportError
+    loaded, missing = peers.load_peers(1, only=["jax"])
+    assert [p.name for p in loaded] == ["csoftmax"]
+    assert missing["jax"].startswith("not installed")
+
+
+def test_command_runs_an_nd_shape(bench, capsys):
+    cli = bench[0]
+    assert cli.main(["--quick", "--shapes", "2x3x5", "--impls", "numpy", "--no-extras", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "2x3x5" in out and "vs best" in out and "numpy" in out
