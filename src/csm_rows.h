@@ -247,42 +247,49 @@ static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdi
 /* Rows of at most 2 VL elements where tails are masked (AVX-512): each row stays in two registers
  * and its three passes run on them, with no reload and no per-pass loop. A row whose max is not
  * finite goes through softmax_row (its NaN rule). */
-/* one short row in registers: a, b loaded; NaN rule by softmax_row when the max is not finite */
-CSM_HOT void CSM_FN(short_row_finish)(const T *xr, T *o, ptrdiff_t n, int na, int nb, VT a,
-                                      VT b, T max)
+/* Rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512): each row is loaded
+ * into registers once and its three passes run there (no reload, no per-pass loop, no call).
+ * NV, the row's vector count, is a constant in each instance, so every loop below unrolls and
+ * the vectors stay in registers. A row whose max is not finite goes through softmax_row. */
+CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                              ptrdiff_t ldo, const int NV)
 {
-    if (CSM_FN(row_is_special)(max)) {
-        CSM_FN(softmax_row)(xr, o, n, NULL);
-        return;
+    const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
+    for (ptrdiff_t r = 0; r < nrows; r++) {
+        const T *xr = x + r * ldx;
+        T *o = out + r * ldo;
+        VT v[REG_ROW_VECTORS], m;
+        int j;
+        for (j = 0; j < NV - 1; j++) v[j] = CSM_FN(vload)(xr + j * VL);
+        v[NV - 1] = CSM_FN(vload_part)(xr + (NV - 1) * VL, last, -(T)INFINITY);
+        m = v[0];
+        for (j = 1; j < NV; j++) m = CSM_FN(vmax)(v[j], m);
+        T max = CSM_FN(hmax)(m);
+        if (CSM_FN(row_is_special)(max)) {
+            CSM_FN(softmax_row)(xr, o, n, NULL);
+            continue;
+        }
+        CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
+        VT sum = CSM_FN(vsplat)(0);
+        for (j = 0; j < NV; j++) {
+            v[j] = CSM_FN(expm)(v[j], s);
+            sum += v[j];   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+        }
+        VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum))));
+        for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, v[j] * inv);
+        CSM_FN(vstore_part)(o + (NV - 1) * VL, v[NV - 1] * inv, last);
     }
-    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-    VT ea = CSM_FN(expm)(a, s), eb = CSM_FN(expm)(b, s);
-    VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(ea + eb))));
-    CSM_FN(vstore_part)(o, ea * inv, na);
-    if (nb) CSM_FN(vstore_part)(o + VL, eb * inv, nb);
 }
 
-static void CSM_FN(softmax_short_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
-                                       ptrdiff_t ldx, ptrdiff_t ldo)
+static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
+                                     ptrdiff_t ldx, ptrdiff_t ldo)
 {
-    int na = n < VL ? (int)n : VL, nb = (int)n - na;
-    VT ninf = CSM_FN(vsplat)(-(T)INFINITY);
-    ptrdiff_t r = 0;
-    /* two rows at a time: their dependency chains (max, shift, exps, sum, division) interleave */
-    for (; r + 2 <= nrows; r += 2) {
-        const T *x0 = x + r * ldx, *x1 = x0 + ldx;
-        VT a0 = CSM_FN(vload_part)(x0, na, -(T)INFINITY), a1 = CSM_FN(vload_part)(x1, na, -(T)INFINITY);
-        VT b0 = nb ? CSM_FN(vload_part)(x0 + VL, nb, -(T)INFINITY) : ninf;
-        VT b1 = nb ? CSM_FN(vload_part)(x1 + VL, nb, -(T)INFINITY) : ninf;
-        T m0 = CSM_FN(hmax)(CSM_FN(vmax)(a0, b0)), m1 = CSM_FN(hmax)(CSM_FN(vmax)(a1, b1));
-        CSM_FN(short_row_finish)(x0, out + r * ldo, n, na, nb, a0, b0, m0);
-        CSM_FN(short_row_finish)(x1, out + (r + 1) * ldo, n, na, nb, a1, b1, m1);
-    }
-    for (; r < nrows; r++) {
-        const T *xr = x + r * ldx;
-        VT a = CSM_FN(vload_part)(xr, na, -(T)INFINITY);
-        VT b = nb ? CSM_FN(vload_part)(xr + VL, nb, -(T)INFINITY) : ninf;
-        CSM_FN(short_row_finish)(xr, out + r * ldo, n, na, nb, a, b, CSM_FN(hmax)(CSM_FN(vmax)(a, b)));
+    switch ((int)((n + VL - 1) / VL)) {
+#define CSM_REG_CASE(nv) \
+    case nv: CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv); break;
+    CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
+    CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+#undef CSM_REG_CASE
     }
 }
 
@@ -292,10 +299,8 @@ static void CSM_FN(softmax_short_rows)(const T *x, T *out, ptrdiff_t nrows, ptrd
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                  ptrdiff_t ldo)
 {
-    /* a row in registers costs ~60 cycles whatever its length (AVX-512, Zen 5): it beats a lane
-     * per row from 1.5 vectors on (float32 32: 0.45 against 0.66 ns per element; 24: level) */
-    if (CSM_MASKED_TAILS && n <= 2 * VL && 2 * n > 3 * VL) {
-        CSM_FN(softmax_short_rows)(x, out, nrows, n, ldx, ldo);
+    if (CSM_MASKED_TAILS && n <= REG_ROW_VECTORS * VL && 2 * n > 3 * VL) {
+        CSM_FN(softmax_reg_rows)(x, out, nrows, n, ldx, ldo);
         return;
     }
     if (n <= SMALL_ROW_MAX && nrows > 1) {

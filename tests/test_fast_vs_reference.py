@@ -89,7 +89,7 @@ def test_row_lengths(fast, reference, isa, dtype, batch, n):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("n", ROW_LENGTHS[:33] + [100, 1000])
+@pytest.mark.parametrize("n", ROW_LENGTHS[:33] + [48, 64, 100, 127, 128, 129, 1000])
 def test_special_values_in_every_lane(fast, reference, isa, dtype, n):
     x = special_rows(n, dtype)
     check_all(fast, reference, x)
