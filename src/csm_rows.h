@@ -248,17 +248,19 @@ static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdi
  * and its three passes run on them, with no reload and no per-pass loop. A row whose max is not
  * finite goes through softmax_row (its NaN rule). */
 /* Rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512): each row is loaded
- * into registers once and its three passes run there (no reload, no per-pass loop, no call).
- * NV, the row's vector count, is a constant in each instance, so every loop below unrolls and
- * the vectors stay in registers. A row whose max is not finite goes through softmax_row. */
+ * into registers once and its passes run there (no reload, no per-pass loop, no call). NV, the
+ * row's vector count, and OP are constants in each instance, so every loop below unrolls and the
+ * vectors stay in registers. log_softmax and logsumexp keep the max's own terms out of the sum,
+ * as exp_sum_below_max does. A row whose max is not finite goes through the one-row functions
+ * (their NaN and infinity rules). */
 CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                              ptrdiff_t ldo, const int NV)
+                              ptrdiff_t ldo, const int NV, const csm_op OP)
 {
     const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const T *xr = x + r * ldx;
         T *o = out + r * ldo;
-        VT v[REG_ROW_VECTORS], m;
+        VT v[REG_ROW_VECTORS], e[REG_ROW_VECTORS], m, sum = CSM_FN(vsplat)(0);
         int j;
         for (j = 0; j < NV - 1; j++) v[j] = CSM_FN(vload)(xr + j * VL);
         v[NV - 1] = CSM_FN(vload_part)(xr + (NV - 1) * VL, last, -(T)INFINITY);
@@ -266,31 +268,64 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
         for (j = 1; j < NV; j++) m = CSM_FN(vmax)(v[j], m);
         T max = CSM_FN(hmax)(m);
         if (CSM_FN(row_is_special)(max)) {
-            CSM_FN(softmax_row)(xr, o, n, NULL);
+            if (OP == CSM_SOFTMAX) CSM_FN(softmax_row)(xr, o, n, NULL);
+            else if (OP == CSM_LOG_SOFTMAX) CSM_FN(log_softmax_row)(xr, o, n, NULL);
+            else *o = CSM_FN(logsumexp_row)(xr, n, NULL);
             continue;
         }
         CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-        VT sum = CSM_FN(vsplat)(0);
-        for (j = 0; j < NV; j++) {
-            v[j] = CSM_FN(expm)(v[j], s);
-            sum += v[j];   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+        if (OP == CSM_SOFTMAX) {
+            for (j = 0; j < NV; j++) {
+                e[j] = CSM_FN(expm)(v[j], s);
+                sum += e[j];   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+            }
+            VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum))));
+            for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, e[j] * inv);
+            CSM_FN(vstore_part)(o + (NV - 1) * VL, e[NV - 1] * inv, last);
+            continue;
         }
-        VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum))));
-        for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, v[j] * inv);
-        CSM_FN(vstore_part)(o + (NV - 1) * VL, v[NV - 1] * inv, last);
+        VT mv = CSM_FN(vsplat)(max);
+        VI ties = {0};
+        for (j = 0; j < NV; j++) {
+            VI at = v[j] >= mv;   /* == max; false for NaN, whose exp is summed */
+            sum += (VT)((VI)CSM_FN(expm)(v[j], s) & ~at);
+            ties -= at;
+        }
+        ptrdiff_t count = 0;
+        for (j = 0; j < VL; j++) count += ties[j];
+        double e_max = (double)CSM_FN(expm)(mv, s)[0];
+        double rest = CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum));
+        double lse = (count == 1 ? 0.0 : log((double)count)) + log1p(rest / ((double)count * e_max));
+        if (OP == CSM_LOGSUMEXP) {
+            *o = (T)((double)max + lse);
+            continue;
+        }
+        VT lv = CSM_FN(vsplat)((T)lse);
+        for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, (v[j] - mv) - lv);
+        CSM_FN(vstore_part)(o + (NV - 1) * VL, (v[NV - 1] - mv) - lv, last);
     }
 }
 
-static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
-                                     ptrdiff_t ldx, ptrdiff_t ldo)
+static void CSM_FN(op_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                                ptrdiff_t ldo, const csm_op OP)
 {
     switch ((int)((n + VL - 1) / VL)) {
 #define CSM_REG_CASE(nv) \
-    case nv: CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv); break;
+    case nv: CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv, OP); break;
     CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
     CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
 #undef CSM_REG_CASE
     }
+}
+
+/* The rows reg_rows serves, where tails are masked, up to REG_ROW_VECTORS: softmax from 1.5
+ * vectors on (below, a lane per row is faster: 16384x10 1.43 against 0.74 ns per element);
+ * log_softmax and logsumexp above SMALL_ROW_MAX, since their per-row libm log1p costs more than
+ * the lane-per-row block's vector one (16384x32: 1.39 against 0.96). */
+static int CSM_FN(reg_row_length)(ptrdiff_t n, csm_op op)
+{
+    if (!CSM_MASKED_TAILS || n > REG_ROW_VECTORS * VL) return 0;
+    return op == CSM_SOFTMAX ? 2 * n > 3 * VL : n > SMALL_ROW_MAX;
 }
 
 /* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). Short rows
@@ -299,8 +334,8 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                  ptrdiff_t ldo)
 {
-    if (CSM_MASKED_TAILS && n <= REG_ROW_VECTORS * VL && 2 * n > 3 * VL) {
-        CSM_FN(softmax_reg_rows)(x, out, nrows, n, ldx, ldo);
+    if (CSM_FN(reg_row_length)(n, CSM_SOFTMAX)) {
+        CSM_FN(op_reg_rows)(x, out, nrows, n, ldx, ldo, CSM_SOFTMAX);
         return;
     }
     if (n <= SMALL_ROW_MAX && nrows > 1) {
@@ -314,6 +349,10 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
 static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                      ptrdiff_t ldx, ptrdiff_t ldo)
 {
+    if (CSM_FN(reg_row_length)(n, CSM_LOG_SOFTMAX)) {
+        CSM_FN(op_reg_rows)(x, out, nrows, n, ldx, ldo, CSM_LOG_SOFTMAX);
+        return;
+    }
     if (n <= SMALL_ROW_MAX && nrows > 1) {
         CSM_FN(small_rows)(CSM_FN(log_softmax_cols), x, out, nrows, n, ldx, ldo);
         return;
@@ -326,6 +365,10 @@ static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                    ptrdiff_t ldx, ptrdiff_t ldo)
 {
+    if (CSM_FN(reg_row_length)(n, CSM_LOGSUMEXP)) {
+        CSM_FN(op_reg_rows)(x, out, nrows, n, ldx, ldo, CSM_LOGSUMEXP);
+        return;
+    }
     if (n <= SMALL_ROW_MAX && nrows > 1) {
         CSM_FN(logsumexp_small_rows)(x, out, nrows, n, ldx, ldo);
         return;

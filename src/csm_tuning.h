@@ -11,8 +11,8 @@
  * visit); short rows (n <= SMALL_ROW_MAX) are done NB vectors of rows at a time, one per lane. */
 #define NB 4
 #define SMALL_ROW_MAX 32
-/* where tails are masked, softmax rows of 1.5 to REG_ROW_VECTORS vectors are done a row at a
- * time in registers (csm_rows.h: reg_rows); at most FLUSH, so the sum needs no flush */
+/* where tails are masked, rows of up to REG_ROW_VECTORS vectors are done a row at a time in
+ * registers (csm_rows.h: reg_rows); at most FLUSH, so the sum needs no flush */
 #define REG_ROW_VECTORS 8
 
 /* Rows up to ROW_L2_BYTES go through three passes, prefetched PREFETCH_AHEAD bytes ahead when
