@@ -14,6 +14,10 @@
 /* where tails are masked, rows of up to REG_ROW_VECTORS vectors are done a row at a time in
  * registers (csm_rows.h: reg_rows); at most FLUSH, so the sum needs no flush */
 #define REG_ROW_VECTORS 8
+/* where tails are masked, softmax rows up to PAIR_ROW_MAX elements, in inputs up to
+ * PAIR_TOTAL_MAX bytes, go through the three passes two rows at a time (softmax_row_pair) */
+#define PAIR_ROW_MAX 4096
+#define PAIR_TOTAL_MAX (8 << 20)
 
 /* Rows up to ROW_L2_BYTES go through three passes, prefetched PREFETCH_AHEAD bytes ahead when
  * the input exceeds PREFETCH_TOTAL_MIN (a 512 KB L2 holds the row, its output and the next);
