@@ -355,38 +355,48 @@ static void CSM_FN(softmax_row_pair)(const T *x0, const T *x1, T *o0, T *o1, ptr
     CSM_FN(shift) s0 = CSM_FN(make_shift)(CSM_FN(vsplat)(max0));
     CSM_FN(shift) s1 = CSM_FN(make_shift)(CSM_FN(vsplat)(max1));
     s0.c = s1.c = CSM_FN(vsplat)(0);   /* |max| below the pivot: c is 0 and x - c folds away */
-    VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
+    /* each row's sum in exactly exp_store_sum's order (two accumulators, the same blocks, the
+     * same tail), so a row gives the same bits alone or in a pair, whatever the thread split */
+    VT a00 = CSM_FN(vsplat)(0), a01 = a00, a10 = a00, a11 = a00;
     VD wide0 = {0}, wide1 = {0};
+    ptrdiff_t full2 = n - n % (2 * VL);
     i = 0;
-    while (i < full) {
-        ptrdiff_t end = full - i > FLUSH * VL ? i + FLUSH * VL : full;   /* as exp_store_sum */
-        for (; i < end; i += VL) {
+    while (i < full2) {
+        ptrdiff_t end = full2 - i > FLUSH * 2 * VL ? i + FLUSH * 2 * VL : full2;
+        for (; i < end; i += 2 * VL) {
             if (next0) {
-                __builtin_prefetch(next0 + i, 0, 3);
-                __builtin_prefetch(next1 + i, 0, 3);
+                CSM_FN(prefetch_block)(next0 + i);
+                CSM_FN(prefetch_block)(next1 + i);
             }
-            VT e0 = CSM_FN(expm)(CSM_FN(vload)(x0 + i), s0);
-            VT e1 = CSM_FN(expm)(CSM_FN(vload)(x1 + i), s1);
-            CSM_FN(vstore)(o0 + i, e0);
-            CSM_FN(vstore)(o1 + i, e1);
-            acc0 += e0;
-            acc1 += e1;
+            VT e00 = CSM_FN(expm)(CSM_FN(vload)(x0 + i), s0);
+            VT e10 = CSM_FN(expm)(CSM_FN(vload)(x1 + i), s1);
+            VT e01 = CSM_FN(expm)(CSM_FN(vload)(x0 + i + VL), s0);
+            VT e11 = CSM_FN(expm)(CSM_FN(vload)(x1 + i + VL), s1);
+            CSM_FN(vstore)(o0 + i, e00);
+            CSM_FN(vstore)(o1 + i, e10);
+            CSM_FN(vstore)(o0 + i + VL, e01);
+            CSM_FN(vstore)(o1 + i + VL, e11);
+            a00 += e00;
+            a01 += e01;
+            a10 += e10;
+            a11 += e11;
         }
-        wide0 += CSM_FN(vwiden_sum)(acc0);
-        wide1 += CSM_FN(vwiden_sum)(acc1);
-        acc0 = acc1 = CSM_FN(vsplat)(0);
+        wide0 += CSM_FN(vwiden_sum)(a00) + CSM_FN(vwiden_sum)(a01);
+        wide1 += CSM_FN(vwiden_sum)(a10) + CSM_FN(vwiden_sum)(a11);
+        a00 = a01 = a10 = a11 = CSM_FN(vsplat)(0);
     }
-    if (i < n) {
-        int rest = (int)(n - i);
+    for (; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
         VT e0 = CSM_FN(expm)(CSM_FN(vload_part)(x0 + i, rest, -(T)INFINITY), s0);
         VT e1 = CSM_FN(expm)(CSM_FN(vload_part)(x1 + i, rest, -(T)INFINITY), s1);
         CSM_FN(vstore_part)(o0 + i, e0, rest);
         CSM_FN(vstore_part)(o1 + i, e1, rest);
-        wide0 += CSM_FN(vwiden_sum)(e0);
-        wide1 += CSM_FN(vwiden_sum)(e1);
+        a00 += e0;
+        a10 += e1;
     }
-    VT inv0 = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(wide0)));
-    VT inv1 = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(wide1)));
+    double sum0 = CSM_FN(hsum_d)(wide0 + CSM_FN(vwiden_sum)(a00) + CSM_FN(vwiden_sum)(a01));
+    double sum1 = CSM_FN(hsum_d)(wide1 + CSM_FN(vwiden_sum)(a10) + CSM_FN(vwiden_sum)(a11));
+    VT inv0 = CSM_FN(vsplat)((T)(1.0 / sum0)), inv1 = CSM_FN(vsplat)((T)(1.0 / sum1));
     for (i = 0; i < full; i += VL) {
         CSM_FN(vstore)(o0 + i, CSM_FN(vload)(o0 + i) * inv0);
         CSM_FN(vstore)(o1 + i, CSM_FN(vload)(o1 + i) * inv1);

@@ -295,3 +295,18 @@ def test_logsumexp_out(fast, reference, isa, dtype):
     out = x[:, 0]
     assert fast.logsumexp(x, axis=1, out=out) is out
     assert_matches("logsumexp", out, want, before, 1)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("func", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("n", [10, 25, 100, 257, 1000, 4096])
+def test_a_row_gives_the_same_bits_alone_or_in_a_batch(fast, isa, func, dtype, n):
+    """Rows are computed two at a time, or alone, by batch size and thread split: every split
+    into parts of two rows or more (threads give each far more) must give the same bits. (A
+    single short row takes the one-row path, not the lane-per-row block, and may differ.)"""
+    x = logits(np.random.default_rng(n), (9, n), dtype)
+    f = getattr(fast, func)
+    batch = f(x)
+    for cuts in ([2, 5], [3], [4, 6]):
+        parts = np.split(x, cuts)
+        np.testing.assert_array_equal(np.concatenate([f(p) for p in parts]), batch)
