@@ -45,7 +45,6 @@ cdef extern from "csoftmax.h" nogil:
     int csm_get_thread_override()
     void csm_set_thread_override(int n)
     int csm_thread_limit()
-    int csm_threads_usable()
     void csm_init_threads()
 
 
@@ -98,10 +97,6 @@ def _set_num_threads(int n):
     csm_set_num_threads(n)
 
 
-def _get_num_threads():
-    return csm_get_num_threads()
-
-
 def _set_thread_override(int n):
     csm_set_thread_override(n)
 
@@ -112,10 +107,6 @@ def _get_thread_override():
 
 def _thread_limit():
     return csm_thread_limit()
-
-
-def _threads_usable():
-    return bool(csm_threads_usable())
 
 
 csm_init_threads()

@@ -134,8 +134,6 @@ void csm_init_threads(void)
 #endif
 }
 
-int csm_threads_usable(void) { return !forked_after_threads; }
-
 int csm_get_num_threads(void) { return num_threads; }
 
 void csm_set_num_threads(int n)

@@ -12,7 +12,7 @@
 typedef struct {
     VT c;           /* pivot subtracted in floating point (0, or the max when that is exact) */
     VT y_lo;        /* y at or below this gives 0: clamps -inf and keeps the reduction in range */
-#if CSM_HAVE_VSCALEF
+#if CSM_AVX512
     VT magic_k;     /* MAGIC + k: v - magic_k is n - k, exactly */
 #else
     VU scale_bias;  /* BIAS - k - bits(MAGIC): turns the bits of round(y log2e) into 2^(n-k) */
@@ -30,7 +30,7 @@ static inline CSM_FN(shift) CSM_FN(make_shift)(VT max)
     UT magic_bits;
     memcpy(&magic_bits, &magic, sizeof magic_bits);
     s.c = CSM_FN(vselect)(big, max, zero);
-#if CSM_HAVE_VSCALEF
+#if CSM_AVX512
     /* at the clamp n - k = -(BIAS + MANT + 2): 2^(n-k) p < half the smallest subnormal, so 0 */
     (void)magic_bits;
     s.y_lo = (k - ((T)T_BIAS + (T)T_MANT + (T)2.4)) * (1 / T_LOG2E);
@@ -75,7 +75,7 @@ static inline VT CSM_FN(expm)(VT x, CSM_FN(shift) s)
     VT n = v - T_MAGIC;
     VT r = y - n * T_LN2_HI;              /* exact (Cody-Waite) */
     r = r - n * T_LN2_LO;
-#if CSM_HAVE_VSCALEF
+#if CSM_AVX512
     return CSM_FN(vscalef)(CSM_FN(exp_poly)(r), v - s.magic_k);
 #else
     /* 2^(n-k): the exponent field n - k + BIAS is in [0, BIAS + 1], and 0 (scale +0) exactly at

@@ -244,12 +244,9 @@ static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdi
     return ahead < nrows ? x + ahead * ldx : NULL;
 }
 
-/* Rows of at most 2 VL elements where tails are masked (AVX-512): each row stays in two registers
- * and its three passes run on them, with no reload and no per-pass loop. A row whose max is not
- * finite goes through softmax_row (its NaN rule). */
 /* Rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512): each row is loaded
  * into registers once and its passes run there (no reload, no per-pass loop, no call). NV, the
- * row's vector count, and OP are constants in each instance, so every loop below unrolls and the
+ * row's vector count, is a constant in each instance, so every loop below unrolls and the
  * vectors stay in registers. log_softmax and logsumexp keep the max's own terms out of the sum,
  * as exp_sum_below_max does. A row whose max is not finite goes through the one-row functions
  * (their NaN and infinity rules). */
@@ -306,6 +303,8 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
     }
 }
 
+/* One out-of-line copy for the three ops, OP read at run time (a branch per row): forcing it
+ * inline into each op's entry measured 1.2-1.4x slower (16384x32 softmax, 4096x100 log_softmax). */
 static void CSM_FN(op_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                 ptrdiff_t ldo, const csm_op OP)
 {
@@ -324,7 +323,7 @@ static void CSM_FN(op_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n
  * the lane-per-row block's vector one (16384x32: 1.39 against 0.96). */
 static int CSM_FN(reg_row_length)(ptrdiff_t n, csm_op op)
 {
-    if (!CSM_MASKED_TAILS || n > REG_ROW_VECTORS * VL) return 0;
+    if (!CSM_AVX512 || n > REG_ROW_VECTORS * VL) return 0;
     return op == CSM_SOFTMAX ? 2 * n > 3 * VL : n > SMALL_ROW_MAX;
 }
 
@@ -408,9 +407,9 @@ static void CSM_FN(softmax_row_pair)(const T *x0, const T *x1, T *o0, T *o1, ptr
     }
 }
 
-/* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). Short rows
- * go to csm_rows_small.h, one row per vector lane, or for softmax, where tails are masked and the
- * rows fill most of two vectors, to softmax_short_rows. */
+/* Entry points: nrows rows of n elements; row r of x starts at x + r*ldx (elements). On AVX-512
+ * rows of up to REG_ROW_VECTORS vectors go to reg_rows (see reg_row_length); other short rows to
+ * csm_rows_small.h, one row per vector lane; medium softmax rows in cache to softmax_row_pair. */
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                  ptrdiff_t ldo)
 {
@@ -425,7 +424,7 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
     ptrdiff_t r = 0;
     /* not from memory, where the prefetched single-row path is faster (4096x1000: 0.91 of the
      * old time in pairs, 0.77 alone; 2048x257, 2 MB: 0.42 in pairs, 0.52 alone) */
-    if (CSM_MASKED_TAILS && n <= PAIR_ROW_MAX
+    if (CSM_AVX512 && n <= PAIR_ROW_MAX
         && nrows * n * (ptrdiff_t)sizeof(T) <= PAIR_TOTAL_MAX)
         for (; r + 2 <= nrows; r += 2)
             CSM_FN(softmax_row_pair)(x + r * ldx, x + (r + 1) * ldx, out + r * ldo,

@@ -21,8 +21,7 @@
 #undef VD
 #undef VH
 #undef BLOCK
-#undef CSM_HAVE_VSCALEF
-#undef CSM_MASKED_TAILS
+#undef CSM_AVX512
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
 /* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
 #define BLOCK (NB * VL)
@@ -37,10 +36,12 @@ static inline VT CSM_FN(vload)(const T *p) { VT v; memcpy(&v, p, sizeof v); retu
 static inline void CSM_FN(vstore)(T *p, VT v) { memcpy(p, &v, sizeof v); }
 static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
 
+/* 1 in the AVX-512 build: its helpers below use intrinsics (masked tails, vscalef, reductions),
+ * and the kernels take the paths that those make worth it */
 #if CSM_VEC_BYTES == 64 && defined(__AVX512F__)
-#define CSM_MASKED_TAILS 1   /* vload_part / vstore_part cost one instruction */
+#define CSM_AVX512 1
 #else
-#define CSM_MASKED_TAILS 0
+#define CSM_AVX512 0
 #endif
 
 /* The first `count` lanes from p, the rest `fill`: tails go through the same vector code. AVX-512
@@ -49,9 +50,9 @@ static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
 static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
 {
     if (count == VL) return CSM_FN(vload)(p);
-#if CSM_VEC_BYTES == 64 && defined(__AVX512F__) && defined(CSM_F32)
+#if CSM_AVX512 && defined(CSM_F32)
     return (VT)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << count) - 1), p);
-#elif CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#elif CSM_AVX512
     return (VT)_mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << count) - 1), p);
 #else
     T buf[VL];
@@ -66,9 +67,9 @@ static inline void CSM_FN(vstore_part)(T *p, VT v, int count)
         CSM_FN(vstore)(p, v);
         return;
     }
-#if CSM_VEC_BYTES == 64 && defined(__AVX512F__) && defined(CSM_F32)
+#if CSM_AVX512 && defined(CSM_F32)
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << count) - 1), (__m512)v);
-#elif CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#elif CSM_AVX512
     _mm512_mask_storeu_pd(p, (__mmask8)((1u << count) - 1), (__m512d)v);
 #else
     T buf[VL];
@@ -93,9 +94,9 @@ static inline VT CSM_FN(vabs)(VT a)
  * the build has one (the generic select costs two instructions) */
 static inline VT CSM_FN(vmax)(VT a, VT b)
 {
-#if defined(CSM_F32) && CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#if defined(CSM_F32) && CSM_AVX512
     return (VT)_mm512_max_ps((__m512)a, (__m512)b);
-#elif defined(CSM_F64) && CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#elif defined(CSM_F64) && CSM_AVX512
     return (VT)_mm512_max_pd((__m512d)a, (__m512d)b);
 #elif defined(CSM_F32) && CSM_VEC_BYTES == 32 && defined(__AVX__)
     return (VT)_mm256_max_ps((__m256)a, (__m256)b);
@@ -113,8 +114,7 @@ static inline VT CSM_FN(vmax)(VT a, VT b)
 /* p * 2^e for integer-valued e, in one instruction where the build has it (AVX-512 vscalef, which
  * also gives the subnormals and the underflow to 0 and the overflow to inf); csm_exp.h builds
  * 2^e in the exponent bits elsewhere. */
-#if CSM_VEC_BYTES == 64 && defined(__AVX512F__)
-#define CSM_HAVE_VSCALEF 1
+#if CSM_AVX512
 static inline VT CSM_FN(vscalef)(VT p, VT e)
 {
 #if defined(CSM_F32)
@@ -128,9 +128,9 @@ static inline VT CSM_FN(vscalef)(VT p, VT e)
 /* the largest lane (a NaN lane may or may not win: callers treat a NaN max as a NaN row) */
 static inline T CSM_FN(hmax)(VT v)
 {
-#if CSM_VEC_BYTES == 64 && defined(__AVX512F__) && defined(CSM_F32)
+#if CSM_AVX512 && defined(CSM_F32)
     return _mm512_reduce_max_ps((__m512)v);
-#elif CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#elif CSM_AVX512
     return _mm512_reduce_max_pd((__m512d)v);
 #else
     T m = v[0];
@@ -166,7 +166,7 @@ static inline VD CSM_FN(vwiden_sum)(VT a) { return a; }
 
 static inline double CSM_FN(hsum_d)(VD v)
 {
-#if CSM_VEC_BYTES == 64 && defined(__AVX512F__)
+#if CSM_AVX512
     return _mm512_reduce_add_pd((__m512d)v);   /* a tree of shuffles and adds */
 #else
     double s = 0;

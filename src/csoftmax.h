@@ -78,7 +78,6 @@ void csm_set_thread_override(int n);
 /* The limit a call made now on this thread uses: its override, else the process's; 1 in a
  * child forked after a parallel region ran (libgomp cannot start threads there). */
 int csm_thread_limit(void);
-int csm_threads_usable(void);
 /* Registers the fork handler; called once at import. */
 void csm_init_threads(void);
 #endif

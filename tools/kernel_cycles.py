@@ -4,7 +4,8 @@ the disassembly) and ns / core cycles per element of the kernels called from C (
     python tools/kernel_cycles.py [--shapes 64x1000,4096x1000,...] [--isas avx512,avx2]
 
 Each build of src/csm_kernels.c is compiled here with setup.py's flags, linked with
-tools/kernel_cycles.c and run on this CPU (builds it cannot run are only disassembled). Loops are
+tools/kernel_cycles.c and run on this CPU (builds it cannot run, by the installed csoftmax's
+available_isas(), are only disassembled). Loops are
 found from backward jumps in softmax's entry point and named by a source line of theirs (MARKERS,
 read through the debug line table); counts include everything the loop issues (spills too).
 "Vectors" are what one iteration handles (MARKERS).
@@ -19,8 +20,6 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = "64x1000,256x1000,4096x1000,8x128256,16384x10,16384x32,4096x100,2048x257"
-CPU_NEEDS = {"avx512": {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx2", "fma"},
-             "avx2": {"avx2", "fma"}, "baseline": set()}
 
 
 def build_settings():
@@ -32,17 +31,6 @@ def build_settings():
             if node.targets[0].id in ("KERNEL_FLAGS", "X86_ISAS"):
                 found[node.targets[0].id] = ast.literal_eval(node.value)
     return found["KERNEL_FLAGS"], found["X86_ISAS"]
-
-
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def run(cmd):
@@ -129,7 +117,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     kernel_flags, isas = build_settings()
     wanted = args.isas.split(",") if args.isas else [name for name, _, _ in isas]
-    have = cpu_flags()
+    import csoftmax   # the installed build knows which instruction sets this CPU runs
+    runnable = set(csoftmax.available_isas())
     shapes = [s.split("x") for s in args.shapes.split(",")]
     loop_rows, time_rows = [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +131,7 @@ def main(argv=None):
                  "-o", obj])
             for loop, (n, vectors) in sorted(hot_loops(obj, name).items()):
                 loop_rows.append((name, loop, n, vectors, n / vectors))
-            if not CPU_NEEDS.get(name, set()) <= have:
+            if name not in runnable:
                 print(f"# {name}: this CPU cannot run it (disassembly only)", file=sys.stderr)
                 continue
             run(["gcc", "-O2", *defs, os.path.join(ROOT, "tools", "kernel_cycles.c"), obj, "-lm",
@@ -159,7 +148,7 @@ def main(argv=None):
     print("| build | loop | instructions | vectors | per vector |\n|---|---|---:|---:|---:|")
     for name, loop, n, vectors, per in loop_rows:
         print(f"| {name} | {loop} | {n} | {vectors} | {per:.1f} |")
-    built = [name for name, _, _ in isas if name in wanted and CPU_NEEDS.get(name, set()) <= have]
+    built = [name for name, _, _ in isas if name in wanted and name in runnable]
     print("\nns per element (core cycles per element), called from C, in a loop over the same input\n")
     print("| op | dtype | shape | " + " | ".join(built) + " |")
     print("|---|---|---|" + "---:|" * len(built))
