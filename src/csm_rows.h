@@ -76,14 +76,13 @@ CSM_HOT double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shi
  * not NULL every expm(x[i]) is stored there too (the fused cross-entropy needs both); when
  * shifted is, x[i] - max is (log_softmax: its output's first write then happens here, behind the
  * exps, instead of in a bare streaming pass). */
-CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
-                                            CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
+CSM_HOT double CSM_FN(exp_sum_below_max_body)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
+                                              CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, mv = CSM_FN(vsplat)(max);
-    VI ties = {0};
+    CSM_FN(tie_count) ties = {0};
     VD wide = {0};
-    ptrdiff_t i = 0, count = 0, full = n - n % (2 * VL);
-    int j;
+    ptrdiff_t i = 0, full = n - n % (2 * VL);
     while (i < full) {
         ptrdiff_t end = full - i > FLUSH * 2 * VL ? i + FLUSH * 2 * VL : full;   /* as exp_store_sum */
         for (; i < end; i += 2 * VL) {
@@ -100,10 +99,8 @@ CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrd
             }
             /* a <= max, so a >= max is a == max (false for NaN, whose exp is summed): one
              * compare serves both the sum below the max and the tie count */
-            VI at_a = a >= mv, at_b = b >= mv;
-            acc0 += (VT)((VI)ea & ~at_a);
-            acc1 += (VT)((VI)eb & ~at_b);
-            ties -= at_a + at_b;  /* true is -1 */
+            acc0 = CSM_FN(vadd_below)(acc0, ea, a, mv, &ties);
+            acc1 = CSM_FN(vadd_below)(acc1, eb, b, mv, &ties);
         }
         wide += CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1);
         acc0 = acc1 = CSM_FN(vsplat)(0);
@@ -114,13 +111,20 @@ CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrd
         VT ea = CSM_FN(expm)(a, s);
         if (out) CSM_FN(vstore_part)(out + i, ea, rest);
         if (shifted) CSM_FN(vstore_part)(shifted + i, a - mv, rest);
-        VI at_a = a >= mv;
-        acc0 += (VT)((VI)ea & ~at_a);
-        ties -= at_a;
+        acc0 = CSM_FN(vadd_below)(acc0, ea, a, mv, &ties);
     }
-    for (j = 0; j < VL; j++) count += ties[j];
-    *n_max = count;
+    *n_max = CSM_FN(ties_total)(ties);
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0) + CSM_FN(vwiden_sum)(acc1));
+}
+
+CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrdiff_t n, T max,
+                                            CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
+{
+    if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
+        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
+        return CSM_FN(exp_sum_below_max_body)(x, out, shifted, n, max, s, n_max, next);
+    }
+    return CSM_FN(exp_sum_below_max_body)(x, out, shifted, n, max, s, n_max, next);
 }
 
 /* log(sum_i exp(x_i - max)) for a row whose max is finite; x_i - max into shifted if given. */
@@ -244,88 +248,69 @@ static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdi
     return ahead < nrows ? x + ahead * ldx : NULL;
 }
 
-/* Rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512): each row is loaded
- * into registers once and its passes run there (no reload, no per-pass loop, no call). NV, the
- * row's vector count, is a constant in each instance, so every loop below unrolls and the
- * vectors stay in registers. log_softmax and logsumexp keep the max's own terms out of the sum,
- * as exp_sum_below_max does. A row whose max is not finite goes through the one-row functions
- * (their NaN and infinity rules). */
+/* Row xr of n elements into v[0..NV) (the tail padded with -inf); returns its max */
+static inline T CSM_FN(reg_load_max)(const T *xr, ptrdiff_t n, const int NV, VT *v)
+{
+    VT m;
+    int j;
+    for (j = 0; j < NV - 1; j++) v[j] = CSM_FN(vload)(xr + j * VL);
+    v[NV - 1] = CSM_FN(vload_part)(xr + (NV - 1) * VL, (int)(n - (NV - 1) * VL), -(T)INFINITY);
+    m = v[0];
+    for (j = 1; j < NV; j++) m = CSM_FN(vmax)(v[j], m);
+    return CSM_FN(hmax)(m);
+}
+
+/* Softmax rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512): each row is
+ * loaded into registers once and its passes run there (no reload, no per-pass loop, no call). NV,
+ * the row's vector count, is a constant in each instance, so every loop below unrolls and the
+ * vectors stay in registers. A row whose max is not finite goes through softmax_row (its NaN and
+ * infinity rules). */
 CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                              ptrdiff_t ldo, const int NV, const csm_op OP)
+                              ptrdiff_t ldo, const int NV)
 {
     const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const T *xr = x + r * ldx;
         T *o = out + r * ldo;
-        VT v[REG_ROW_VECTORS], e[REG_ROW_VECTORS], m, sum = CSM_FN(vsplat)(0);
+        VT v[REG_ROW_VECTORS], e[REG_ROW_VECTORS], sum = CSM_FN(vsplat)(0);
         int j;
-        for (j = 0; j < NV - 1; j++) v[j] = CSM_FN(vload)(xr + j * VL);
-        v[NV - 1] = CSM_FN(vload_part)(xr + (NV - 1) * VL, last, -(T)INFINITY);
-        m = v[0];
-        for (j = 1; j < NV; j++) m = CSM_FN(vmax)(v[j], m);
-        T max = CSM_FN(hmax)(m);
+        T max = CSM_FN(reg_load_max)(xr, n, NV, v);
         if (CSM_FN(row_is_special)(max)) {
-            if (OP == CSM_SOFTMAX) CSM_FN(softmax_row)(xr, o, n, NULL);
-            else if (OP == CSM_LOG_SOFTMAX) CSM_FN(log_softmax_row)(xr, o, n, NULL);
-            else *o = CSM_FN(logsumexp_row)(xr, n, NULL);
+            CSM_FN(softmax_row)(xr, o, n, NULL);
             continue;
         }
         CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-        if (OP == CSM_SOFTMAX) {
-            for (j = 0; j < NV; j++) {
-                e[j] = CSM_FN(expm)(v[j], s);
-                sum += e[j];   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
-            }
-            VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum))));
-            for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, e[j] * inv);
-            CSM_FN(vstore_part)(o + (NV - 1) * VL, e[NV - 1] * inv, last);
-            continue;
-        }
-        VT mv = CSM_FN(vsplat)(max);
-        VI ties = {0};
         for (j = 0; j < NV; j++) {
-            VI at = v[j] >= mv;   /* == max; false for NaN, whose exp is summed */
-            sum += (VT)((VI)CSM_FN(expm)(v[j], s) & ~at);
-            ties -= at;
+            e[j] = CSM_FN(expm)(v[j], s);
+            sum += e[j];   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
         }
-        ptrdiff_t count = 0;
-        for (j = 0; j < VL; j++) count += ties[j];
-        double e_max = (double)CSM_FN(expm)(mv, s)[0];
-        double rest = CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum));
-        double lse = (count == 1 ? 0.0 : log((double)count)) + log1p(rest / ((double)count * e_max));
-        if (OP == CSM_LOGSUMEXP) {
-            *o = (T)((double)max + lse);
-            continue;
-        }
-        VT lv = CSM_FN(vsplat)((T)lse);
-        for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, (v[j] - mv) - lv);
-        CSM_FN(vstore_part)(o + (NV - 1) * VL, (v[NV - 1] - mv) - lv, last);
+        VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum))));
+        for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, e[j] * inv);
+        CSM_FN(vstore_part)(o + (NV - 1) * VL, e[NV - 1] * inv, last);
     }
 }
 
-/* One out-of-line copy for the three ops, OP read at run time (a branch per row): forcing it
- * inline into each op's entry measured 1.2-1.4x slower (16384x32 softmax, 4096x100 log_softmax). */
-static void CSM_FN(op_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                                ptrdiff_t ldo, const csm_op OP)
+/* One out-of-line copy per row length */
+static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
+                                     ptrdiff_t ldx, ptrdiff_t ldo)
 {
     switch ((int)((n + VL - 1) / VL)) {
 #define CSM_REG_CASE(nv) \
-    case nv: CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv, OP); break;
+    case nv: CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv); break;
     CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
     CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
 #undef CSM_REG_CASE
     }
 }
 
-/* The rows reg_rows serves, where tails are masked, up to REG_ROW_VECTORS: softmax from 1.5
- * vectors on (below, a lane per row is faster: 16384x10 1.43 against 0.74 ns per element);
- * log_softmax and logsumexp above SMALL_ROW_MAX, since their per-row libm log1p costs more than
- * the lane-per-row block's vector one (16384x32: 1.39 against 0.96). */
-static int CSM_FN(reg_row_length)(ptrdiff_t n, csm_op op)
+/* Softmax rows from 1.5 vectors up to REG_ROW_VECTORS go to reg_rows, where tails are masked
+ * (below, a lane per row is faster: 16384x10 1.43 against 0.74 ns per element). */
+static int CSM_FN(reg_row_length)(ptrdiff_t n)
 {
-    if (!CSM_AVX512 || n > REG_ROW_VECTORS * VL) return 0;
-    return op == CSM_SOFTMAX ? 2 * n > 3 * VL : n > SMALL_ROW_MAX;
+    return CSM_AVX512 && n <= REG_ROW_VECTORS * VL && 2 * n > 3 * VL;
 }
+
+#include "csm_rows_lse.h"
 
 /* Two rows at once through the three passes: a medium row's passes are each too short for the
  * out-of-order core to overlap them (every pass waits on the last one's reduction), so a second,
@@ -413,8 +398,8 @@ static void CSM_FN(softmax_row_pair)(const T *x0, const T *x1, T *o0, T *o1, ptr
 static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                                  ptrdiff_t ldo)
 {
-    if (CSM_FN(reg_row_length)(n, CSM_SOFTMAX)) {
-        CSM_FN(op_reg_rows)(x, out, nrows, n, ldx, ldo, CSM_SOFTMAX);
+    if (CSM_FN(reg_row_length)(n)) {
+        CSM_FN(softmax_reg_rows)(x, out, nrows, n, ldx, ldo);
         return;
     }
     if (n <= SMALL_ROW_MAX && nrows > 1) {
@@ -437,30 +422,30 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
 static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                      ptrdiff_t ldx, ptrdiff_t ldo)
 {
-    if (CSM_FN(reg_row_length)(n, CSM_LOG_SOFTMAX)) {
-        CSM_FN(op_reg_rows)(x, out, nrows, n, ldx, ldo, CSM_LOG_SOFTMAX);
-        return;
-    }
     if (n <= SMALL_ROW_MAX && nrows > 1) {
         CSM_FN(small_rows)(CSM_FN(log_softmax_cols), x, out, nrows, n, ldx, ldo);
         return;
     }
+    if (!CSM_FN(is_long_row)(n)) {
+        CSM_FN(lse_rows)(x, out, nrows, n, ldx, ldo, CSM_LOG_SOFTMAX);
+        return;
+    }
     for (ptrdiff_t r = 0; r < nrows; r++)
-        CSM_FN(log_softmax_row)(x + r * ldx, out + r * ldo, n, CSM_FN(next_row)(x, r, nrows, n, ldx));
+        CSM_FN(log_softmax_row)(x + r * ldx, out + r * ldo, n, NULL);
 }
 
 /* out[r * ldo] = logsumexp of row r */
 static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                    ptrdiff_t ldx, ptrdiff_t ldo)
 {
-    if (CSM_FN(reg_row_length)(n, CSM_LOGSUMEXP)) {
-        CSM_FN(op_reg_rows)(x, out, nrows, n, ldx, ldo, CSM_LOGSUMEXP);
-        return;
-    }
     if (n <= SMALL_ROW_MAX && nrows > 1) {
         CSM_FN(logsumexp_small_rows)(x, out, nrows, n, ldx, ldo);
         return;
     }
+    if (!CSM_FN(is_long_row)(n)) {
+        CSM_FN(lse_rows)(x, out, nrows, n, ldx, ldo, CSM_LOGSUMEXP);
+        return;
+    }
     for (ptrdiff_t r = 0; r < nrows; r++)
-        out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n, CSM_FN(next_row)(x, r, nrows, n, ldx));
+        out[r * ldo] = CSM_FN(logsumexp_row)(x + r * ldx, n, NULL);
 }

@@ -174,3 +174,40 @@ static inline double CSM_FN(hsum_d)(VD v)
     return s;
 #endif
 }
+
+/* acc + e in the lanes where v is below mv (NaN counts as below, so it reaches the sum), the
+ * lanes where v >= mv (v at the max) counted into *ties. AVX-512: a compare into a mask register,
+ * a masked add and a scalar popcount, 2 vector operations instead of 5. */
+#if CSM_AVX512
+typedef ptrdiff_t CSM_FN(tie_count);
+#else
+typedef VI CSM_FN(tie_count);   /* -1 per tie in each lane */
+#endif
+
+static inline VT CSM_FN(vadd_below)(VT acc, VT e, VT v, VT mv, CSM_FN(tie_count) *ties)
+{
+#if CSM_AVX512 && defined(CSM_F32)
+    __mmask16 at = _mm512_cmp_ps_mask((__m512)v, (__m512)mv, _CMP_GE_OQ);
+    *ties += __builtin_popcount(at);
+    return (VT)_mm512_mask_add_ps((__m512)acc, (__mmask16)~at, (__m512)acc, (__m512)e);
+#elif CSM_AVX512
+    __mmask8 at = _mm512_cmp_pd_mask((__m512d)v, (__m512d)mv, _CMP_GE_OQ);
+    *ties += __builtin_popcount(at);
+    return (VT)_mm512_mask_add_pd((__m512d)acc, (__mmask8)~at, (__m512d)acc, (__m512d)e);
+#else
+    VI at = v >= mv;
+    *ties += at;
+    return acc + (VT)((VI)e & ~at);
+#endif
+}
+
+static inline ptrdiff_t CSM_FN(ties_total)(CSM_FN(tie_count) ties)
+{
+#if CSM_AVX512
+    return ties;
+#else
+    ptrdiff_t count = 0;
+    for (int j = 0; j < VL; j++) count -= ties[j];
+    return count;
+#endif
+}

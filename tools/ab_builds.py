@@ -1,6 +1,6 @@
 """A/B two builds of csoftmax in one process, interleaved, with an A/A check for the noise.
 
-    python tools/ab_builds.py OLD/csoftmax NEW/csoftmax [--rounds 15] [--cases quick|all]
+    python tools/ab_builds.py OLD/csoftmax NEW/csoftmax [--rounds 15] [--cases quick|all|short|every]
 
 Each argument is a built package folder (an editable checkout's ``csoftmax/`` after
 ``pip install -e .``). Both are copied under other names (``ab_a``, ``ab_b``, and ``ab_a2``, a
@@ -29,6 +29,10 @@ ALL = QUICK + [("softmax", (32, 32000)), ("log_softmax", (4096, 1000)),
                ("softmax_f64", (4096, 1000)), ("sigmoid", (4096, 1000)),
                ("log_sigmoid", (4096, 1000)), ("binary_cross_entropy", (4096, 1000)),
                ("softmax_backward", (4096, 1000))]
+# rows of 32 to a few hundred (classifiers, attention): every op
+SHORT = [(op, shape) for shape in ((16384, 32), (4096, 100), (2048, 257), (16384, 128))
+         for op in ("softmax", "log_softmax", "logsumexp", "cross_entropy")]
+CASES = {"quick": QUICK, "all": ALL, "short": SHORT, "every": ALL + SHORT}
 
 
 def load(folder, name, tmp):
@@ -78,7 +82,7 @@ def main(argv=None):
     ap.add_argument("a")
     ap.add_argument("b")
     ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--cases", choices=["quick", "all"], default="quick")
+    ap.add_argument("--cases", choices=sorted(CASES), default="quick")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         sys.path.insert(0, tmp)
@@ -88,7 +92,7 @@ def main(argv=None):
             m.set_num_threads(1)
         print(f"ISA {mods['A'].get_isa()}, one thread, {args.rounds} rounds, interleaved")
         print(f"{'case':<34} {'A median us':>12} {'B/A':>6} {'range':>13} {'A2/A':>6} {'range':>13}")
-        for op, shape in (QUICK if args.cases == "quick" else ALL):
+        for op, shape in CASES[args.cases]:
             fns = {k: call_for(m, op, shape, np.random.default_rng(0)) for k, m in mods.items()}
             times = {k: [] for k in fns}
             for _ in range(args.rounds):
