@@ -94,13 +94,12 @@ static void CSM_FN(ce_scale)(CSM_FN(ce_sums) *cs, T *g, ptrdiff_t C, T a, T b, c
     if (cs->is_long) CSM_FN(long_row_free)(&cs->lr);
 }
 
-static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
-                                   double eps, double gscale, T *g, const T *next)
+/* Loss and gradient of a row with index target t, from its sums */
+static double CSM_FN(ce_index_finish)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
+                                      double eps, double gscale, T *g, CSM_FN(ce_sums) *cs)
 {
-    CSM_FN(ce_sums) cs;
-    if (!CSM_FN(ce_row_sums)(x, g, C, next, &cs)) return CSM_FN(ce_special_row)(g, C);
-    double S = cs.S, L = cs.L, rest = cs.rest;
-    T max = cs.max;
+    double S = cs->S, L = cs->L, rest = cs->rest;
+    T max = cs->max;
     double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt, sm = eps / (double)C;
     double xt = (double)x[t] - (double)max;
     double loss = a == 0 ? 0 : a * (L - xt);
@@ -109,15 +108,75 @@ static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T
     }
     double g_t = 0;
     if (g) {
-        double e_t = CSM_FN(ce_exp_at)(&cs, g, t);
+        double e_t = CSM_FN(ce_exp_at)(cs, g, t);
         /* 1 - p_t without cancellation: when t is the only max the others sum to `rest` */
         double one_minus_pt = (x[t] == max && S - e_t <= rest * 1.0000001) ? rest / S
                                                                            : (S - e_t) / S;
         g_t = gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt));
     }
-    CSM_FN(ce_scale)(&cs, g, C, (T)(gscale * (a + sm * W) / S), (T)(gscale * sm), wc);
+    CSM_FN(ce_scale)(cs, g, C, (T)(gscale * (a + sm * W) / S), (T)(gscale * sm), wc);
     if (g) g[t] = (T)g_t;
     return loss;
+}
+
+static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
+                                   double eps, double gscale, T *g, const T *next)
+{
+    CSM_FN(ce_sums) cs;
+    if (!CSM_FN(ce_row_sums)(x, g, C, next, &cs)) return CSM_FN(ce_special_row)(g, C);
+    return CSM_FN(ce_index_finish)(x, C, t, wc, W, eps, gscale, g, &cs);
+}
+
+/* Index targets, rows neither short nor long: VL rows at a time, pass by pass, L for the group in
+ * one vector, as csm_rows_lse.h does for log_softmax (a lane per row: the same bits whatever the
+ * thread split). */
+static void CSM_FN(ce_index_group_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C, ptrdiff_t ldx,
+                                        const int64_t *target, int64_t ignore_index,
+                                        const T *wc, double W, double eps, double gscale,
+                                        T *grad, ptrdiff_t ldg, double *loss)
+{
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += VL) {
+        int g = nrows - r0 < VL ? (int)(nrows - r0) : VL, l;
+        unsigned skip = 0;   /* ignored rows */
+        CSM_FN(lse_group) gs;
+        T L[VL], e_max[VL];
+        double rest[VL];
+        CSM_FN(lse_group_init)(&gs);
+        for (l = 0; l < g; l++) {
+            T max;
+            if (target[r0 + l] == ignore_index) skip |= 1u << l;
+            else if (CSM_FN(row_is_special)(max = CSM_FN(row_max)(x + (r0 + l) * ldx, C)))
+                gs.special |= 1u << l;
+            else gs.max[l] = max;
+        }
+        for (l = 0; l < g; l++) {
+            ptrdiff_t r = r0 + l, ties;
+            if ((skip | gs.special) >> l & 1) continue;
+            CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(gs.max[l]));
+            rest[l] = CSM_FN(exp_sum_below_max)(x + r * ldx, grad ? grad + r * ldg : NULL, NULL, C,
+                                                gs.max[l], s, &ties,
+                                                CSM_FN(next_row)(x, r + VL, nrows, C, ldx));
+            gs.rest[l] = (T)rest[l];
+            gs.ties[l] = (T)ties;
+        }
+        CSM_FN(group_lse)(&gs, L, e_max);
+        for (l = 0; l < g; l++) {
+            ptrdiff_t r = r0 + l;
+            const T *xr = x + r * ldx;
+            T *gr = grad ? grad + r * ldg : NULL;
+            if (skip >> l & 1) {
+                loss[r] = 0;
+                if (gr) CSM_FN(fill)(gr, C, 0);
+            } else if (gs.special >> l & 1) {
+                loss[r] = CSM_FN(ce_special_row)(gr, C);
+            } else {
+                CSM_FN(ce_sums) cs = {.max = gs.max[l], .rest = rest[l], .L = (double)L[l],
+                                      .S = (double)gs.ties[l] * (double)e_max[l] + rest[l]};
+                loss[r] = CSM_FN(ce_index_finish)(xr, C, (ptrdiff_t)target[r], wc, W, eps, gscale,
+                                                  gr, &cs);
+            }
+        }
+    }
 }
 
 static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *wc, double eps,
@@ -234,6 +293,11 @@ static void CSM_FN(cross_entropy_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C,
 {
     if (!prob && C <= SMALL_ROW_MAX && nrows > 1) {
         CSM_FN(ce_index_small_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, gscale,
+                                    grad, ldg, loss);
+        return;
+    }
+    if (!prob && !CSM_FN(is_long_row)(C)) {
+        CSM_FN(ce_index_group_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, gscale,
                                     grad, ldg, loss);
         return;
     }

@@ -75,14 +75,25 @@ static void CSM_FN(group_sums)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx,
     }
 }
 
-/* log(ties) + log1p(rest / (ties e_max)) per lane, e_max = expm(max) under the lane's own shift:
- * the sum is ties e_max + rest, in units of exp(c) 2^k */
-static void CSM_FN(group_lse)(const CSM_FN(lse_group) *gs, T *lse)
+/* lanes without a row get harmless values */
+static void CSM_FN(lse_group_init)(CSM_FN(lse_group) *gs)
+{
+    for (int l = 0; l < VL; l++) {
+        gs->max[l] = gs->rest[l] = 0;
+        gs->ties[l] = 1;
+    }
+    gs->special = 0;
+}
+
+/* log(ties) + log1p(rest / (ties e_max)) per lane, e_max = expm(max) under the lane's own shift
+ * (the sum is ties e_max + rest, in units of exp(c) 2^k); e_max too when asked */
+static void CSM_FN(group_lse)(const CSM_FN(lse_group) *gs, T *lse, T *e_max_out)
 {
     VT mv = CSM_FN(vload)(gs->max), t = CSM_FN(vload)(gs->ties);
     VT e_max = CSM_FN(expm)(mv, CSM_FN(make_shift)(mv));
     CSM_FN(vstore)(lse, CSM_FN(vlog1p_finite)(t - 1)
                         + CSM_FN(vlog1p_finite)(CSM_FN(vload)(gs->rest) / (t * e_max)));
+    if (e_max_out) CSM_FN(vstore)(e_max_out, e_max);
 }
 
 /* log_softmax (out rows ldo apart) or logsumexp (out[r * ldo]) of nrows rows of n < long rows */
@@ -95,11 +106,7 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
         const T *xg = x + r0 * ldx;
         CSM_FN(lse_group) gs;
         T lse[VL], *shifted = NULL;
-        for (l = 0; l < VL; l++) {   /* lanes without a row: harmless values */
-            gs.max[l] = gs.rest[l] = 0;
-            gs.ties[l] = 1;
-        }
-        gs.special = 0;
+        CSM_FN(lse_group_init)(&gs);
         switch (nv) {
 #define CSM_REG_CASE(k) \
         case k: CSM_FN(reg_group_sums)(xg, g, n, ldx, k, &gs); break;
@@ -113,7 +120,7 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
             CSM_FN(group_sums)(xg, g, n, ldx, &gs, next, shifted, ldo);
         }
         }
-        CSM_FN(group_lse)(&gs, lse);
+        CSM_FN(group_lse)(&gs, lse, NULL);
         for (l = 0; l < g; l++) {
             const T *xr = xg + l * ldx;
             T *o = out + (r0 + l) * ldo;
