@@ -43,6 +43,20 @@ static inline CSM_FN(shift) CSM_FN(make_shift)(VT max)
     return s;
 }
 
+/* lane l of a shift made from a vector of maxima, as if made from max[l] alone */
+static inline CSM_FN(shift) CSM_FN(shift_lane)(const CSM_FN(shift) *s, int l)
+{
+    CSM_FN(shift) r;
+    r.c = CSM_FN(vsplat)(s->c[l]);
+    r.y_lo = CSM_FN(vsplat)(s->y_lo[l]);
+#if CSM_AVX512
+    r.magic_k = CSM_FN(vsplat)(s->magic_k[l]);
+#else
+    r.scale_bias = (VU){0} + s->scale_bias[l];
+#endif
+    return r;
+}
+
 static inline VT CSM_FN(exp_poly)(VT r)
 {
 #if defined(CSM_F32)

@@ -260,33 +260,112 @@ static inline T CSM_FN(reg_load_max)(const T *xr, ptrdiff_t n, const int NV, VT 
     return CSM_FN(hmax)(m);
 }
 
-/* Softmax rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512): each row is
- * loaded into registers once and its passes run there (no reload, no per-pass loop, no call). NV,
- * the row's vector count, is a constant in each instance, so every loop below unrolls and the
- * vectors stay in registers. A row whose max is not finite goes through softmax_row (its NaN and
- * infinity rules). */
+/* Lane l: the sum of sum[l]'s lanes, in double, then its inverse when invert (a constant); rounded
+ * to T. For VL vectors. */
+CSM_HOT VT CSM_FN(sum_lanes)(const VT *sum, const int invert)
+{
+    enum { VDL = CSM_VEC_BYTES / 8 };   /* doubles per VD */
+    VD d[VL];
+    VT r;
+    int l, h;
+    for (l = 0; l < VL; l++) d[l] = CSM_FN(vwiden_sum)(sum[l]);
+    for (h = 0; h < VL / VDL; h++) {
+        VD t = CSM_FN(vsum_lanes)(d + h * VDL);
+        if (invert) t = 1.0 / t;
+        for (l = 0; l < VDL; l++) r[h * VDL + l] = (T)t[l];
+    }
+    return r;
+}
+
+/* The maxima of g rows of NV vectors (x, rows ldx apart) in lanes 0..g; lanes without a row, or
+ * whose max is not finite, hold 0, the latter flagged in *special. */
+CSM_HOT VT CSM_FN(group_max)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx, const int NV,
+                             unsigned *special)
+{
+    const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
+    VT m[VL];
+    int l, j;
+    for (l = 0; l < VL; l++) {
+        if (l >= g) {
+            m[l] = CSM_FN(vsplat)(0);
+            continue;
+        }
+        const T *xr = x + l * ldx;
+        m[l] = CSM_FN(vload_part)(xr + (NV - 1) * VL, last, -(T)INFINITY);
+        for (j = 0; j < NV - 1; j++) m[l] = CSM_FN(vmax)(CSM_FN(vload)(xr + j * VL), m[l]);
+    }
+    VT maxv = CSM_FN(vmax_lanes)(m);
+    VI finite = (maxv < (T)INFINITY) & (maxv > -(T)INFINITY);
+    *special = 0;
+    for (l = 0; l < VL; l++) *special |= (unsigned)(finite[l] == 0) << l;
+    return CSM_FN(vselect)(finite, maxv, CSM_FN(vsplat)(0));
+}
+
+/* 1 when no lane of maxv is past the floating-point pivot: every shift's c is then 0 */
+static inline int CSM_FN(pivot_free)(VT maxv)
+{
+    return CSM_FN(hmax)(CSM_FN(vabs)(maxv)) < T_PIVOT_MIN;
+}
+
+/* Row l of a group: e = expm(x) into e (whole vectors) under the row's shift; returns the lane
+ * sums */
+static inline VT CSM_FN(reg_row_exps)(const T *xr, VT *e, ptrdiff_t n, const int NV,
+                                      CSM_FN(shift) s)
+{
+    const int last = (int)(n - (NV - 1) * VL);
+    VT sum = CSM_FN(vsplat)(0);
+    for (int j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+        e[j] = CSM_FN(expm)(j < NV - 1 ? CSM_FN(vload)(xr + j * VL)
+                                       : CSM_FN(vload_part)(xr + j * VL, last, -(T)INFINITY), s);
+        sum += e[j];
+    }
+    return sum;
+}
+
+/* Softmax rows of at most REG_ROW_VECTORS vectors where tails are masked (AVX-512), VL rows at a
+ * time, pass by pass: the rows' maxima and sums are reduced across lanes for the whole group at
+ * once (group_max, sum_lanes; one horizontal reduction per row was a long dependent chain
+ * per row), and each row gets its shift and 1 / sum back as a broadcast. NV, the row's vector
+ * count, is a constant in each instance, so every loop below unrolls. Every row goes through the
+ * same operations whatever its place in the group (the thread split gives the same bits). A row
+ * whose max is not finite goes through softmax_row (its NaN and infinity rules). */
 CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                               ptrdiff_t ldo, const int NV)
 {
     const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
-    for (ptrdiff_t r = 0; r < nrows; r++) {
-        const T *xr = x + r * ldx;
-        T *o = out + r * ldo;
-        VT v[REG_ROW_VECTORS], e[REG_ROW_VECTORS], sum = CSM_FN(vsplat)(0);
-        int j;
-        T max = CSM_FN(reg_load_max)(xr, n, NV, v);
-        if (CSM_FN(row_is_special)(max)) {
-            CSM_FN(softmax_row)(xr, o, n, NULL);
-            continue;
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += VL) {
+        int g = nrows - r0 < VL ? (int)(nrows - r0) : VL, l, j;
+        const T *xg = x + r0 * ldx;
+        T *og = out + r0 * ldo;
+        /* the exps wait in whole vectors: reading a row back from out after a masked store
+         * stalls on store forwarding (16384x10: 1.09 against 0.70 ns per element) */
+        VT sum[VL], e[VL * REG_ROW_VECTORS];
+        unsigned special;   /* rows whose max is not finite */
+        VT maxv = CSM_FN(group_max)(xg, g, n, ldx, NV, &special);
+        CSM_FN(shift) s = CSM_FN(make_shift)(maxv);
+        int pivot_free = CSM_FN(pivot_free)(maxv);
+        for (l = 0; l < VL; l++) {
+            sum[l] = CSM_FN(vsplat)(1);
+            if (l >= g || special >> l & 1) continue;
+            CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
+            if (pivot_free) {
+                sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+                sum[l] = CSM_FN(reg_row_exps)(xg + l * ldx, e + l * NV, n, NV, sl);
+            } else {
+                sum[l] = CSM_FN(reg_row_exps)(xg + l * ldx, e + l * NV, n, NV, sl);
+            }
         }
-        CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-        for (j = 0; j < NV; j++) {
-            e[j] = CSM_FN(expm)(v[j], s);
-            sum += e[j];   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+        VT inv = CSM_FN(sum_lanes)(sum, 1);
+        for (l = 0; l < g; l++) {
+            T *o = og + l * ldo;
+            if (special >> l & 1) {
+                CSM_FN(softmax_row)(xg + l * ldx, o, n, NULL);
+                continue;
+            }
+            VT iv = CSM_FN(vsplat)(inv[l]);
+            for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, e[l * NV + j] * iv);
+            CSM_FN(vstore_part)(o + (NV - 1) * VL, e[l * NV + NV - 1] * iv, last);
         }
-        VT inv = CSM_FN(vsplat)((T)(1.0 / CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum))));
-        for (j = 0; j < NV - 1; j++) CSM_FN(vstore)(o + j * VL, e[j] * inv);
-        CSM_FN(vstore_part)(o + (NV - 1) * VL, e[NV - 1] * inv, last);
     }
 }
 
@@ -303,11 +382,21 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
     }
 }
 
-/* Softmax rows from 1.5 vectors up to REG_ROW_VECTORS go to reg_rows, where tails are masked
- * (below, a lane per row is faster: 16384x10 1.43 against 0.74 ns per element). */
+/* The softmax rows reg_rows serves, where tails are masked: up to REG_ROW_VECTORS vectors, from
+ * 9 elements in float32 and 16 in float64; shorter rows are faster a row per lane (csm_rows_small.h).
+ * Measured, ns per element, 16384 rows, reg_rows against a row per lane: float32 n=4 1.39/1.09,
+ * n=10 0.58/0.70, n=16 0.34/0.68, n=32 0.23/0.44 (reg_rows before its groups); float64 n=12
+ * 1.10/1.00, n=16 0.83/1.05, n=24 0.67/0.88. */
 static int CSM_FN(reg_row_length)(ptrdiff_t n)
 {
-    return CSM_AVX512 && n <= REG_ROW_VECTORS * VL && 2 * n > 3 * VL;
+    return CSM_AVX512 && n <= REG_ROW_VECTORS * VL && n > (sizeof(T) == 4 ? VL / 2 : 2 * VL - 1);
+}
+
+/* log_softmax and logsumexp: from one whole vector (float32 n=10: 0.83 against 0.81 ns per
+ * element a row per lane; n=16 0.47 against 0.77, n=32 0.34 against 0.79) */
+static int CSM_FN(lse_reg_row_length)(ptrdiff_t n)
+{
+    return CSM_FN(reg_row_length)(n) && n >= VL;
 }
 
 #include "csm_rows_lse.h"
@@ -422,7 +511,7 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
 static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                      ptrdiff_t ldx, ptrdiff_t ldo)
 {
-    if (n <= SMALL_ROW_MAX && nrows > 1) {
+    if (n <= SMALL_ROW_MAX && nrows > 1 && !CSM_FN(lse_reg_row_length)(n)) {
         CSM_FN(small_rows)(CSM_FN(log_softmax_cols), x, out, nrows, n, ldx, ldo);
         return;
     }
@@ -438,7 +527,7 @@ static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                    ptrdiff_t ldx, ptrdiff_t ldo)
 {
-    if (n <= SMALL_ROW_MAX && nrows > 1) {
+    if (n <= SMALL_ROW_MAX && nrows > 1 && !CSM_FN(lse_reg_row_length)(n)) {
         CSM_FN(logsumexp_small_rows)(x, out, nrows, n, ldx, ldo);
         return;
     }

@@ -13,40 +13,45 @@ typedef struct {
     unsigned special;                /* lanes whose max is not finite: the one-row rules */
 } CSM_FN(lse_group);
 
-/* Sum of expm(v[j]) below max (as exp_sum_below_max) and the ties, for a row in registers */
-static inline VT CSM_FN(reg_sum_below)(const VT *v, const int NV, VT mv, CSM_FN(shift) s,
-                                       CSM_FN(tie_count) *ties)
+/* Row xr's sum of expm below its max mv (as exp_sum_below_max) and its ties */
+static inline VT CSM_FN(reg_sum_below)(const T *xr, ptrdiff_t n, const int NV, VT mv,
+                                       CSM_FN(shift) s, CSM_FN(tie_count) *ties)
 {
+    const int last = (int)(n - (NV - 1) * VL);
     VT sum = CSM_FN(vsplat)(0);
-    for (int j = 0; j < NV; j++)   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
-        sum = CSM_FN(vadd_below)(sum, CSM_FN(expm)(v[j], s), v[j], mv, ties);
+    for (int j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+        VT v = j < NV - 1 ? CSM_FN(vload)(xr + j * VL)
+                          : CSM_FN(vload_part)(xr + j * VL, last, -(T)INFINITY);
+        sum = CSM_FN(vadd_below)(sum, CSM_FN(expm)(v, s), v, mv, ties);
+    }
     return sum;
 }
 
-/* Rows of NV vectors where tails are masked (AVX-512): each is loaded into registers once. */
+/* Rows of NV vectors where tails are masked (AVX-512): the maxima and the sums reduced across
+ * lanes for the whole group at once, as reg_rows does for softmax. */
 static inline void CSM_FN(reg_group_sums)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx,
                                           const int NV, CSM_FN(lse_group) *gs)
 {
-    for (int l = 0; l < g; l++) {
-        VT v[REG_ROW_VECTORS];
-        T max = CSM_FN(reg_load_max)(x + l * ldx, n, NV, v);
-        if (CSM_FN(row_is_special)(max)) {
-            gs->special |= 1u << l;
-            continue;
-        }
-        VT mv = CSM_FN(vsplat)(max), sum;
-        CSM_FN(shift) s = CSM_FN(make_shift)(mv);
+    VT sum[VL];
+    VT maxv = CSM_FN(group_max)(x, g, n, ldx, NV, &gs->special);
+    CSM_FN(shift) s = CSM_FN(make_shift)(maxv);
+    int pivot_free = CSM_FN(pivot_free)(maxv);
+    for (int l = 0; l < VL; l++) {
         CSM_FN(tie_count) ties = {0};
-        if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
-            s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
-            sum = CSM_FN(reg_sum_below)(v, NV, mv, s, &ties);
+        sum[l] = CSM_FN(vsplat)(0);
+        if (l >= g || gs->special >> l & 1) continue;
+        CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
+        VT mv = CSM_FN(vsplat)(maxv[l]);
+        if (pivot_free) {
+            sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+            sum[l] = CSM_FN(reg_sum_below)(x + l * ldx, n, NV, mv, sl, &ties);
         } else {
-            sum = CSM_FN(reg_sum_below)(v, NV, mv, s, &ties);
+            sum[l] = CSM_FN(reg_sum_below)(x + l * ldx, n, NV, mv, sl, &ties);
         }
-        gs->max[l] = max;
-        gs->rest[l] = (T)CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(sum));
         gs->ties[l] = (T)CSM_FN(ties_total)(ties);
     }
+    CSM_FN(vstore)(gs->max, maxv);
+    CSM_FN(vstore)(gs->rest, CSM_FN(sum_lanes)(sum, 0));
 }
 
 /* Longer rows: all maxes first, then all sums, so no pass waits on its own row's reduction.
