@@ -94,29 +94,47 @@ static void CSM_FN(ce_scale)(CSM_FN(ce_sums) *cs, T *g, ptrdiff_t C, T a, T b, c
     if (cs->is_long) CSM_FN(long_row_free)(&cs->lr);
 }
 
-/* Loss and gradient of a row with index target t, from its sums */
-static double CSM_FN(ce_index_finish)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
-                                      double eps, double gscale, T *g, CSM_FN(ce_sums) *cs)
+/* What a row with index target t gives, from its sums (and e_t, its target's exp in the units of
+ * S, when the gradient is wanted): the loss, and the gradient as a e - b wc with its target's
+ * entry g_t apart */
+typedef struct {
+    double loss;
+    T a, b, g_t;
+} CSM_FN(ce_index_out);
+
+/* inline: as a call it cost 65 cycles a row in ce_index_reg_rows (every vector register is
+ * caller-saved) */
+CSM_HOT CSM_FN(ce_index_out) CSM_FN(ce_index_values)(const T *x, ptrdiff_t C, ptrdiff_t t,
+                                                    const T *wc, double W, double eps,
+                                                    double gscale, const CSM_FN(ce_sums) *cs,
+                                                    double e_t)
 {
+    CSM_FN(ce_index_out) v;
     double S = cs->S, L = cs->L, rest = cs->rest;
     T max = cs->max;
     double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt, sm = eps / (double)C;
     double xt = (double)x[t] - (double)max;
-    double loss = a == 0 ? 0 : a * (L - xt);
+    v.loss = a == 0 ? 0 : a * (L - xt);
     if (eps > 0) {
-        loss += sm * (W * L - CSM_FN(weighted_shift_sum)(x, wc, C, max));
+        v.loss += sm * (W * L - CSM_FN(weighted_shift_sum)(x, wc, C, max));
     }
-    double g_t = 0;
-    if (g) {
-        double e_t = CSM_FN(ce_exp_at)(cs, g, t);
-        /* 1 - p_t without cancellation: when t is the only max the others sum to `rest` */
-        double one_minus_pt = (x[t] == max && S - e_t <= rest * 1.0000001) ? rest / S
-                                                                           : (S - e_t) / S;
-        g_t = gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt));
-    }
-    CSM_FN(ce_scale)(cs, g, C, (T)(gscale * (a + sm * W) / S), (T)(gscale * sm), wc);
-    if (g) g[t] = (T)g_t;
-    return loss;
+    /* 1 - p_t without cancellation: when t is the only max the others sum to `rest` */
+    double one_minus_pt = (x[t] == max && S - e_t <= rest * 1.0000001) ? rest / S : (S - e_t) / S;
+    v.g_t = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt)));
+    v.a = (T)(gscale * (a + sm * W) / S);
+    v.b = (T)(gscale * sm);
+    return v;
+}
+
+/* Loss and gradient of a row with index target t, from its sums (the exps in g) */
+static double CSM_FN(ce_index_finish)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
+                                      double eps, double gscale, T *g, CSM_FN(ce_sums) *cs)
+{
+    CSM_FN(ce_index_out) v = CSM_FN(ce_index_values)(x, C, t, wc, W, eps, gscale, cs,
+                                                     g ? CSM_FN(ce_exp_at)(cs, g, t) : 0);
+    CSM_FN(ce_scale)(cs, g, C, v.a, v.b, wc);
+    if (g) g[t] = v.g_t;
+    return v.loss;
 }
 
 static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W,
@@ -175,6 +193,79 @@ static void CSM_FN(ce_index_group_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
                 loss[r] = CSM_FN(ce_index_finish)(xr, C, (ptrdiff_t)target[r], wc, W, eps, gscale,
                                                   gr, &cs);
             }
+        }
+    }
+}
+
+/* Index targets, rows of NV vectors where tails are masked (AVX-512; NV a constant): VL rows at a
+ * time as reg_rows does for softmax (maxima and sums reduced across lanes for the group, the exps
+ * kept in whole vectors), L for the group as above. */
+static inline void CSM_FN(ce_index_reg_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C,
+                                             ptrdiff_t ldx, const int64_t *target,
+                                             int64_t ignore_index, const T *wc, double W,
+                                             double eps, double gscale, T *grad, ptrdiff_t ldg,
+                                             double *loss, const int NV)
+{
+    const int last = (int)(C - (NV - 1) * VL);
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += VL) {
+        int g = nrows - r0 < VL ? (int)(nrows - r0) : VL, l, j;
+        const T *xg = x + r0 * ldx;
+        VT e[VL * REG_ROW_VECTORS], sum[VL];
+        T L[VL], e_max[VL];
+        double rest[VL];
+        unsigned skip = 0;   /* ignored rows */
+        CSM_FN(lse_group) gs;
+        CSM_FN(lse_group_init)(&gs);
+        VT maxv = CSM_FN(group_max)(xg, g, C, ldx, NV, &gs.special);
+        CSM_FN(shift) s = CSM_FN(make_shift)(maxv);
+        int pivot_free = CSM_FN(pivot_free)(maxv);
+        for (l = 0; l < VL; l++) {
+            CSM_FN(tie_count) ties = {0};
+            sum[l] = CSM_FN(vsplat)(0);
+            if (l < g && target[r0 + l] == ignore_index) skip |= 1u << l;
+            if (l >= g || (skip | gs.special) >> l & 1) continue;
+            CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
+            if (pivot_free) sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+            VT mv = CSM_FN(vsplat)(maxv[l]);
+            for (j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+                const T *p = xg + l * ldx + j * VL;
+                VT v = j < NV - 1 ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, last, -(T)INFINITY);
+                e[l * NV + j] = CSM_FN(expm)(v, sl);
+                sum[l] = CSM_FN(vadd_below)(sum[l], e[l * NV + j], v, mv, &ties);
+            }
+            gs.ties[l] = (T)CSM_FN(ties_total)(ties);
+        }
+        CSM_FN(vstore)(gs.max, maxv);
+        CSM_FN(vstore)(gs.rest, CSM_FN(sum_lanes)(sum, 0, rest));
+        CSM_FN(group_lse)(&gs, L, e_max);
+        for (l = 0; l < g; l++) {
+            ptrdiff_t r = r0 + l, t = (ptrdiff_t)target[r];
+            const T *xr = xg + l * ldx;
+            T *gr = grad ? grad + r * ldg : NULL;
+            if (skip >> l & 1) {
+                loss[r] = 0;
+                if (gr) CSM_FN(fill)(gr, C, 0);
+                continue;
+            }
+            if (gs.special >> l & 1) {
+                loss[r] = CSM_FN(ce_special_row)(gr, C);
+                continue;
+            }
+            T e_t;
+            memcpy(&e_t, (const T *)(e + l * NV) + t, sizeof e_t);
+            CSM_FN(ce_sums) cs = {.max = gs.max[l], .rest = rest[l], .L = (double)L[l],
+                                  .S = (double)gs.ties[l] * (double)e_max[l] + rest[l]};
+            CSM_FN(ce_index_out) v = CSM_FN(ce_index_values)(xr, C, t, wc, W, eps, gscale, &cs,
+                                                             (double)e_t);
+            loss[r] = v.loss;
+            if (!gr) continue;
+            VT av = CSM_FN(vsplat)(v.a), bv = CSM_FN(vsplat)(v.b);
+            for (j = 0; j < NV; j++) {
+                int count = j < NV - 1 ? VL : last;
+                VT w = wc ? CSM_FN(vload_part)(wc + j * VL, count, 0) : CSM_FN(vsplat)(1);
+                CSM_FN(vstore_part)(gr + j * VL, e[l * NV + j] * av - bv * w, count);
+            }
+            gr[t] = v.g_t;
         }
     }
 }
@@ -291,6 +382,17 @@ static void CSM_FN(cross_entropy_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C,
                                        double eps, double gscale, T *grad, ptrdiff_t ldg,
                                        double *loss, T *coef)
 {
+    if (!prob && CSM_FN(lse_reg_row_length)(C)) {
+        switch ((int)((C + VL - 1) / VL)) {
+#define CSM_REG_CASE(k) \
+        case k: CSM_FN(ce_index_reg_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, \
+                                          gscale, grad, ldg, loss, k); break;
+        CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
+        CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+#undef CSM_REG_CASE
+        }
+        return;
+    }
     if (!prob && C <= SMALL_ROW_MAX && nrows > 1) {
         CSM_FN(ce_index_small_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, gscale,
                                     grad, ldg, loss);

@@ -261,8 +261,8 @@ static inline T CSM_FN(reg_load_max)(const T *xr, ptrdiff_t n, const int NV, VT 
 }
 
 /* Lane l: the sum of sum[l]'s lanes, in double, then its inverse when invert (a constant); rounded
- * to T. For VL vectors. */
-CSM_HOT VT CSM_FN(sum_lanes)(const VT *sum, const int invert)
+ * to T. For VL vectors. The double sums into wide[0..VL) when it is not NULL. */
+CSM_HOT VT CSM_FN(sum_lanes)(const VT *sum, const int invert, double *wide)
 {
     enum { VDL = CSM_VEC_BYTES / 8 };   /* doubles per VD */
     VD d[VL];
@@ -271,6 +271,7 @@ CSM_HOT VT CSM_FN(sum_lanes)(const VT *sum, const int invert)
     for (l = 0; l < VL; l++) d[l] = CSM_FN(vwiden_sum)(sum[l]);
     for (h = 0; h < VL / VDL; h++) {
         VD t = CSM_FN(vsum_lanes)(d + h * VDL);
+        if (wide) memcpy(wide + h * VDL, &t, sizeof t);
         if (invert) t = 1.0 / t;
         for (l = 0; l < VDL; l++) r[h * VDL + l] = (T)t[l];
     }
@@ -355,7 +356,7 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
                 sum[l] = CSM_FN(reg_row_exps)(xg + l * ldx, e + l * NV, n, NV, sl);
             }
         }
-        VT inv = CSM_FN(sum_lanes)(sum, 1);
+        VT inv = CSM_FN(sum_lanes)(sum, 1, NULL);
         for (l = 0; l < g; l++) {
             T *o = og + l * ldo;
             if (special >> l & 1) {

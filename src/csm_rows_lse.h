@@ -51,7 +51,7 @@ static inline void CSM_FN(reg_group_sums)(const T *x, int g, ptrdiff_t n, ptrdif
         gs->ties[l] = (T)CSM_FN(ties_total)(ties);
     }
     CSM_FN(vstore)(gs->max, maxv);
-    CSM_FN(vstore)(gs->rest, CSM_FN(sum_lanes)(sum, 0));
+    CSM_FN(vstore)(gs->rest, CSM_FN(sum_lanes)(sum, 0, NULL));
 }
 
 /* Longer rows: all maxes first, then all sums, so no pass waits on its own row's reduction.
