@@ -60,13 +60,31 @@ static inline VT CSM_FN(col_input)(const CSM_FN(colstate) *st, int v, const T *r
     return CSM_FN(vselect)(st->special[v], CSM_FN(vsplat)(0), a);
 }
 
-/* float partial sums per column into doubles (each lane adds at most FLUSH terms in T) */
+/* float partial sums per column into doubles (each lane adds at most FLUSH terms in T), lane by
+ * lane in vectors */
 static inline void CSM_FN(flush_wide)(VT *acc, double *wide, int nb)
 {
     for (int v = 0; v < nb; v++) {
-        for (int j = 0; j < VL; j++) wide[v * VL + j] += (double)acc[v][j];
+        for (int h = 0; h < VL / VDL; h++) {
+            VD w;
+            memcpy(&w, wide + v * VL + h * VDL, sizeof w);
+            w += CSM_FN(vwiden_part)(acc[v], h);
+            memcpy(wide + v * VL + h * VDL, &w, sizeof w);
+        }
         acc[v] = CSM_FN(vsplat)(0);
     }
+}
+
+/* (T)(wide[j] + a[j]) per lane j, or (T)(1 / (wide[j] + a[j])) when invert */
+static inline VT CSM_FN(wide_total)(const double *wide, VT a, const int invert)
+{
+    VD d[2];
+    for (int h = 0; h < VL / VDL; h++) {
+        memcpy(&d[h], wide + h * VDL, sizeof d[h]);
+        d[h] += CSM_FN(vwiden_part)(a, h);
+        if (invert) d[h] = 1.0 / d[h];
+    }
+    return CSM_FN(vnarrow)(d);
 }
 
 /* Per column: log(sum exp(x - max)), with the max's own terms counted apart (log1p form). */
@@ -96,8 +114,8 @@ static inline void CSM_FN(cols_log_sum)(const T *x, ptrdiff_t nred, ptrdiff_t ld
     for (v = 0; v < nb; v++) {
         /* log(ties + rest / e_max) = log1p((ties - 1) + rest / e_max): for one max that is
          * log1p(rest / e_max), accurate when the rest is tiny */
-        VT rest, t = __builtin_convertvector(-(-ties[v]), VT);
-        for (j = 0; j < VL; j++) rest[j] = (T)(wide[v * VL + j] + (double)acc[v][j]);
+        VT rest = CSM_FN(wide_total)(wide + v * VL, acc[v], 0);
+        VT t = __builtin_convertvector(-(-ties[v]), VT);
         VT l = CSM_FN(vlog1p)((t - 1) + rest / CSM_FN(expm)(st->max[v], st->s[v]));
         for (j = 0; j < VL; j++) lse[v * VL + j] = l[j];
     }
@@ -126,7 +144,7 @@ static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptr
         }
     }
     for (v = 0; v < nb; v++) {
-        for (j = 0; j < VL; j++) inv[v][j] = (T)(1.0 / (wide[v * VL + j] + (double)acc[v][j]));
+        inv[v] = CSM_FN(wide_total)(wide + v * VL, acc[v], 1);
         inv[v] = CSM_FN(vselect)(st.special[v], CSM_FN(vsplat)((T)NAN), inv[v]);
     }
     for (ptrdiff_t r = 0; r < nred; r++) {

@@ -324,7 +324,7 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
         for (v = 0; v < NB; v++) {
             VT rest, nt = __builtin_convertvector(ties[v], VT);
             VT e_max = CSM_FN(expm)(st.max[v], st.s[v]);
-            for (l = 0; l < VL; l++) rest[l] = (T)(wide[v * VL + l] + (double)acc[v][l]);
+            rest = CSM_FN(wide_total)(wide + v * VL, acc[v], 0);
             CSM_FN(vstore)(Ls + v * VL, CSM_FN(vlog1p)((nt - 1) + rest / e_max));
             CSM_FN(vstore)(Ss + v * VL, nt * e_max + rest);
             CSM_FN(vstore)(rests + v * VL, rest);

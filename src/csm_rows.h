@@ -264,7 +264,6 @@ static inline T CSM_FN(reg_load_max)(const T *xr, ptrdiff_t n, const int NV, VT 
  * to T. For VL vectors. The double sums into wide[0..VL) when it is not NULL. */
 CSM_HOT VT CSM_FN(sum_lanes)(const VT *sum, const int invert, double *wide)
 {
-    enum { VDL = CSM_VEC_BYTES / 8 };   /* doubles per VD */
     VD d[VL];
     VT r;
     int l, h;
@@ -384,13 +383,13 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 }
 
 /* The softmax rows reg_rows serves, where tails are masked: up to REG_ROW_VECTORS vectors, from
- * 9 elements in float32 and 16 in float64; shorter rows are faster a row per lane (csm_rows_small.h).
- * Measured, ns per element, 16384 rows, reg_rows against a row per lane: float32 n=4 1.39/1.09,
- * n=10 0.58/0.70, n=16 0.34/0.68, n=32 0.23/0.44 (reg_rows before its groups); float64 n=12
- * 1.10/1.00, n=16 0.83/1.05, n=24 0.67/0.88. */
+ * 13 elements in float32 and 16 in float64; shorter rows are faster a row per lane
+ * (csm_rows_small.h). Measured, ns per element, 16384 rows, reg_rows against a row per lane:
+ * float32 n=10 0.56/0.52, n=12 0.49/0.49, n=16 0.35/0.41, n=32 0.23/0.44; float64 n=12 1.10/1.00,
+ * n=16 0.83/1.05, n=24 0.67/0.88. */
 static int CSM_FN(reg_row_length)(ptrdiff_t n)
 {
-    return CSM_AVX512 && n <= REG_ROW_VECTORS * VL && n > (sizeof(T) == 4 ? VL / 2 : 2 * VL - 1);
+    return CSM_AVX512 && n <= REG_ROW_VECTORS * VL && n > (sizeof(T) == 4 ? 3 * VL / 4 : 2 * VL - 1);
 }
 
 /* log_softmax and logsumexp: from one whole vector (float32 n=10: 0.83 against 0.81 ns per

@@ -20,6 +20,7 @@
 #undef VU
 #undef VD
 #undef VH
+#undef VDL
 #undef BLOCK
 #undef CSM_AVX512
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
@@ -168,6 +169,42 @@ static inline VD CSM_FN(vwiden_sum)(VT a)
 static inline VD CSM_FN(vwiden_sum)(VT a) { return a; }
 #endif
 
+/* Lanes h VDL .. (h + 1) VDL - 1 of a as doubles (VDL doubles fill a VD: float32 has two such
+ * parts, float64 one), and the inverse: VL / VDL of them rounded back into a VT. */
+#define VDL (CSM_VEC_BYTES / 8)
+static inline VD CSM_FN(vwiden_part)(VT a, int h)
+{
+#if defined(CSM_F64)
+    (void)h;
+    return a;
+#elif CSM_AVX512
+    __m512 v = (__m512)a;
+    return (VD)_mm512_cvtps_pd(h ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+#elif CSM_VEC_BYTES == 32
+    return h ? __builtin_convertvector(__builtin_shufflevector(a, a, 4, 5, 6, 7), VD)
+             : __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1, 2, 3), VD);
+#else
+    return h ? __builtin_convertvector(__builtin_shufflevector(a, a, 2, 3), VD)
+             : __builtin_convertvector(__builtin_shufflevector(a, a, 0, 1), VD);
+#endif
+}
+
+static inline VT CSM_FN(vnarrow)(const VD *d)
+{
+#if defined(CSM_F64)
+    return d[0];
+#else
+    VH lo = __builtin_convertvector(d[0], VH), hi = __builtin_convertvector(d[1], VH);
+#if CSM_VEC_BYTES == 64
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif CSM_VEC_BYTES == 32
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+#else
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3);
+#endif
+#endif
+}
+
 static inline double CSM_FN(hsum_d)(VD v)
 {
 #if CSM_AVX512
@@ -288,3 +325,27 @@ CSM_HOT VD CSM_FN(vsum_lanes)(VD *d)
     return CSM_FOLD8(d, CSM_ADD);
 #endif
 }
+
+#if CSM_AVX512
+/* v[0..VL) transposed in place (lane j of v[i] to lane i of v[j]): log2(VL) rounds of perfect
+ * shuffles, v'[2k] and v'[2k+1] the lanes of v[k] and v[k + VL/2] interleaved, VL operations a
+ * round. */
+static inline void CSM_FN(vtranspose)(VT *v)
+{
+    for (int round = 1; round < VL; round *= 2) {
+        VT t[VL];
+        for (int k = 0; k < VL / 2; k++) {
+#if defined(CSM_F32)
+            t[2 * k] = __builtin_shufflevector(v[k], v[k + VL / 2], 0, 16, 1, 17, 2, 18, 3, 19, 4,
+                                               20, 5, 21, 6, 22, 7, 23);
+            t[2 * k + 1] = __builtin_shufflevector(v[k], v[k + VL / 2], 8, 24, 9, 25, 10, 26, 11,
+                                                   27, 12, 28, 13, 29, 14, 30, 15, 31);
+#else
+            t[2 * k] = __builtin_shufflevector(v[k], v[k + VL / 2], 0, 8, 1, 9, 2, 10, 3, 11);
+            t[2 * k + 1] = __builtin_shufflevector(v[k], v[k + VL / 2], 4, 12, 5, 13, 6, 14, 7, 15);
+#endif
+        }
+        for (int k = 0; k < VL; k++) v[k] = t[k];
+    }
+}
+#endif
