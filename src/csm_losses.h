@@ -226,6 +226,8 @@ static inline void CSM_FN(ce_index_reg_rows)(const T *x, ptrdiff_t nrows, ptrdif
             if (l >= g || (skip | gs.special) >> l & 1) continue;
             CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
             if (pivot_free) sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+            CSM_FN(prefetch_reg_row)(r0 + VL + l < nrows ? xg + (VL + l) * ldx : NULL,
+                                     grad ? grad + (r0 + l) * ldg : NULL, NV);
             VT mv = CSM_FN(vsplat)(maxv[l]);
             for (j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
                 const T *p = xg + l * ldx + j * VL;

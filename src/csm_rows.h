@@ -307,6 +307,19 @@ static inline int CSM_FN(pivot_free)(VT maxv)
     return CSM_FN(hmax)(CSM_FN(vabs)(maxv)) < T_PIVOT_MIN;
 }
 
+/* Requests, a line per vector, for the row a group ahead (x, NULL past the last row) and for the
+ * row about to be written (o, NULL when none): the register rows' passes are too short for the
+ * hardware to fetch them in time (16384x128 softmax, in L3: 0.24 -> 0.16 ns per element; in L2,
+ * 256x128: 0.17 -> 0.15); rows of two vectors lose (16384x32 logsumexp 7% slower). */
+static inline void CSM_FN(prefetch_reg_row)(const T *x, T *o, const int NV)
+{
+    if (NV <= 2) return;
+    for (int j = 0; j < NV; j++) {
+        if (x) __builtin_prefetch(x + j * VL, 0, 3);
+        if (o) __builtin_prefetch(o + j * VL, 1, 3);
+    }
+}
+
 /* Row l of a group: e = expm(x) into e (whole vectors) under the row's shift; returns the lane
  * sums */
 static inline VT CSM_FN(reg_row_exps)(const T *xr, VT *e, ptrdiff_t n, const int NV,
@@ -348,6 +361,8 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
             sum[l] = CSM_FN(vsplat)(1);
             if (l >= g || special >> l & 1) continue;
             CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
+            CSM_FN(prefetch_reg_row)(r0 + VL + l < nrows ? xg + (VL + l) * ldx : NULL,
+                                     og + l * ldo, NV);
             if (pivot_free) {
                 sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
                 sum[l] = CSM_FN(reg_row_exps)(xg + l * ldx, e + l * NV, n, NV, sl);

@@ -29,8 +29,9 @@ static inline VT CSM_FN(reg_sum_below)(const T *xr, ptrdiff_t n, const int NV, V
 
 /* Rows of NV vectors where tails are masked (AVX-512): the maxima and the sums reduced across
  * lanes for the whole group at once, as reg_rows does for softmax. */
-static inline void CSM_FN(reg_group_sums)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx,
-                                          const int NV, CSM_FN(lse_group) *gs)
+static inline void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff_t n,
+                                          ptrdiff_t ldx, const int NV, CSM_FN(lse_group) *gs,
+                                          T *out, ptrdiff_t ldo)
 {
     VT sum[VL];
     VT maxv = CSM_FN(group_max)(x, g, n, ldx, NV, &gs->special);
@@ -42,6 +43,8 @@ static inline void CSM_FN(reg_group_sums)(const T *x, int g, ptrdiff_t n, ptrdif
         if (l >= g || gs->special >> l & 1) continue;
         CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
         VT mv = CSM_FN(vsplat)(maxv[l]);
+        CSM_FN(prefetch_reg_row)(l < g_next ? x + (VL + l) * ldx : NULL,
+                                 out ? out + l * ldo : NULL, NV);
         if (pivot_free) {
             sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
             sum[l] = CSM_FN(reg_sum_below)(x + l * ldx, n, NV, mv, sl, &ties);
@@ -114,7 +117,10 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
         CSM_FN(lse_group_init)(&gs);
         switch (nv) {
 #define CSM_REG_CASE(k) \
-        case k: CSM_FN(reg_group_sums)(xg, g, n, ldx, k, &gs); break;
+        case k: CSM_FN(reg_group_sums)(xg, g, (int)(nrows - r0 - VL < VL ? nrows - r0 - VL : VL), \
+                                       n, ldx, k, &gs, \
+                                       op == CSM_LOG_SOFTMAX ? out + r0 * ldo : NULL, ldo); \
+                break;
         CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
         CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
 #undef CSM_REG_CASE
