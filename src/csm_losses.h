@@ -153,8 +153,9 @@ static void CSM_FN(ce_index_group_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
                                         const T *wc, double W, double eps, double gscale,
                                         T *grad, ptrdiff_t ldg, double *loss)
 {
-    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += VL) {
-        int g = nrows - r0 < VL ? (int)(nrows - r0) : VL, l;
+    int step = CSM_FN(group_rows)(C);
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += step) {
+        int g = nrows - r0 < step ? (int)(nrows - r0) : step, l;
         unsigned skip = 0;   /* ignored rows */
         CSM_FN(lse_group) gs;
         T L[VL], e_max[VL];
@@ -173,7 +174,7 @@ static void CSM_FN(ce_index_group_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
             CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(gs.max[l]));
             rest[l] = CSM_FN(exp_sum_below_max)(x + r * ldx, grad ? grad + r * ldg : NULL, NULL, C,
                                                 gs.max[l], s, &ties,
-                                                CSM_FN(next_row)(x, r + VL, nrows, C, ldx));
+                                                CSM_FN(next_row)(x, r + step, nrows, C, ldx));
             gs.rest[l] = (T)rest[l];
             gs.ties[l] = (T)ties;
         }

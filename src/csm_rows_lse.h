@@ -104,13 +104,23 @@ static void CSM_FN(group_lse)(const CSM_FN(lse_group) *gs, T *lse, T *e_max_out)
     if (e_max_out) CSM_FN(vstore)(e_max_out, e_max);
 }
 
+/* Rows per group where they are not in registers: VL, or as many as GROUP_BYTES holds (one row
+ * at least). A group of 16 rows of 32000 floats (2 MB) was reread from L3 by every pass: 32x32000
+ * log_softmax 0.22 -> 0.17 ns per element with GROUP_BYTES 64 KB, cross_entropy 0.20 -> 0.16. */
+static int CSM_FN(group_rows)(ptrdiff_t n)
+{
+    ptrdiff_t rows = n > 0 ? GROUP_BYTES / (n * (ptrdiff_t)sizeof(T)) : VL;
+    return rows < 1 ? 1 : rows > VL ? VL : (int)rows;
+}
+
 /* log_softmax (out rows ldo apart) or logsumexp (out[r * ldo]) of nrows rows of n < long rows */
 static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                              ptrdiff_t ldo, const csm_op op)
 {
     int nv = CSM_AVX512 && n <= REG_ROW_VECTORS * VL ? (int)((n + VL - 1) / VL) : 0;
-    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += VL) {
-        int g = nrows - r0 < VL ? (int)(nrows - r0) : VL, l;
+    int step = nv ? VL : CSM_FN(group_rows)(n);
+    for (ptrdiff_t r0 = 0; r0 < nrows; r0 += step) {
+        int g = nrows - r0 < step ? (int)(nrows - r0) : step, l;
         const T *xg = x + r0 * ldx;
         CSM_FN(lse_group) gs;
         T lse[VL], *shifted = NULL;
@@ -126,7 +136,7 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
 #undef CSM_REG_CASE
         default: {
             const T *next[VL];
-            for (l = 0; l < g; l++) next[l] = CSM_FN(next_row)(x, r0 + VL + l, nrows, n, ldx);
+            for (l = 0; l < g; l++) next[l] = CSM_FN(next_row)(x, r0 + step + l, nrows, n, ldx);
             shifted = op == CSM_LOG_SOFTMAX && next[0] ? out + r0 * ldo : NULL;
             CSM_FN(group_sums)(xg, g, n, ldx, &gs, next, shifted, ldo);
         }

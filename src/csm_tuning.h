@@ -19,6 +19,10 @@
 #define PAIR_ROW_MAX 4096
 #define PAIR_TOTAL_MAX (8 << 20)
 
+/* log_softmax, logsumexp and cross-entropy take rows in groups of up to VL, pass by pass; rows
+ * that are not in registers, at most GROUP_BYTES of them, so the passes reread them from L2 */
+#define GROUP_BYTES (64 << 10)
+
 /* Rows up to ROW_L2_BYTES go through three passes, prefetched PREFETCH_AHEAD bytes ahead when
  * the input exceeds PREFETCH_TOTAL_MIN (a 512 KB L2 holds the row, its output and the next);
  * longer rows are read once, in blocks of LONG_BLOCK_BYTES that stay in L1 (csm_rows_long.h). */
