@@ -393,7 +393,7 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
 # ---------------------------------------------------------------------------------------------
 # Public functions (re-exported by csoftmax/__init__.py)
 
-def softmax(x, axis=-1, *, out=None):
+def softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Softmax along an axis: ``exp(x) / sum(exp(x), axis)``, computed stably.
 
     Parameters
@@ -425,10 +425,12 @@ def softmax(x, axis=-1, *, out=None):
     >>> csoftmax.softmax(np.array([[1e4, 0.0, -np.inf]], dtype=np.float32))
     array([[1., 0., 0.]], dtype=float32)
     """
-    return _run_softmax_like(CSM_SOFTMAX, x, axis, out)
+    if scale is None and bias is None and where is None and dtype is None and _plain(x, axis):
+        return _run_softmax_like(CSM_SOFTMAX, x, axis, out)
+    return _run_fused(CSM_SOFTMAX, x, axis, False, scale, bias, where, dtype, out)
 
 
-def log_softmax(x, axis=-1, *, out=None):
+def log_softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Log of the softmax along an axis: ``x - logsumexp(x, axis)``, computed stably.
 
     Computed as ``(x - max) - log(sum(exp(x - max)))`` so entries near the max keep their
@@ -443,10 +445,13 @@ def log_softmax(x, axis=-1, *, out=None):
     >>> float(csoftmax.log_softmax(np.array([0.0, -40.0]))[0])
     -4.248354255291589e-18
     """
-    return _run_softmax_like(CSM_LOG_SOFTMAX, x, axis, out)
+    if scale is None and bias is None and where is None and dtype is None and _plain(x, axis):
+        return _run_softmax_like(CSM_LOG_SOFTMAX, x, axis, out)
+    return _run_fused(CSM_LOG_SOFTMAX, x, axis, False, scale, bias, where, dtype, out)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, dtype=None,
+              out=None):
     """``log(sum(exp(x), axis))``, computed stably.
 
     Parameters
@@ -478,7 +483,10 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     >>> csoftmax.logsumexp(np.array([[1e308, 1e308], [0.0, -np.inf]]))
     array([1.e+308, 0.e+000])
     """
-    return _run_logsumexp(x, axis, keepdims, out)
+    if scale is None and bias is None and where is None and dtype is None and _plain(x, axis):
+        return _run_logsumexp(x, axis, keepdims, out)
+    return _run_fused(CSM_LOGSUMEXP, x, axis, keepdims, scale, bias, where, dtype, out)
 
 
+include "_fused.pxi"
 include "_training.pxi"

@@ -45,7 +45,8 @@ array([0.25, 0.75])
 
 import numpy as np
 
-from ._validation import as_input, check_out, deliver, normalize_axis, reduced_shape
+from ._fused_args import finish, fused_inputs
+from ._validation import deliver
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
            "softmax_backward", "log_softmax_backward", "sigmoid", "log_sigmoid",
@@ -55,8 +56,27 @@ __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
 _QUIET = dict(over="ignore", under="ignore", invalid="ignore", divide="ignore")
 
 
-def _row_length(arr, axis):
-    return arr.size if axis is None else arr.shape[axis]
+def _row_length(arr, axes):
+    return int(np.prod([arr.shape[a] for a in axes]))
+
+
+def _z(f):
+    """``x * scale + bias`` in the compute dtype, -inf where `where` is False (x itself, converted,
+    when there is neither)."""
+    z = f.x.astype(f.compute, copy=False)
+    with np.errstate(**_QUIET):
+        if f.scale is not None:
+            z = z * f.scale
+        if f.bias is not None:
+            z = z + f.bias
+        if f.where is not None:
+            z = np.where(f.where, z, -np.inf).astype(f.compute, copy=False)
+    return z
+
+
+def _out_view(out, arr):
+    """`out` in the 1-element form of a 0-d input (a view); `out` itself otherwise."""
+    return out if out is None or out.ndim == arr.ndim else out.reshape(arr.shape)
 
 
 def _aliases_exactly(a, b):
@@ -89,7 +109,7 @@ def _destination(arr, out):
     return np.empty_like(arr)
 
 
-def softmax(x, axis=-1, *, out=None):
+def softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Softmax along `axis`: ``exp(x - max) / sum(exp(x - max))``.
 
     Parameters
@@ -117,22 +137,23 @@ def softmax(x, axis=-1, *, out=None):
     >>> softmax(np.array([1e30, 0.0]))
     array([1., 0.])
     """
-    arr, result_dtype = as_input(x)
-    ax = normalize_axis(axis, arr.ndim)
-    check_out(out, arr.shape, result_dtype)
+    f = fused_inputs(x, axis, scale, bias, where, dtype, "softmax", out=out)
+    arr, ax, o = _z(f), f.axes, _out_view(out, f.x)
     if _row_length(arr, ax) == 0 or arr.size == 0:
-        return deliver(np.empty_like(arr), result_dtype, out)
-    e = _destination(arr, out)
+        return finish(deliver(np.empty_like(arr), f.result, o), f, "softmax", out)
+    e = _destination(arr, o)
     with np.errstate(**_QUIET):
         m = np.max(arr, axis=ax, keepdims=True)
         np.subtract(arr, m, out=e)
         np.exp(e, out=e)
         s = np.sum(e, axis=ax, keepdims=True)
         np.divide(e, s, out=e)
-    return deliver(e, result_dtype, out)
+    if f.where is not None:   # excluded entries, and rows with none selected, give exactly 0
+        np.copyto(e, 0, where=np.logical_not(f.where))
+    return finish(deliver(e, f.result, o), f, "softmax", out)
 
 
-def log_softmax(x, axis=-1, *, out=None):
+def log_softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Log-softmax along `axis`: ``(x - max) - log(sum(exp(x - max)))``.
 
     The subtraction order keeps entries near the maximum accurate (PyTorch issue 11752).
@@ -159,21 +180,23 @@ def log_softmax(x, axis=-1, *, out=None):
     >>> log_softmax(np.array([0.0, -np.inf]))
     array([  0., -inf])
     """
-    arr, result_dtype = as_input(x)
-    ax = normalize_axis(axis, arr.ndim)
-    check_out(out, arr.shape, result_dtype)
+    f = fused_inputs(x, axis, scale, bias, where, dtype, "log_softmax", out=out)
+    arr, ax, o = _z(f), f.axes, _out_view(out, f.x)
     if _row_length(arr, ax) == 0 or arr.size == 0:
-        return deliver(np.empty_like(arr), result_dtype, out)
-    d = _destination(arr, out)
+        return finish(deliver(np.empty_like(arr), f.result, o), f, "log_softmax", out)
+    d = _destination(arr, o)
     with np.errstate(**_QUIET):
         m = np.max(arr, axis=ax, keepdims=True)
         np.subtract(arr, m, out=d)
         s = np.sum(np.exp(d), axis=ax, keepdims=True)
         np.subtract(d, np.log(s), out=d)
-    return deliver(d, result_dtype, out)
+    if f.where is not None:   # excluded entries, and rows with none selected, give -inf
+        np.copyto(d, -np.inf, where=np.logical_not(f.where))
+    return finish(deliver(d, f.result, o), f, "log_softmax", out)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, dtype=None,
+              out=None):
     """Log of the sum of exponentials along `axis`, accurate near 0.
 
     Computed as ``m + (log(k) + log1p(r / k))`` where ``m`` is the row maximum, ``k`` the
@@ -209,10 +232,9 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     >>> logsumexp(np.zeros((2, 3)), axis=None, keepdims=True).shape
     (1, 1)
     """
-    arr, result_dtype = as_input(x)
-    ax = normalize_axis(axis, arr.ndim)
-    shape = reduced_shape(arr.shape, ax, keepdims)
-    check_out(out, shape, result_dtype)
+    f = fused_inputs(x, axis, scale, bias, where, dtype, "logsumexp", keepdims, out)
+    arr, ax = _z(f), f.axes
+    shape = f.shape if out is None else out.shape
     if _row_length(arr, ax) == 0:
         # The empty sum is 0 and log(0) = -inf.
         res = np.full(shape, -np.inf, dtype=arr.dtype)
@@ -222,13 +244,13 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
             is_max = arr == m  # all False in a NaN row: k = 0 and r = NaN give NaN
             k = np.sum(is_max, axis=ax, keepdims=True, dtype=arr.dtype)
             # Leaving the maxima out of r is what keeps log1p accurate; it also drops their
-            # exp(inf - inf) = NaN when m is +-inf.
+            # exp(inf - inf) = NaN when m is +-inf (and makes a row with none selected -inf).
             r = np.sum(np.exp(arr - m), axis=ax, keepdims=True, where=~is_max)
             res = m + (np.log(k) + np.log1p(r / k))
         res = res.reshape(shape)
-    res = deliver(res, result_dtype, out)
+    res = deliver(res, f.result, out)
     # A 0-d result is a NumPy scalar, as from np.sum; an explicit out is returned as given.
-    return res[()] if out is None and res.ndim == 0 else res
+    return finish(res[()] if out is None and res.ndim == 0 else res, f, "logsumexp", out)
 
 
 # The training functions' reference lives in its own module; same namespace for users.

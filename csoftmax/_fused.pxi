@@ -1,0 +1,179 @@
+# The fused softmax family (included by _core.pyx): scale=, bias=, where=, dtype=, tuple axes,
+# 0-d, masked and half-precision inputs. The arguments are checked by _fused_args (shared with
+# the reference); here the reduced axes are moved last and every operand is described to
+# csm_rows_fused (src/csoftmax.h) by per-row byte offsets and an element step, so that no
+# operand is converted or expanded to x's size: broadcast axes keep their 0 strides.
+
+from ._fused_args import finish, fused_inputs, reduced_shape_axes
+from ._validation import is_half
+
+cdef extern from "csoftmax.h" nogil:
+    ctypedef enum csm_storage:
+        CSM_STORE_F32
+        CSM_STORE_F64
+        CSM_STORE_F16
+        CSM_STORE_BF16
+    ctypedef struct csm_fused_args:
+        const char *x
+        const Py_ssize_t *xoff
+        Py_ssize_t xstep
+        csm_storage xkind
+        char *out
+        const Py_ssize_t *ooff
+        Py_ssize_t ostep
+        csm_storage okind
+        Py_ssize_t nrows, n
+        const double *scale
+        Py_ssize_t sstep
+        const char *bias
+        const Py_ssize_t *boff
+        Py_ssize_t bstep
+        const unsigned char *where
+        const Py_ssize_t *woff
+        Py_ssize_t wstep
+    int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads)
+
+_OP_NAMES = ("softmax", "log_softmax", "logsumexp")
+
+
+cdef int _storage(object dtype):
+    """The kernels' storage code of a native dtype, or -1 when they cannot read it."""
+    if not dtype.isnative:
+        return -1
+    if dtype == np.float32:
+        return CSM_STORE_F32
+    if dtype == np.float64:
+        return CSM_STORE_F64
+    if dtype == np.float16:
+        return CSM_STORE_F16
+    if is_half(dtype):
+        return CSM_STORE_BF16
+    return -1
+
+
+cdef bint _plain(object x, object axis):
+    """True when no fused feature is involved: the original path handles the call."""
+    if isinstance(axis, tuple):
+        return False
+    if type(x) is cnp.ndarray or isinstance(x, np.generic):
+        return np.ndim(x) > 0 and not is_half(x.dtype)
+    if isinstance(x, np.ma.MaskedArray) or isinstance(x, (int, float)):
+        return False
+    return True
+
+
+cdef object _rows_view(object v, tuple lead, Py_ssize_t n):
+    """`v` (reduced axes last) as (*lead, n): a view when its reduced axes collapse."""
+    return v.reshape(lead + (n,))
+
+
+cdef object _row_offsets(object v, tuple lead):
+    """Byte offset of each row of `v` (*lead, n) from its first element, in C order of `lead`."""
+    off = np.zeros(lead, dtype=np.intp)
+    for i in range(len(lead)):
+        shape = [1] * len(lead)
+        shape[i] = lead[i]
+        off = off + (np.arange(lead[i], dtype=np.intp) * v.strides[i]).reshape(shape)
+    return np.ascontiguousarray(off.reshape(-1))
+
+
+cdef inline const Py_ssize_t *_ptr(object a):
+    return <const Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object scale, object bias,
+                       object where, object dtype, object out):
+    cdef csm_fused_args args
+    cdef int kind, rc, nt
+    cdef csm_dtype dt
+    name = _OP_NAMES[<int>op]
+    f = fused_inputs(x, axis, scale, bias, where, dtype, name, keepdims, out)
+    a = f.x
+    kind = _storage(a.dtype)
+    if kind < 0:
+        a = a.astype(f.compute)
+        kind = _storage(a.dtype)
+    if not a.flags.aligned:
+        a = np.array(a, copy=True)
+    lead_axes = [i for i in range(a.ndim) if i not in f.axes]
+    perm = tuple(lead_axes) + f.axes
+    lead = tuple(a.shape[i] for i in lead_axes)
+    n = 1
+    for i in f.axes:
+        n *= a.shape[i]
+    nrows = 1
+    for d in lead:
+        nrows *= d
+    reduce = op == CSM_LOGSUMEXP
+    if nrows == 0 or n == 0:
+        r = (np.full(f.shape, -np.inf, dtype=f.result) if reduce
+             else np.empty(a.shape, dtype=f.result))
+        if out is not None:
+            r = deliver(r.reshape(out.shape), out.dtype, out)
+        elif r.ndim == 0:
+            r = r[()]
+        return finish(r, f, name, out)
+    xv = _rows_view(a.transpose(perm), lead, n)
+    dt = CSM_FLOAT32 if f.compute == np.float32 else CSM_FLOAT64
+    # where the kernels write: `out` itself when they can, else a new array in the moved layout
+    dst, direct = None, False
+    if (out is not None and not reduce and out.ndim == a.ndim and out.flags.aligned
+            and (not np.may_share_memory(out, a) or _same_view(a, out))
+            and not (f.bias is not None and np.may_share_memory(out, f.bias))
+            and not (f.where is not None and np.may_share_memory(out, f.where))):
+        ov = out.transpose(perm)
+        try:
+            dst = ov.view()
+            dst.shape = lead + (n,)
+            direct = True
+        except AttributeError:
+            dst = None
+    if dst is None:
+        dst = np.empty(lead if reduce else lead + (n,), dtype=f.result)
+    xoff = _row_offsets(xv, lead)
+    ooff = _row_offsets(dst, lead) if not reduce else np.arange(nrows, dtype=np.intp) * dst.itemsize
+    args.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>xv)
+    args.xoff, args.xstep, args.xkind = _ptr(xoff), xv.strides[len(lead)], <csm_storage>kind
+    args.out = <char *>cnp.PyArray_DATA(<cnp.ndarray>dst)
+    args.ooff, args.ostep = _ptr(ooff), (0 if reduce else dst.strides[len(lead)])
+    args.okind = <csm_storage>_storage(f.result)
+    args.nrows, args.n = nrows, n
+    args.scale, args.sstep, args.bias, args.where = NULL, 0, NULL, NULL
+    if f.scale is not None:
+        if f.scale.ndim == 0:
+            sv = np.full(1, f.scale, dtype=np.float64)
+        else:
+            kshape = reduced_shape_axes(a.shape, f.axes, True)
+            sv = np.ascontiguousarray(
+                np.broadcast_to(f.scale, kshape).transpose(perm).reshape(lead), dtype=np.float64)
+        args.scale, args.sstep = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sv), sv.size > 1
+    if f.bias is not None:
+        b = f.bias if f.bias.flags.aligned else np.array(f.bias, copy=True)
+        bv = _rows_view(np.broadcast_to(b, a.shape).transpose(perm), lead, n)
+        boff = _row_offsets(bv, lead)
+        args.bias = <const char *>cnp.PyArray_DATA(<cnp.ndarray>bv)
+        args.boff, args.bstep = _ptr(boff), bv.strides[len(lead)]
+    if f.where is not None:
+        wv = _rows_view(np.broadcast_to(f.where, a.shape).transpose(perm), lead, n)
+        woff = _row_offsets(wv, lead)
+        args.where = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>wv)
+        args.woff, args.wstep = _ptr(woff), wv.strides[len(lead)]
+    nt = _threads_for(nrows * n)
+    with nogil:
+        rc = csm_rows_fused(op, dt, &args, nt)
+    if rc != 0:
+        raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
+    if reduce:
+        r = dst.reshape(f.shape if out is None else out.shape)
+        if out is None and r.ndim == 0:
+            r = r[()]   # a NumPy scalar, as from np.sum
+    elif direct:
+        r = out
+    else:
+        inverse = tuple(np.argsort(perm))
+        r = dst.reshape(tuple(a.shape[i] for i in perm)).transpose(inverse)
+        if out is None and f.scalar:
+            r = r.reshape(())
+    if out is not None and r is not out:
+        r = deliver(r.reshape(out.shape), out.dtype, out)
+    return finish(r, f, name, out)

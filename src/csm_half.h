@@ -1,0 +1,59 @@
+/* float16 and bfloat16 <-> float32, exact widening and round-to-nearest-even narrowing, written
+ * with integer and float32 operations only (no F16C: the baseline build has none, and branch-free
+ * code lets gcc vectorize the row loops of csm_rows_fused.h in every build). The float16 pair is
+ * Maratyszcza's FP16 library's (MIT): the float32 arithmetic does the rounding. Type-independent:
+ * included once per build. */
+#ifndef CSM_HALF_H
+#define CSM_HALF_H
+#include <stdint.h>
+#include <string.h>
+
+static inline float csm_bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint32_t csm_f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float csm_bf16_to_f32(uint16_t h) { return csm_bits_f32((uint32_t)h << 16); }
+
+/* Round to nearest even on the 16 bits dropped; a NaN stays a (quiet) NaN. */
+static inline uint16_t csm_f32_to_bf16(float f)
+{
+    uint32_t u = csm_f32_bits(f);
+    uint32_t r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16) | 0x40u : r);
+}
+
+static inline float csm_f16_to_f32(uint16_t h)
+{
+    uint32_t w = (uint32_t)h << 16, sign = w & 0x80000000u, two_w = w + w;
+    /* normal and inf/NaN: the exponent rebiased by a multiplication by 2^-112 */
+    float normal = csm_bits_f32((two_w >> 4) + (0xE0u << 23)) * 0x1p-112f;
+    /* subnormal: the mantissa placed under 0.5's exponent, then 0.5 taken away */
+    float denormal = csm_bits_f32((two_w >> 17) | (126u << 23)) - 0.5f;
+    return csm_bits_f32(sign | (two_w < (1u << 27) ? csm_f32_bits(denormal) : csm_f32_bits(normal)));
+}
+
+static inline uint16_t csm_f32_to_f16(float f)
+{
+    /* scaling by 2^112 then 2^-110 rounds the mantissa at float16's precision (and overflows
+     * to inf above its range); adding the bias then rounds to nearest even */
+    float base = (__builtin_fabsf(f) * 0x1p+112f) * 0x1p-110f;
+    uint32_t w = csm_f32_bits(f), shl1_w = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1_w & 0xFF000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    base = csm_bits_f32((bias >> 1) + 0x07800000u) + base;
+    uint32_t bits = csm_f32_bits(base);
+    uint32_t nonsign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
+    return (uint16_t)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+
+#endif

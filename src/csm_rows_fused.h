@@ -1,0 +1,160 @@
+/* Template (see csm_types.h; after csm_rows.h and csm_half.h): softmax, log_softmax and logsumexp
+ * of z = x * scale + bias with where= (csoftmax.h: csm_fused_args), for attention-style calls.
+ *
+ * Rows are done a block at a time: z is formed in a per-thread buffer of FUSED_BLOCK_BYTES that
+ * stays in L1/L2 (the input converted from its storage on the way, half precision included; the
+ * bias read through its own offsets and step, so a broadcast bias is never expanded), then the
+ * row kernels of csm_rows.h run on the buffer, writing straight into the output when it has the
+ * compute type and contiguous rows, else back into the buffer and from there, converted, out.
+ * x * scale and + bias are separate loops so that no FMA contracts them: z has the reference's
+ * two roundings, and x * scale overflowing to inf plus a -inf bias gives NaN in both. */
+
+#ifndef FUSED_BLOCK_BYTES
+/* the buffer of one block of rows (at least one row): half of a 48 KB L1 for float32 */
+#define FUSED_BLOCK_BYTES 24576
+#endif
+
+/* z[0..n) = the row at p (elements step bytes apart) converted to T */
+static void CSM_FN(load_row)(T *z, const char *p, ptrdiff_t step, ptrdiff_t n, csm_storage kind)
+{
+#define CSM_LOAD(ST, CONV)                                                                     \
+    if (step == (ptrdiff_t)sizeof(ST))                                                         \
+        for (ptrdiff_t j = 0; j < n; j++) z[j] = (T)CONV(((const ST *)p)[j]);                   \
+    else                                                                                       \
+        for (ptrdiff_t j = 0; j < n; j++) z[j] = (T)CONV(*(const ST *)(p + j * step));
+    switch (kind) {
+    case CSM_STORE_F32: CSM_LOAD(float, ) break;
+    case CSM_STORE_F64: CSM_LOAD(double, ) break;
+    case CSM_STORE_F16: CSM_LOAD(uint16_t, csm_f16_to_f32) break;
+    default: CSM_LOAD(uint16_t, csm_bf16_to_f32) break;
+    }
+#undef CSM_LOAD
+}
+
+/* the row at p (elements step bytes apart) = y[0..n), rounded to its storage */
+static void CSM_FN(store_row)(char *p, ptrdiff_t step, const T *y, ptrdiff_t n, csm_storage kind)
+{
+#define CSM_STORE(ST, CONV)                                                                    \
+    if (step == (ptrdiff_t)sizeof(ST))                                                         \
+        for (ptrdiff_t j = 0; j < n; j++) ((ST *)p)[j] = (ST)CONV((float)y[j]);                 \
+    else                                                                                       \
+        for (ptrdiff_t j = 0; j < n; j++) *(ST *)(p + j * step) = (ST)CONV((float)y[j]);
+#define CSM_STORE_WIDE(ST)                                                                     \
+    if (step == (ptrdiff_t)sizeof(ST))                                                         \
+        for (ptrdiff_t j = 0; j < n; j++) ((ST *)p)[j] = (ST)y[j];                              \
+    else                                                                                       \
+        for (ptrdiff_t j = 0; j < n; j++) *(ST *)(p + j * step) = (ST)y[j];
+    switch (kind) {
+    case CSM_STORE_F32: CSM_STORE_WIDE(float) break;
+    case CSM_STORE_F64: CSM_STORE_WIDE(double) break;
+    case CSM_STORE_F16: CSM_STORE(uint16_t, csm_f32_to_f16) break;
+    default: CSM_STORE(uint16_t, csm_f32_to_bf16) break;
+    }
+#undef CSM_STORE
+#undef CSM_STORE_WIDE
+}
+
+/* z += the bias row at b (elements step bytes apart, 0: one value) */
+static void CSM_FN(add_bias)(T *z, ptrdiff_t n, const char *b, ptrdiff_t step)
+{
+    if (step == (ptrdiff_t)sizeof(T))
+        for (ptrdiff_t j = 0; j < n; j++) z[j] += ((const T *)b)[j];
+    else
+        for (ptrdiff_t j = 0; j < n; j++) z[j] += *(const T *)(b + j * step);
+}
+
+/* z = -inf where w is 0; returns the first selected index, or -1 when there is none */
+static ptrdiff_t CSM_FN(select_row)(T *z, ptrdiff_t n, const unsigned char *w, ptrdiff_t step)
+{
+    const T ninf = -(T)INFINITY;
+    ptrdiff_t j = 0;
+    if (step == 1)
+        for (ptrdiff_t i = 0; i < n; i++) z[i] = w[i] ? z[i] : ninf;
+    else
+        for (ptrdiff_t i = 0; i < n; i++) z[i] = w[i * step] ? z[i] : ninf;
+    while (j < n && !w[j * step]) j++;
+    return j < n ? j : -1;
+}
+
+/* The where= rule on a result row y: excluded entries are exactly `fill` (0 or -inf). The
+ * kernels already give them that unless the row is special (NaN or +inf selected: all NaN), and
+ * a row with nothing selected (all -inf: NaN) is all `fill`. */
+static void CSM_FN(fix_row)(T *y, ptrdiff_t n, const unsigned char *w, ptrdiff_t step,
+                            ptrdiff_t first, T fill)
+{
+    if (first < 0) {
+        for (ptrdiff_t j = 0; j < n; j++) y[j] = fill;
+    } else if (y[first] != y[first]) {
+        for (ptrdiff_t j = 0; j < n; j++)
+            if (!w[j * step]) y[j] = fill;
+    }
+}
+
+/* Rows r..r+nb of the output as one T matrix (pointer and row stride in elements), when they are
+ * stored in T with unit steps and evenly spaced: the kernels then write there directly. */
+static T *CSM_FN(direct_rows)(const csm_fused_args *a, ptrdiff_t r, ptrdiff_t nb, ptrdiff_t *ld)
+{
+    ptrdiff_t gap = nb > 1 ? a->ooff[r + 1] - a->ooff[r] : a->n * (ptrdiff_t)sizeof(T);
+    if (a->okind != (sizeof(T) == 4 ? CSM_STORE_F32 : CSM_STORE_F64)
+        || (a->ostep != (ptrdiff_t)sizeof(T) && a->n > 1) || gap % (ptrdiff_t)sizeof(T))
+        return NULL;
+    for (ptrdiff_t i = 2; i < nb; i++)
+        if (a->ooff[r + i] - a->ooff[r + i - 1] != gap) return NULL;
+    *ld = gap / (ptrdiff_t)sizeof(T);
+    return (T *)(a->out + a->ooff[r]);
+}
+
+static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
+{
+    const ptrdiff_t n = a->n, per = FUSED_BLOCK_BYTES / (ptrdiff_t)sizeof(T);
+    ptrdiff_t nb = per / (n > 0 ? n : 1);
+    if (nb < 1) nb = 1;
+    if (nb > a->nrows) nb = a->nrows;
+    if (nb < 1 || n < 1) return 0;
+    /* the block, then its rows' first selected entries, then logsumexp's results */
+    size_t zbytes = ((size_t)(nb * n) * sizeof(T) + 63) & ~(size_t)63;
+    size_t bytes = zbytes + (size_t)nb * (sizeof(ptrdiff_t) + sizeof(T));
+    bytes = (bytes + 63) & ~(size_t)63;
+    char *mem = (char *)aligned_alloc(64, bytes);
+    if (!mem) return -1;
+    T *buf = (T *)mem;
+    ptrdiff_t *first = (ptrdiff_t *)(mem + zbytes);
+    T *lse = (T *)(first + nb);
+    const T fill = op == CSM_SOFTMAX ? (T)0 : -(T)INFINITY;
+    for (ptrdiff_t r = 0; r < a->nrows; r += nb) {
+        ptrdiff_t m = a->nrows - r < nb ? a->nrows - r : nb, ld = n;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            T *z = buf + i * n;
+            CSM_FN(load_row)(z, a->x + a->xoff[r + i], a->xstep, n, a->xkind);
+            if (a->scale) {
+                T s = (T)a->scale[(r + i) * a->sstep];
+                for (ptrdiff_t j = 0; j < n; j++) z[j] *= s;
+            }
+            if (a->bias) CSM_FN(add_bias)(z, n, a->bias + a->boff[r + i], a->bstep);
+            if (a->where)
+                first[i] = CSM_FN(select_row)(z, n, (const unsigned char *)a->where + a->woff[r + i],
+                                              a->wstep);
+        }
+        if (op == CSM_LOGSUMEXP) {
+            CSM_FN(logsumexp_rows)(buf, lse, m, n, n, 1);
+            for (ptrdiff_t i = 0; i < m; i++)
+                CSM_FN(store_row)(a->out + a->ooff[r + i], 0, lse + i, 1, a->okind);
+            continue;
+        }
+        T *y = CSM_FN(direct_rows)(a, r, m, &ld);
+        T *dst = y ? y : buf;
+        if (!y) ld = n;
+        if (op == CSM_SOFTMAX)
+            CSM_FN(softmax_rows)(buf, dst, m, n, n, ld);
+        else
+            CSM_FN(log_softmax_rows)(buf, dst, m, n, n, ld);
+        for (ptrdiff_t i = 0; i < m; i++) {
+            if (a->where)
+                CSM_FN(fix_row)(dst + i * ld, n, a->where + a->woff[r + i], a->wstep, first[i],
+                                fill);
+            if (!y) CSM_FN(store_row)(a->out + a->ooff[r + i], a->ostep, buf + i * n, n, a->okind);
+        }
+    }
+    free(mem);
+    return 0;
+}
