@@ -85,7 +85,8 @@ def _compute_dtype(dtype):
         d = np.dtype(dtype)
     except TypeError:
         d = None
-    if d not in _COMPUTE:
+    # not `d in _COMPUTE`: a dtype compares equal to None (np.dtype(None) is float64)
+    if d is None or not any(d == c for c in _COMPUTE):
         raise TypeError(f"csoftmax: dtype must be float32 or float64, not {dtype!r}")
     return d
 
@@ -112,7 +113,8 @@ def fused_inputs(x, axis, scale, bias, where, dtype, op, keepdims=False, out=Non
         axes = ()
     kshape = reduced_shape_axes(shape, axes, True)
     if scale is not None:
-        s = as_input(scale)[0].astype(compute)
+        with np.errstate(over="ignore"):   # a scale beyond the compute dtype's range: below
+            s = as_input(scale)[0].astype(compute)
         _broadcastable("scale", s, kshape, "the reduced shape (keepdims) of x,")
         if not np.isfinite(s).all():
             raise ValueError(f"csoftmax: scale must be finite (in {compute})")
