@@ -16,10 +16,11 @@ rng = np.random.default_rng(12)
 def z_of(x, scale=None, bias=None, where=None, dtype=np.float64):
     """float64 z of the reference's semantics, for tolerances and hand checks."""
     z = np.asarray(x, dtype=np.float64)
-    if scale is not None:
-        z = z * np.asarray(scale, np.float64)
-    if bias is not None:
-        z = z + np.asarray(bias, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if scale is not None:
+            z = z * np.asarray(scale, np.float64)
+        if bias is not None:
+            z = z + np.asarray(bias, np.float64)
     if where is not None:
         z = np.where(where, z, -INF)
     return np.broadcast_to(z, np.shape(x))
@@ -312,3 +313,14 @@ def test_zero_size(fast, reference):
         x = np.zeros(shape)
         for axis in list(range(len(shape))) + [None, (0, 1)]:
             check_fused(fast, reference, x, axis, scale=2.0, where=np.ones(shape, bool))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_product_rounded_before_the_bias(fast, reference, isa, dtype):
+    # x * scale overflows to inf, then + -inf is NaN: no FMA may fuse the two (it would give -inf)
+    big = np.finfo(dtype).max
+    x = np.array([[big, 1.0, 0.0], [big / 2, 1.0, 0.0]], dtype=dtype)
+    bias = np.array([-INF, 0.0, 0.0], dtype=dtype)
+    check_fused(fast, reference, x, scale=2.0, bias=bias)
+    assert np.isnan(fast.softmax(x, scale=2.0, bias=bias)[0]).all()
+    assert not np.isnan(fast.softmax(x, scale=2.0, bias=bias)[1]).any()
