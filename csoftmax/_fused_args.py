@@ -154,5 +154,8 @@ def finish(r, f, op, out=None):
         return r
     w = np.broadcast_to(f.where, f.x.shape)
     if op == "logsumexp":   # masked where no entry of the row was selected
-        return np.ma.MaskedArray(r, mask=np.reshape(~np.any(w, axis=f.axes), np.shape(r)))
+        empty = np.reshape(~np.any(w, axis=f.axes), np.shape(r))
+        if empty.ndim == 0 and out is None:   # a scalar, or np.ma.masked, as np.ma.sum gives
+            return np.ma.masked if empty else r
+        return np.ma.MaskedArray(r, mask=empty)
     return np.ma.MaskedArray(r, mask=np.reshape(~w, np.shape(r)))

@@ -30,8 +30,30 @@ Semantics
   arbitrarily; the result is the same as with a separate output. The input is never modified
   otherwise.
 * logsumexp returns a NumPy scalar when the result is 0-d and `out` is None (like np.sum);
-  softmax and log_softmax always return an ndarray (0-d for a 0-d input with ``axis=None``).
+  softmax and log_softmax return an ndarray of `x`'s shape, or a NumPy scalar for a 0-d input
+  without `out` (as SciPy's softmax does).
 * No RuntimeWarning is emitted for any of the special cases above.
+
+Fused arguments (issue 12; checked by :mod:`csoftmax._fused_args` for both implementations)
+------------------------------------------------------------------------------------------
+* The function is applied to ``z = x * scale + bias`` in the compute dtype: ``x * scale`` is
+  rounded, then ``bias`` is added (two roundings; an overflow of the product to inf plus a -inf
+  bias is NaN). `scale` is a finite scalar or an array broadcastable to the reduced shape with
+  keepdims (ValueError otherwise, or when it is not finite in the compute dtype); `bias` is
+  broadcastable to `x` (ValueError naming both shapes otherwise).
+* ``where`` (a boolean array broadcastable to `x`; TypeError for any other dtype) excludes the
+  entries where it is False: softmax writes exactly 0 there and log_softmax -inf, logsumexp
+  leaves them out of the sum, and what they hold (NaN, inf) has no effect. A row with none
+  selected gives 0 (softmax) and -inf (log_softmax, logsumexp), without NaN or warning. Without
+  ``where`` the special values above are unchanged (an all -inf row, from a bias too, is NaN).
+* ``dtype`` (float32 or float64, TypeError otherwise) is the compute and result dtype, as if `x`
+  were converted first. bfloat16 (ml_dtypes, recognized by its dtype name: never imported here)
+  is computed in float32 and returned as bfloat16, like float16.
+* ``axis`` may be a tuple of ints (the axes are reduced together, as SciPy does; repeated axes
+  are a ValueError). A 0-d input is a row of one (axis None, 0, -1, () or (0,)) and gives a
+  NumPy scalar. A ``numpy.ma.MaskedArray`` is read as ``where=~mask`` (combined with `where`)
+  and gives a masked array: softmax / log_softmax masked where the input was excluded,
+  logsumexp where a row had none selected.
 
 Examples
 --------
@@ -115,9 +137,11 @@ def softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=No
     Parameters
     ----------
     x : array_like
-        Real input (float16/32/64, integer or bool).
-    axis : int or None, default -1
-        Axis along which rows run. None treats the whole array as one row.
+        Real input (float16/32/64, bfloat16, integer or bool; a masked array: see above).
+    axis : int, tuple of ints or None, default -1
+        Axis (axes) along which rows run. None treats the whole array as one row.
+    scale, bias, where, dtype
+        The fused arguments described in the module docstring.
     out : numpy.ndarray, optional
         Destination with exactly the result dtype and the shape of `x`. May be `x` itself.
 
@@ -136,6 +160,14 @@ def softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=No
            [1. , 0. ]], dtype=float32)
     >>> softmax(np.array([1e30, 0.0]))
     array([1., 0.])
+    >>> softmax(np.log([[1.0, 3.0], [1.0, 3.0]]), bias=[[0.0, -np.inf], [0.0, 0.0]])
+    array([[1.  , 0.  ],
+           [0.25, 0.75]])
+    >>> softmax(np.array([[0.0, np.nan], [1.0, 2.0]]), where=np.array([[True, False], [False, False]]))
+    array([[1., 0.],
+           [0., 0.]])
+    >>> softmax(np.float32(3.0))
+    np.float32(1.0)
     """
     f = fused_inputs(x, axis, scale, bias, where, dtype, "softmax", out=out)
     arr, ax, o = _z(f), f.axes, _out_view(out, f.x)
@@ -161,9 +193,11 @@ def log_softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, ou
     Parameters
     ----------
     x : array_like
-        Real input (float16/32/64, integer or bool).
-    axis : int or None, default -1
-        Axis along which rows run. None treats the whole array as one row.
+        Real input (float16/32/64, bfloat16, integer or bool; a masked array: see above).
+    axis : int, tuple of ints or None, default -1
+        Axis (axes) along which rows run. None treats the whole array as one row.
+    scale, bias, where, dtype
+        The fused arguments described in the module docstring.
     out : numpy.ndarray, optional
         Destination with exactly the result dtype and the shape of `x`. May be `x` itself.
 
@@ -206,9 +240,11 @@ def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, 
     Parameters
     ----------
     x : array_like
-        Real input (float16/32/64, integer or bool).
-    axis : int or None, default -1
-        Axis to reduce. None reduces the whole array.
+        Real input (float16/32/64, bfloat16, integer or bool; a masked array: see above).
+    axis : int, tuple of ints or None, default -1
+        Axis (axes) to reduce. None reduces the whole array.
+    scale, bias, where, dtype
+        The fused arguments described in the module docstring.
     keepdims : bool, default False
         Keep the reduced axis (axes, for None) with length 1.
     out : numpy.ndarray, optional
@@ -231,6 +267,8 @@ def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, 
     array([-inf, -inf])
     >>> logsumexp(np.zeros((2, 3)), axis=None, keepdims=True).shape
     (1, 1)
+    >>> logsumexp(np.array([[0.0, 0.0], [5.0, 1.0]]), where=np.array([[True, True], [False, False]]))
+    array([0.69314718,       -inf])
     """
     f = fused_inputs(x, axis, scale, bias, where, dtype, "logsumexp", keepdims, out)
     arr, ax = _z(f), f.axes
