@@ -60,12 +60,17 @@ static inline uint16_t csm_f32_to_f16(float f)
 /* Rows of them: one instruction per 16 values where the build has it (AVX-512F's vcvtph2ps and
  * vcvtps2ph, rounding to nearest even; F16C's if a build enables it), the functions above
  * elsewhere and for the tail. */
+/* the input is read this far ahead (see FUSED_AHEAD_BYTES in csm_rows_fused.h) */
+#define CSM_HALF_AHEAD_BYTES 16384
+
 static inline void csm_f16_row_to_f32(float *dst, const uint16_t *src, ptrdiff_t n)
 {
     ptrdiff_t j = 0;
 #if defined(__AVX512F__)
-    for (; j + 16 <= n; j += 16)
+    for (; j + 16 <= n; j += 16) {
+        __builtin_prefetch((const char *)(src + j) + CSM_HALF_AHEAD_BYTES, 0, 3);
         _mm512_storeu_ps(dst + j, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + j))));
+    }
 #elif defined(__F16C__)
     for (; j + 8 <= n; j += 8)
         _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + j))));

@@ -324,3 +324,18 @@ def test_product_rounded_before_the_bias(fast, reference, isa, dtype):
     check_fused(fast, reference, x, scale=2.0, bias=bias)
     assert np.isnan(fast.softmax(x, scale=2.0, bias=bias)[0]).all()
     assert not np.isnan(fast.softmax(x, scale=2.0, bias=bias)[1]).any()
+
+
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+def test_large_output_streamed(fast, reference, isa, func):
+    # a thread's part of >= 16 MB is written with non-temporal stores (rows of 1025 floats: the
+    # row starts are not vector-aligned, so the aligned middle and the element-wise ends are used)
+    x = rng.standard_normal((4100, 1025)).astype(np.float32)
+    where = np.ones(1025, bool)
+    where[::7] = False
+    bias = np.zeros(1025, np.float32)
+    bias[3] = -INF
+    with fast.num_threads(1):
+        got = getattr(fast, func)(x, scale=0.5, bias=bias, where=where)
+    want = getattr(reference, func)(x, scale=0.5, bias=bias, where=where)
+    assert_matches(func, got, want, z_of(x, 0.5, bias, where))
