@@ -45,6 +45,10 @@ static void CSM_FN(load_row)(T *z, const char *p, ptrdiff_t step, ptrdiff_t n, c
         csm_f16_row_to_f32((float *)z, (const uint16_t *)p, n);
         return;
     }
+    if (kind == CSM_STORE_BF16 && step == 2 && sizeof(T) == sizeof(float)) {
+        csm_bf16_row_to_f32((float *)z, (const uint16_t *)p, n);
+        return;
+    }
     switch (kind) {
     case CSM_STORE_F32: CSM_LOAD(float, ) break;
     case CSM_STORE_F64: CSM_LOAD(double, ) break;
@@ -69,6 +73,10 @@ static void CSM_FN(store_row)(char *p, ptrdiff_t step, const T *y, ptrdiff_t n, 
         for (ptrdiff_t j = 0; j < n; j++) *(ST *)(p + j * step) = (ST)y[j];
     if (kind == CSM_STORE_F16 && step == 2 && sizeof(T) == sizeof(float)) {
         csm_f32_row_to_f16((uint16_t *)p, (const float *)y, n);
+        return;
+    }
+    if (kind == CSM_STORE_BF16 && step == 2 && sizeof(T) == sizeof(float)) {
+        csm_f32_row_to_bf16((uint16_t *)p, (const float *)y, n);
         return;
     }
     switch (kind) {
