@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 from helpers import FUNCS, assert_matches, assert_unchanged, bitwise_copy, no_warnings
 
 INF, NAN = np.inf, np.nan
@@ -339,3 +341,47 @@ def test_large_output_streamed(fast, reference, isa, func):
         got = getattr(fast, func)(x, scale=0.5, bias=bias, where=where)
     want = getattr(reference, func)(x, scale=0.5, bias=bias, where=where)
     assert_matches(func, got, want, z_of(x, 0.5, bias, where))
+
+
+# ------------------------------------------------------------- property: any broadcast shapes
+
+
+@st.composite
+def fused_case(draw):
+    """x of 1-4 dims (any dtype the kernels read), an axis or tuple of axes, and scale / bias /
+    where of shapes broadcastable to what they must broadcast to (axes of 1 dropped or kept)."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=6))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.float16]))
+    x = (np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal(shape) * 4).astype(dtype)
+    nd = len(shape)
+    axis = draw(st.one_of(st.integers(-nd, nd - 1), st.none(),
+                          st.lists(st.integers(0, nd - 1), unique=True, max_size=nd).map(tuple)))
+    axes = range(nd) if axis is None else (axis % nd,) if isinstance(axis, int) else axis
+    kshape = tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+    def sub(full):   # a shape broadcastable to `full`: leading axes dropped, others set to 1
+        k = draw(st.integers(0, len(full)))
+        return tuple(d if draw(st.booleans()) else 1 for d in full[k:])
+    kw = {}
+    if draw(st.booleans()):
+        kw["scale"] = np.random.default_rng(1).uniform(0.25, 2, sub(kshape))
+    if draw(st.booleans()):
+        b = np.random.default_rng(2).standard_normal(sub(shape))
+        kw["bias"] = np.where(np.random.default_rng(3).random(b.shape) < 0.2, -INF, b)
+    if draw(st.booleans()):
+        kw["where"] = np.random.default_rng(4).random(sub(shape)) < 0.6
+    if draw(st.booleans()):
+        kw["dtype"] = draw(st.sampled_from([np.float32, np.float64]))
+    return x, axis, kw
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=fused_case())
+def test_fast_matches_reference_on_any_broadcast(fast, reference, case):
+    x, axis, kw = case
+    z = z_of(x, kw.get("scale"), kw.get("bias"), kw.get("where"))
+    for func in FUNCS:
+        with no_warnings():
+            got = getattr(fast, func)(x, axis=axis, **kw)
+        want = getattr(reference, func)(x, axis=axis, **kw)
+        assert_matches(func, got, want, z, axis)
