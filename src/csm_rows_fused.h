@@ -9,7 +9,8 @@
  * x * scale is rounded before + bias (no FMA: CSM_PIN, or separate loops), so z has the
  * reference's two roundings, and x * scale overflowing to inf plus a -inf bias gives NaN in both. */
 
-#ifndef FUSED_BLOCK_BYTES
+#ifndef CSM_FUSED_TUNING   /* once per build: the template is included for each type */
+#define CSM_FUSED_TUNING
 /* the buffer of one block of rows (at least one row); with the block's output rows it stays in
  * a 48 KB L1 (24 KB blocks measured slower than 8 KB on (2, 16, 512, 512) float32) */
 #define FUSED_BLOCK_BYTES 8192
@@ -264,3 +265,5 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
     free(mem);
     return 0;
 }
+
+#undef CSM_PIN
