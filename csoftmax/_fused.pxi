@@ -62,19 +62,34 @@ cdef bint _plain(object x, object axis):
     return True
 
 
-cdef object _rows_view(object v, tuple lead, Py_ssize_t n):
-    """`v` (reduced axes last) as (*lead, n): a view when its reduced axes collapse."""
-    return v.reshape(lead + (n,))
+cdef object _offsets(list dims, list strides):
+    """Byte offset of each row from the first, rows in C order over `dims` with byte `strides`:
+    one arange when the dims collapse into one stride (C order, a broadcast suffix), else an
+    outer sum a dim at a time (e.g. a (q, k) mask over (batch, heads, q, k): strides 0, 0, 4k)."""
+    cdef int i
+    kept = [(d, st) for d, st in zip(dims, strides) if d != 1]
+    for i in range(len(kept) - 1):
+        if kept[i][1] != kept[i + 1][1] * kept[i + 1][0]:
+            break
+    else:
+        total = 1
+        for d, _ in kept:
+            total *= d
+        return np.arange(total, dtype=np.intp) * (kept[len(kept) - 1][1] if kept else 0)
+    off = np.zeros(1, dtype=np.intp)
+    for d, st in kept:
+        off = (off[:, None] + np.arange(d, dtype=np.intp) * st).reshape(-1)
+    return off
 
 
-cdef object _row_offsets(object v, tuple lead):
-    """Byte offset of each row of `v` (*lead, n) from its first element, in C order of `lead`."""
-    off = np.zeros(lead, dtype=np.intp)
-    for i in range(len(lead)):
-        shape = [1] * len(lead)
-        shape[i] = lead[i]
-        off = off + (np.arange(lead[i], dtype=np.intp) * v.strides[i]).reshape(shape)
-    return np.ascontiguousarray(off.reshape(-1))
+cdef list _broadcast_strides(object b, tuple shape):
+    """The strides of `b` broadcast to `shape` (already checked to broadcast), without a view."""
+    cdef int nd = len(shape), bnd = b.ndim, i
+    st = [0] * nd
+    for i in range(bnd):
+        if b.shape[i] != 1:
+            st[nd - bnd + i] = b.strides[i]
+    return st
 
 
 cdef inline const Py_ssize_t *_ptr(object a):
@@ -136,83 +151,97 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
         kind = _storage(a.dtype)
     if not a.flags.aligned:
         a = np.array(a, copy=True)
-    lead_axes = [i for i in range(a.ndim) if i not in f.axes]
-    perm = tuple(lead_axes) + f.axes
-    lead = tuple(a.shape[i] for i in lead_axes)
-    n = 1
-    for i in f.axes:
-        n *= a.shape[i]
+    b, w = f.bias, f.where
+    if b is not None and not b.flags.aligned:
+        b = np.array(b, copy=True)
+    reduce = op == CSM_LOGSUMEXP
+    axes, shape, moved = f.axes, a.shape, None
+    if len(axes) != 1:
+        # several (or no) reduced axes: moved last and collapsed into one, on every operand
+        # (a copy only where they do not collapse), the result moved back at the end
+        lead_axes = tuple(i for i in range(a.ndim) if i not in axes)
+        moved = lead_axes + axes
+        n = 1
+        for i in axes:
+            n *= shape[i]
+        shape2 = tuple(shape[i] for i in lead_axes) + (n,)
+        a = a.transpose(moved).reshape(shape2)
+        if b is not None:
+            b = np.broadcast_to(b, shape).transpose(moved).reshape(shape2)
+        if w is not None:
+            w = np.broadcast_to(w, shape).transpose(moved).reshape(shape2)
+        axes, shape = (len(shape2) - 1,), shape2
+    k = axes[0]
+    n = shape[k]
+    lead = [shape[i] for i in range(len(shape)) if i != k]
     nrows = 1
     for d in lead:
         nrows *= d
-    reduce = op == CSM_LOGSUMEXP
     if nrows == 0 or n == 0:
         r = (np.full(f.shape, -np.inf, dtype=f.result) if reduce
-             else np.empty(a.shape, dtype=f.result))
+             else np.empty(f.x.shape, dtype=f.result))
         if out is not None:
             r = deliver(r.reshape(out.shape), out.dtype, out)
         elif r.ndim == 0:
             r = r[()]
         return finish(r, f, name, out)
-    xv = _rows_view(a.transpose(perm), lead, n)
-    dt = CSM_FLOAT32 if f.compute == np.float32 else CSM_FLOAT64
-    # where the kernels write: `out` itself when they can, else a new array in the moved layout
-    dst, direct = None, False
-    if (out is not None and not reduce and out.ndim == a.ndim and out.flags.aligned
-            and (not np.may_share_memory(out, a) or _same_view(a, out))
-            and not (f.bias is not None and np.may_share_memory(out, f.bias))
-            and not (f.where is not None and np.may_share_memory(out, f.where))):
-        ov = out.transpose(perm)
-        try:
-            dst = ov.view()
-            dst.shape = lead + (n,)
-            direct = True
-        except AttributeError:
-            dst = None
-    if dst is None:
-        dst = np.empty(lead if reduce else lead + (n,), dtype=f.result)
-    xoff = _row_offsets(xv, lead)
-    ooff = _row_offsets(dst, lead) if not reduce else np.arange(nrows, dtype=np.intp) * dst.itemsize
-    args.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>xv)
-    args.xoff, args.xstep, args.xkind = _ptr(xoff), xv.strides[len(lead)], <csm_storage>kind
+    # where the kernels write: `out` itself when they can, else a new array
+    direct = (out is not None and not reduce and moved is None and out.ndim == a.ndim
+              and out.flags.aligned
+              and (not np.may_share_memory(out, a) or _same_view(a, out))
+              and not (b is not None and np.may_share_memory(out, b))
+              and not (w is not None and np.may_share_memory(out, w)))
+    dst = out if direct else np.empty(tuple(lead) if reduce else shape, dtype=f.result)
+    xs = list(a.strides)
+    xoff = _offsets(lead, xs[:k] + xs[k + 1:])
+    if reduce:
+        ooff, ostep = np.arange(nrows, dtype=np.intp) * dst.itemsize, 0
+    else:
+        ds = list(dst.strides)
+        ooff, ostep = _offsets(lead, ds[:k] + ds[k + 1:]), ds[k]
+    args.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    args.xoff, args.xstep, args.xkind = _ptr(xoff), xs[k], <csm_storage>kind
     args.out = <char *>cnp.PyArray_DATA(<cnp.ndarray>dst)
-    args.ooff, args.ostep = _ptr(ooff), (0 if reduce else dst.strides[len(lead)])
-    args.okind = <csm_storage>_storage(f.result)
+    args.ooff, args.ostep, args.okind = _ptr(ooff), ostep, <csm_storage>_storage(f.result)
     args.nrows, args.n = nrows, n
     args.scale, args.sstep, args.bias, args.where = NULL, 0, NULL, NULL
     if f.scale is not None:
         if f.scale.ndim == 0:
             sv = np.full(1, f.scale, dtype=np.float64)
-        else:
-            kshape = reduced_shape_axes(a.shape, f.axes, True)
-            sv = np.ascontiguousarray(
-                np.broadcast_to(f.scale, kshape).transpose(perm).reshape(lead), dtype=np.float64)
+        else:   # one per row: the keepdims shape in C order is the rows' order
+            kshape = reduced_shape_axes(f.x.shape, f.axes, True)
+            sv = np.broadcast_to(f.scale, kshape)
+            if moved is not None:
+                sv = sv.transpose(moved)
+            sv = np.ascontiguousarray(sv, dtype=np.float64).reshape(-1)
         args.scale, args.sstep = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sv), sv.size > 1
-    if f.bias is not None:
-        b = f.bias if f.bias.flags.aligned else np.array(f.bias, copy=True)
-        bv = _rows_view(np.broadcast_to(b, a.shape).transpose(perm), lead, n)
-        boff = _row_offsets(bv, lead)
-        args.bias = <const char *>cnp.PyArray_DATA(<cnp.ndarray>bv)
-        args.boff, args.bstep = _ptr(boff), bv.strides[len(lead)]
-    if f.where is not None:
-        wv = _rows_view(np.broadcast_to(f.where, a.shape).transpose(perm), lead, n)
-        woff = _row_offsets(wv, lead)
-        args.where = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>wv)
-        args.woff, args.wstep = _ptr(woff), wv.strides[len(lead)]
+    if b is not None:
+        bs = _broadcast_strides(b, shape)
+        boff = _offsets(lead, bs[:k] + bs[k + 1:])
+        args.bias = <const char *>cnp.PyArray_DATA(<cnp.ndarray>b)
+        args.boff, args.bstep = _ptr(boff), bs[k]
+    if w is not None:
+        ws = _broadcast_strides(w, shape)
+        woff = _offsets(lead, ws[:k] + ws[k + 1:])
+        args.where = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>w)
+        args.woff, args.wstep = _ptr(woff), ws[k]
     nt = _threads_for(nrows * n)
+    dt = CSM_FLOAT32 if f.compute == np.float32 else CSM_FLOAT64
     with nogil:
         rc = csm_rows_fused(op, dt, &args, nt)
     if rc != 0:
         raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
-    if reduce:
+    if direct:
+        r = out
+    elif reduce:
         r = dst.reshape(f.shape if out is None else out.shape)
         if out is None and r.ndim == 0:
             r = r[()]   # a NumPy scalar, as from np.sum
-    elif direct:
-        r = out
     else:
-        inverse = tuple(np.argsort(perm))
-        r = dst.reshape(tuple(a.shape[i] for i in perm)).transpose(inverse)
+        if moved is not None:
+            r = dst.reshape(tuple(f.x.shape[i] for i in moved)).transpose(np.argsort(moved))
+        else:
+            r = dst
         if out is None and f.scalar:
             r = r.reshape(())
     if out is not None and r is not out:
