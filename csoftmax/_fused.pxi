@@ -193,12 +193,21 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
               and not (w is not None and np.may_share_memory(out, w)))
     dst = out if direct else np.empty(tuple(lead) if reduce else shape, dtype=f.result)
     xs = list(a.strides)
-    xoff = _offsets(lead, xs[:k] + xs[k + 1:])
+    xl = xs[:k] + xs[k + 1:]
+    bs = _broadcast_strides(b, shape) if b is not None else None
+    ws = _broadcast_strides(w, shape) if w is not None else None
+    bl = bs[:k] + bs[k + 1:] if bs is not None else None
+    wl = ws[:k] + ws[k + 1:] if ws is not None else None
+    # Rows go in C order over the other axes. (Ordering them so that the rows sharing a bias
+    # row come together -- every head's row i, then row i + 1 -- keeps the bias in L1 but reads x
+    # 1 MB apart: (2, 16, 512, 512) with a (512, 512) bias went from 1.5x to 1.9x plain softmax.)
+    xoff = _offsets(lead, xl)
+    ds = list(dst.strides)
     if reduce:
-        ooff, ostep = np.arange(nrows, dtype=np.intp) * dst.itemsize, 0
+        ooff, ostep = _offsets(lead, ds), 0
     else:
-        ds = list(dst.strides)
-        ooff, ostep = _offsets(lead, ds[:k] + ds[k + 1:]), ds[k]
+        dl = ds[:k] + ds[k + 1:]
+        ooff, ostep = _offsets(lead, dl), ds[k]
     args.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>a)
     args.xoff, args.xstep, args.xkind = _ptr(xoff), xs[k], <csm_storage>kind
     args.out = <char *>cnp.PyArray_DATA(<cnp.ndarray>dst)
@@ -208,21 +217,19 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
     if f.scale is not None:
         if f.scale.ndim == 0:
             sv = np.full(1, f.scale, dtype=np.float64)
-        else:   # one per row: the keepdims shape in C order is the rows' order
-            kshape = reduced_shape_axes(f.x.shape, f.axes, True)
-            sv = np.broadcast_to(f.scale, kshape)
+        else:   # one per row, in the rows' order
+            sv = np.broadcast_to(f.scale, reduced_shape_axes(f.x.shape, f.axes, True))
             if moved is not None:
                 sv = sv.transpose(moved)
+            sv = sv.reshape(tuple(lead))
             sv = np.ascontiguousarray(sv, dtype=np.float64).reshape(-1)
         args.scale, args.sstep = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sv), sv.size > 1
     if b is not None:
-        bs = _broadcast_strides(b, shape)
-        boff = _offsets(lead, bs[:k] + bs[k + 1:])
+        boff = _offsets(lead, bl)
         args.bias = <const char *>cnp.PyArray_DATA(<cnp.ndarray>b)
         args.boff, args.bstep = _ptr(boff), bs[k]
     if w is not None:
-        ws = _broadcast_strides(w, shape)
-        woff = _offsets(lead, ws[:k] + ws[k + 1:])
+        woff = _offsets(lead, wl)
         args.where = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>w)
         args.woff, args.wstep = _ptr(woff), ws[k]
     nt = _threads_for(nrows * n)
