@@ -1,8 +1,9 @@
 # The fused softmax family (included by _core.pyx): scale=, bias=, where=, dtype=, tuple axes,
 # 0-d, masked and half-precision inputs. The arguments are checked by _fused_args (shared with
-# the reference); here the reduced axes are moved last and every operand is described to
-# csm_rows_fused (src/csoftmax.h) by per-row byte offsets and an element step, so that no
-# operand is converted or expanded to x's size: broadcast axes keep their 0 strides.
+# the reference); here every operand is described to csm_rows_fused (src/csoftmax.h) by per-row
+# byte offsets and an element step computed from its strides, so that no operand is converted
+# or expanded to x's size: broadcast axes keep their 0 strides. A single reduced axis stays
+# where it is; several (a tuple) are moved last and collapsed into one first.
 
 from ._fused_args import finish, fused_inputs, reduced_shape_axes
 from ._validation import is_half
