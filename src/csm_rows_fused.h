@@ -195,8 +195,12 @@ static T *CSM_FN(direct_rows)(const csm_fused_args *a, ptrdiff_t r, ptrdiff_t nb
     return (T *)(a->out + a->ooff[r]);
 }
 
+#include "csm_rows_half.h"
+
 static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
 {
+    int half = CSM_FN(half_rows)(a, op);   /* half in and out, nothing fused: its own passes */
+    if (half) return half < 0 ? -1 : 0;
     const ptrdiff_t n = a->n, per = FUSED_BLOCK_BYTES / (ptrdiff_t)sizeof(T);
     ptrdiff_t nb = per / (n > 0 ? n : 1);
     if (nb < 1) nb = 1;

@@ -83,6 +83,30 @@ def test_within_one_ulp_of_float64(fast, isa, dtype, func, shape):
 
 
 @pytest.mark.parametrize("dtype", HALVES, ids=str)
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("n", [1000, 16385, 20007])
+def test_long_half_rows_special_values(fast, reference, isa, dtype, func, n):
+    """Rows over 16384 read and written in half precision by their own passes (csm_rows_half.h on
+    AVX-512; shorter rows through the block path): rows with NaN, +inf or no finite value take the one-row rules, a row past the
+    floating-point pivot its shift, and a partial last vector its masked load and store."""
+    x = (rng.standard_normal((8, n)) * 3).astype(dtype)
+    x[1, 5] = np.nan
+    x[2, n - 1] = np.inf
+    x[3] = -np.inf
+    x[4] += dtype.type(3000)
+    x[5, ::3] = -np.inf
+    x[6] = 0
+    got = getattr(fast, func)(x)
+    with np.errstate(all="ignore"):
+        want = getattr(reference, func)(x)
+        assert_matches(func, got, want, x)
+        ok = np.isfinite(want.astype(np.float64))
+        want64 = _float64_oracle(func, x.astype(np.float64))
+        err = np.abs(got.astype(np.float64) - want64)
+    assert (err[ok] <= ulp(want64, dtype)[ok]).all()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
 def test_fused_and_layouts_against_reference(fast, reference, isa, dtype):
     base = (rng.standard_normal((4, 6, 70)) * 3).astype(dtype)
     for x in [base, base[:, :, ::-1], base[::2, ::-1, ::3], np.asfortranarray(base)]:
