@@ -164,6 +164,17 @@ static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
 
 #include "csm_rows_long.h"
 
+/* exp_store_sum under the shift of a finite max, c = 0 folded when |max| is below the pivot */
+CSM_HOT double CSM_FN(exp_store_sum_max)(const T *x, T *out, ptrdiff_t n, T max, const T *next)
+{
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
+    if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
+        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
+        return CSM_FN(exp_store_sum)(x, out, n, s, next);
+    }
+    return CSM_FN(exp_store_sum)(x, out, n, s, next);
+}
+
 static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
     if (CSM_FN(is_long_row)(n) && CSM_FN(softmax_long_row)(x, out, n)) return;
@@ -172,14 +183,7 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-    double sum;
-    if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
-        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
-        sum = CSM_FN(exp_store_sum)(x, out, n, s, next);
-    } else {
-        sum = CSM_FN(exp_store_sum)(x, out, n, s, next);
-    }
+    double sum = CSM_FN(exp_store_sum_max)(x, out, n, max, next);
     VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);

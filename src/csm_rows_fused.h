@@ -99,12 +99,15 @@ static void CSM_FN(store_row)(char *p, ptrdiff_t step, const T *y, ptrdiff_t n, 
 #endif
 
 /* The common case in one pass: z = x * s + b with x in T and unit steps; s NULL for none; b NULL,
- * one value (bstep 0) or a row of unit steps. */
-static void CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, const T *b,
-                             ptrdiff_t bstep, const T *next)
+ * one value (bstep 0) or a row of unit steps. Returns z's max (NaN ignored, as row_max) when
+ * want_max (a constant where inlined), else -inf. */
+static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, const T *b,
+                                 ptrdiff_t bstep, const T *next, const int want_max)
 {
     const VT vs = CSM_FN(vsplat)(s ? *s : (T)1), vb = CSM_FN(vsplat)(b && !bstep ? *b : (T)0);
-    for (ptrdiff_t j = 0; j < n; j += VL) {
+    VT m = CSM_FN(vsplat)(-(T)INFINITY);
+    ptrdiff_t j = 0;
+    for (; j < n; j += VL) {
         int k = n - j < VL ? (int)(n - j) : VL;
         if (next) __builtin_prefetch(next + j, 0, 0);
         VT v = CSM_FN(vload_part)(x + j, k, 0);
@@ -114,19 +117,22 @@ static void CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, const T 
         }
         if (b) v += bstep ? CSM_FN(vload_part)(b + j, k, 0) : vb;
         CSM_FN(vstore_part)(z + j, v, k);
+        if (want_max) m = CSM_FN(vmax)(k == VL ? v : CSM_FN(vload_part)(z + j, k, -(T)INFINITY), m);
     }
+    return CSM_FN(hmax)(m);
 }
 
-/* dst[0..n) = src[0..n) with non-temporal stores from the first vector-aligned element: the
+/* dst[0..n) = src[0..n) * f with non-temporal stores from the first vector-aligned element: the
  * output of a large call goes to memory without being read first (no read-for-ownership) and
  * without pushing the inputs, the bias above all, out of the caches */
-static void CSM_FN(stream_row)(T *dst, const T *src, ptrdiff_t n)
+static void CSM_FN(stream_row)(T *dst, const T *src, ptrdiff_t n, T f)
 {
     ptrdiff_t j = 0;
 #if defined(__SSE2__)
-    for (; j < n && ((uintptr_t)(dst + j) & (CSM_VEC_BYTES - 1)); j++) dst[j] = src[j];
+    const VT fv = CSM_FN(vsplat)(f);
+    for (; j < n && ((uintptr_t)(dst + j) & (CSM_VEC_BYTES - 1)); j++) dst[j] = src[j] * f;
     for (; j + VL <= n; j += VL) {
-        VT v = CSM_FN(vload)(src + j);
+        VT v = CSM_FN(vload)(src + j) * fv;
 #if CSM_VEC_BYTES == 64 && defined(CSM_F32)
         _mm512_stream_ps((float *)(dst + j), (__m512)v);
 #elif CSM_VEC_BYTES == 64
@@ -142,7 +148,7 @@ static void CSM_FN(stream_row)(T *dst, const T *src, ptrdiff_t n)
 #endif
     }
 #endif
-    for (; j < n; j++) dst[j] = src[j];
+    for (; j < n; j++) dst[j] = src[j] * f;
 }
 
 /* z += the bias row at b (elements step bytes apart, 0: one value) */
@@ -197,6 +203,39 @@ static T *CSM_FN(direct_rows)(const csm_fused_args *a, ptrdiff_t r, ptrdiff_t nb
 
 #include "csm_rows_half.h"
 
+/* Softmax of z = x * scale + bias, x and the output in T with unit steps, no where= (applying it
+ * here measured no gain), rows of the lengths that softmax_rows takes one (or two) at a time: z
+ * is formed in the max pass and the scale pass writes the output row (streamed when large), where
+ * the block path made a max pass over z and copied the block out. The same operations per row as
+ * softmax_row: the same bits. */
+static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stream)
+{
+    const ptrdiff_t n = a->n, ahead = 1 + FUSED_AHEAD_BYTES / (n * (ptrdiff_t)sizeof(T));
+    for (ptrdiff_t r = 0; r < a->nrows; r++) {
+        T s = a->scale ? (T)a->scale[r * a->sstep] : (T)1;
+        const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
+        T *o = (T *)(a->out + a->ooff[r]);
+        T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
+                                 a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep,
+                                 next, 1);
+        T inv = 1;
+        if (CSM_FN(row_is_special)(max)) {
+            CSM_FN(softmax_row)(z, z, n, NULL);
+        } else {
+            inv = (T)(1.0 / CSM_FN(exp_store_sum_max)(z, z, n, max, NULL));
+        }
+        if (stream) {
+            CSM_FN(stream_row)(o, z, n, inv);
+            continue;
+        }
+        VT iv = CSM_FN(vsplat)(inv);
+        ptrdiff_t j = 0;
+        for (; j + VL <= n; j += VL) CSM_FN(vstore)(o + j, CSM_FN(vload)(z + j) * iv);
+        if (j < n)
+            CSM_FN(vstore_part)(o + j, CSM_FN(vload_part)(z + j, (int)(n - j), 0) * iv, (int)(n - j));
+    }
+}
+
 static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
 {
     int half = CSM_FN(half_rows)(a, op);   /* half in and out, nothing fused: its own passes */
@@ -223,6 +262,17 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
     const int stream = op != CSM_LOGSUMEXP && a->okind == own
                        && (a->ostep == (ptrdiff_t)sizeof(T) || n == 1)
                        && a->nrows * n * (ptrdiff_t)sizeof(T) >= FUSED_STREAM_MIN_BYTES;
+    if (op == CSM_SOFTMAX && a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T) && !a->where
+        && a->okind == own && a->ostep == (ptrdiff_t)sizeof(T)
+        && (!a->bias || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))
+        && n > SMALL_ROW_MAX && !CSM_FN(reg_row_length)(n) && !CSM_FN(is_long_row)(n)) {
+        CSM_FN(fused_softmax_direct)(a, buf, stream);
+#if defined(__SSE2__)
+        if (stream) _mm_sfence();
+#endif
+        free(mem);
+        return 0;
+    }
     for (ptrdiff_t r = 0; r < a->nrows; r += nb) {
         ptrdiff_t m = a->nrows - r < nb ? a->nrows - r : nb, ld = n;
         T *y = op == CSM_LOGSUMEXP || stream ? NULL : CSM_FN(direct_rows)(a, r, m, &ld);
@@ -237,7 +287,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
                 CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL,
                                  (const T *)b, a->bstep,
                                  r + i + ahead < a->nrows
-                                     ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL);
+                                     ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0);
             } else {
                 CSM_FN(load_row)(z, a->x + a->xoff[r + i], a->xstep, n, a->xkind);
                 if (a->scale)
@@ -264,7 +314,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
                 CSM_FN(fix_row)(dst + i * ld, n, a->where + a->woff[r + i], a->wstep, first[i],
                                 fill);
             if (stream)
-                CSM_FN(stream_row)((T *)(a->out + a->ooff[r + i]), buf + i * n, n);
+                CSM_FN(stream_row)((T *)(a->out + a->ooff[r + i]), buf + i * n, n, 1);
             else if (!y)
                 CSM_FN(store_row)(a->out + a->ooff[r + i], a->ostep, buf + i * n, n, a->okind);
         }
