@@ -87,8 +87,9 @@ def test_within_one_ulp_of_float64(fast, isa, dtype, func, shape):
 @pytest.mark.parametrize("n", [1000, 16385, 20007])
 def test_long_half_rows_special_values(fast, reference, isa, dtype, func, n):
     """Rows over 16384 read and written in half precision by their own passes (csm_rows_half.h on
-    AVX-512; shorter rows through the block path): rows with NaN, +inf or no finite value take the one-row rules, a row past the
-    floating-point pivot its shift, and a partial last vector its masked load and store."""
+    AVX-512; shorter rows through the block path): rows with NaN, +inf or no finite value take
+    the one-row rules, a row past the floating-point pivot its shift, and a partial last vector
+    its masked load and store."""
     x = (rng.standard_normal((8, n)) * 3).astype(dtype)
     x[1, 5] = np.nan
     x[2, n - 1] = np.inf
