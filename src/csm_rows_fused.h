@@ -98,14 +98,35 @@ static void CSM_FN(store_row)(char *p, ptrdiff_t step, const T *y, ptrdiff_t n, 
 #define CSM_PIN(v) ((void)0)
 #endif
 
+/* -1 in lane l < k where w[l] is not 0, else 0 (AVX-512: one masked byte load and a test) */
+static inline VI CSM_FN(vselected)(const unsigned char *w, int k)
+{
+#if CSM_AVX512
+    __m128i bytes = _mm_maskz_loadu_epi8((__mmask16)((1u << k) - 1), w);
+    __mmask16 sel = _mm_test_epi8_mask(bytes, bytes);
+#if defined(CSM_F32)
+    return (VI)_mm512_movm_epi32(sel);
+#else
+    return (VI)_mm512_movm_epi64((__mmask8)sel);
+#endif
+#else
+    VI r;
+    for (int l = 0; l < VL; l++) r[l] = l < k && w[l] ? -1 : 0;
+    return r;
+#endif
+}
+
 /* The common case in one pass: z = x * s + b with x in T and unit steps; s NULL for none; b NULL,
- * one value (bstep 0) or a row of unit steps. Returns z's max (NaN ignored, as row_max) when
- * want_max (a constant where inlined), else -inf. */
+ * one value (bstep 0) or a row of unit steps; w NULL, or bytes with unit steps whose 0 entries
+ * make z -inf (*any then says whether any entry is selected). Returns z's max (NaN ignored, as
+ * row_max) when want_max (a constant where inlined), else -inf. */
 static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, const T *b,
-                                 ptrdiff_t bstep, const T *next, const int want_max)
+                                 ptrdiff_t bstep, const unsigned char *w, int *any,
+                                 const T *next, const int want_max)
 {
     const VT vs = CSM_FN(vsplat)(s ? *s : (T)1), vb = CSM_FN(vsplat)(b && !bstep ? *b : (T)0);
     VT m = CSM_FN(vsplat)(-(T)INFINITY);
+    VI selected = {0};
     ptrdiff_t j = 0;
     for (; j < n; j += VL) {
         int k = n - j < VL ? (int)(n - j) : VL;
@@ -116,8 +137,17 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
             CSM_PIN(v);
         }
         if (b) v += bstep ? CSM_FN(vload_part)(b + j, k, 0) : vb;
+        if (w) {
+            VI sel = CSM_FN(vselected)(w + j, k);
+            v = CSM_FN(vselect)(sel, v, CSM_FN(vsplat)(-(T)INFINITY));
+            selected |= sel;
+        }
         CSM_FN(vstore_part)(z + j, v, k);
         if (want_max) m = CSM_FN(vmax)(k == VL ? v : CSM_FN(vload_part)(z + j, k, -(T)INFINITY), m);
+    }
+    if (w) {
+        *any = 0;
+        for (int l = 0; l < VL; l++) *any |= selected[l] != 0;
     }
     return CSM_FN(hmax)(m);
 }
@@ -203,11 +233,11 @@ static T *CSM_FN(direct_rows)(const csm_fused_args *a, ptrdiff_t r, ptrdiff_t nb
 
 #include "csm_rows_half.h"
 
-/* Softmax of z = x * scale + bias, x and the output in T with unit steps, no where= (applying it
- * here measured no gain), rows of the lengths that softmax_rows takes one (or two) at a time: z
- * is formed in the max pass and the scale pass writes the output row (streamed when large), where
- * the block path made a max pass over z and copied the block out. The same operations per row as
- * softmax_row: the same bits. */
+/* Softmax of z = x * scale + bias with where=, x and the output in T with unit steps (where= as
+ * bytes with unit steps), rows of the lengths that softmax_rows takes one (or two) at a time: z
+ * is formed, excluded entries -inf, in the max pass, and the scale pass writes the output row
+ * (streamed when large), where the block path made a max pass over z and copied the block out.
+ * The same operations per row as softmax_row: the same bits. */
 static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stream)
 {
     const ptrdiff_t n = a->n, ahead = 1 + FUSED_AHEAD_BYTES / (n * (ptrdiff_t)sizeof(T));
@@ -215,14 +245,28 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
         T s = a->scale ? (T)a->scale[r * a->sstep] : (T)1;
         const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
         T *o = (T *)(a->out + a->ooff[r]);
+        const unsigned char *w = a->where ? (const unsigned char *)a->where + a->woff[r] : NULL;
+        int any = 1;
         T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
                                  a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep,
-                                 next, 1);
+                                 w, &any, next, 1);
         T inv = 1;
         if (CSM_FN(row_is_special)(max)) {
             CSM_FN(softmax_row)(z, z, n, NULL);
+            if (w) {   /* the where= rule: nothing selected gives 0, excluded entries are 0 */
+                ptrdiff_t first = 0;
+                while (first < n && !w[first]) first++;
+                CSM_FN(fix_row)(z, n, w, 1, any ? first : -1, 0);
+            }
         } else {
             inv = (T)(1.0 / CSM_FN(exp_store_sum_max)(z, z, n, max, NULL));
+            if (w && inv != inv) {   /* a selected NaN: NaN selected, 0 excluded */
+                ptrdiff_t first = 0;
+                while (first < n && !w[first]) first++;
+                for (ptrdiff_t j = 0; j < n; j++) z[j] *= inv;
+                CSM_FN(fix_row)(z, n, w, 1, first, 0);
+                inv = 1;
+            }
         }
         if (stream) {
             CSM_FN(stream_row)(o, z, n, inv);
@@ -262,8 +306,8 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
     const int stream = op != CSM_LOGSUMEXP && a->okind == own
                        && (a->ostep == (ptrdiff_t)sizeof(T) || n == 1)
                        && a->nrows * n * (ptrdiff_t)sizeof(T) >= FUSED_STREAM_MIN_BYTES;
-    if (op == CSM_SOFTMAX && a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T) && !a->where
-        && a->okind == own && a->ostep == (ptrdiff_t)sizeof(T)
+    if (op == CSM_SOFTMAX && a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
+        && (!a->where || a->wstep == 1) && a->okind == own && a->ostep == (ptrdiff_t)sizeof(T)
         && (!a->bias || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))
         && n > SMALL_ROW_MAX && !CSM_FN(reg_row_length)(n) && !CSM_FN(is_long_row)(n)) {
         CSM_FN(fused_softmax_direct)(a, buf, stream);
@@ -285,7 +329,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
             if (a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
                 && (!b || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))) {
                 CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL,
-                                 (const T *)b, a->bstep,
+                                 (const T *)b, a->bstep, NULL, NULL,
                                  r + i + ahead < a->nrows
                                      ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0);
             } else {

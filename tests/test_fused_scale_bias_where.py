@@ -227,19 +227,40 @@ def test_attention_broadcasts(fast, reference, isa, dtype):
 
 
 @pytest.mark.parametrize("func", FUNCS)
-def test_nan_and_inf_in_excluded_entries(fast, reference, isa, func):
-    x = rng.standard_normal((6, 50))
+@pytest.mark.parametrize("n", [50, 300, 1000])   # register rows; rows formed in the max pass
+def test_nan_and_inf_in_excluded_entries(fast, reference, isa, func, n):
+    x = rng.standard_normal((6, n))
     where = rng.random(x.shape) < 0.5
     where[:, 0] = True
     poisoned = x.copy()
     poisoned[~where] = rng.choice([NAN, INF, -INF, 1e308], size=(~where).sum())
     with no_warnings():
-        got = getattr(fast, func)(poisoned, where=where, scale=2.0, bias=np.ones(50))
-    want = getattr(fast, func)(x, where=where, scale=2.0, bias=np.ones(50))
+        got = getattr(fast, func)(poisoned, where=where, scale=2.0, bias=np.ones(n))
+    want = getattr(fast, func)(x, where=where, scale=2.0, bias=np.ones(n))
     np.testing.assert_array_equal(got, want)
     assert_matches(func, got, getattr(reference, func)(poisoned, where=where, scale=2.0,
-                                                       bias=np.ones(50)),
-                   z_of(x, 2.0, np.ones(50), where))
+                                                       bias=np.ones(n)),
+                   z_of(x, 2.0, np.ones(n), where))
+
+
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("n", [50, 300, 1000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_special_selected_entries_and_empty_rows(fast, reference, isa, func, n, dtype):
+    """A selected NaN makes the selected entries NaN and the excluded ones 0 (-inf); a selected
+    +inf the same; a row with nothing selected 0 (-inf); a row whose selected entries are all
+    -inf NaN on them - with where= alone and with a bias, every row path."""
+    x = rng.standard_normal((6, n)).astype(dtype)
+    where = rng.random(x.shape) < 0.7
+    where[:, 1] = True
+    x[0, 1] = NAN
+    x[1, 1] = INF
+    where[2] = False
+    x[3, where[3]] = -INF
+    for kw in ({}, dict(bias=np.zeros(n, dtype))):
+        with no_warnings():
+            got = getattr(fast, func)(x, where=where, **kw)
+        assert_matches(func, got, getattr(reference, func)(x, where=where, **kw), x)
 
 
 @pytest.mark.parametrize("n", [1, 3, 16, 33, 257, 1000, 7000, 40000])
