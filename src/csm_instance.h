@@ -10,4 +10,5 @@
 #include "csm_rows.h"
 #include "csm_losses.h"
 #include "csm_elementwise.h"
+#include "csm_decode.h"
 #include "csm_entries.h"

@@ -1,0 +1,401 @@
+/* Template (see csm_types.h, csm_simd.h, csm_exp.h, csm_rows.h): decoding over long rows, i.e.
+ * top_k_softmax and sample (csoftmax/_reference_decoding.py is the specification).
+ *
+ * No full sort and no full softmax is written: the top-k is a threshold scan (a vector compare
+ * per element; the few entries that pass go to a buffer that is cut back to the k largest when it
+ * fills, raising the threshold), so sampling with top_k reads the row once. Without top_k the
+ * exps are stored in a scratch row, the top_p cutoff is found by a radix select on their bits
+ * (a histogram of probability mass per 10-bit digit, refined only in the boundary bucket), and
+ * the draw skips whole blocks by their vector sums. */
+
+typedef struct {
+    long long i;
+    T v;
+} CSM_FN(cand);
+
+static inline int CSM_FN(vany)(VI m)
+{
+    uint64_t w[CSM_VEC_BYTES / 8], o = 0;
+    memcpy(w, &m, sizeof w);
+    for (int j = 0; j < CSM_VEC_BYTES / 8; j++) o |= w[j];
+    return o != 0;
+}
+
+/* The k-th largest of a[0..m) (1 <= k <= m), by quickselect; a is reordered. */
+static T CSM_FN(kth_largest)(T *a, ptrdiff_t m, ptrdiff_t k)
+{
+    ptrdiff_t lo = 0, hi = m - 1, want = k - 1;
+    while (lo < hi) {
+        T pivot = a[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] > pivot) i++;
+            while (a[j] < pivot) j--;
+            if (i <= j) {
+                T t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return a[want];
+    }
+    return a[want];
+}
+
+/* Keeps the candidates >= the k-th largest of them (ties too), in index order; returns it. */
+static T CSM_FN(cut_to_k)(CSM_FN(cand) *c, ptrdiff_t *m, ptrdiff_t k, T *tmp)
+{
+    ptrdiff_t j = 0;
+    for (ptrdiff_t i = 0; i < *m; i++) tmp[i] = c[i].v;
+    T thr = CSM_FN(kth_largest)(tmp, *m, k);
+    for (ptrdiff_t i = 0; i < *m; i++)
+        if (c[i].v >= thr) c[j++] = c[i];
+    *m = j;
+    return thr;
+}
+
+/* Every entry >= the k-th largest of the row (1 <= k <= n), in index order, into c (room for
+ * n); returns their count, 0 when the row has a NaN. c[] holds entries >= a threshold that only
+ * rises; at `limit` entries it is cut to the k largest (limit doubles when ties keep it full). */
+static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+{
+    ptrdiff_t m = 0, limit = 4 * k > 512 ? 4 * k : 512, i = 0;
+    T thr = -(T)INFINITY;
+    VT vthr = CSM_FN(vsplat)(thr);
+    VI nan = {0};
+    if (limit > n) limit = n;
+    for (; i < n; i += 2 * VL) {
+        VT a, b;
+        if (i + 2 * VL <= n) {
+            a = CSM_FN(vload)(x + i);
+            b = CSM_FN(vload)(x + i + VL);
+        } else {
+            ptrdiff_t r = n - i;
+            a = CSM_FN(vload_part)(x + i, r < VL ? (int)r : VL, -(T)INFINITY);
+            b = r > VL ? CSM_FN(vload_part)(x + i + VL, r - VL < VL ? (int)(r - VL) : VL,
+                                            -(T)INFINITY)
+                       : CSM_FN(vsplat)(-(T)INFINITY);
+        }
+        nan |= (a != a) | (b != b);
+        if (!CSM_FN(vany)((a >= vthr) | (b >= vthr))) continue;
+        ptrdiff_t end = i + 2 * VL < n ? i + 2 * VL : n;
+        for (ptrdiff_t j = i; j < end; j++) {
+            if (!(x[j] >= thr)) continue;
+            c[m].i = j;
+            c[m++].v = x[j];
+            if (m >= limit && limit < n) {
+                thr = CSM_FN(cut_to_k)(c, &m, k, tmp);
+                vthr = CSM_FN(vsplat)(thr);
+                if (2 * m > limit) limit = 2 * limit < n ? 2 * limit : n;
+            }
+        }
+    }
+    if (CSM_FN(vany)(nan)) return 0;
+    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
+    return m;
+}
+
+/* Row status codes (csoftmax.h): 0 fine, 1 NaN or +inf, 2 no finite entry, from the row's max
+ * (NaN ignored, so an all -inf or NaN row looks again for a NaN). */
+static int CSM_FN(row_status)(const T *x, ptrdiff_t n, T max)
+{
+    if (max == (T)INFINITY) return 1;
+    if (max == -(T)INFINITY) return CSM_FN(has_nan)(x, n) ? 1 : 2;
+    return 0;
+}
+
+/* sum of expm(x[i] * inv_t, s), stored in out[] unless out is NULL; float partial sums over
+ * blocks of 16 vectors, then double */
+CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s)
+{
+    VD wide = {0};
+    for (ptrdiff_t b = 0; b < n; b += 16 * VL) {
+        ptrdiff_t end = b + 16 * VL < n ? b + 16 * VL : n;
+        VT acc = CSM_FN(vsplat)(0);
+        for (ptrdiff_t i = b; i < end; i += VL) {
+            int rest = end - i < VL ? (int)(end - i) : VL;
+            VT e = CSM_FN(expm)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY) * inv_t, s);
+            if (out) CSM_FN(vstore_part)(out + i, e, rest);
+            acc += e;
+        }
+        wide += CSM_FN(vwiden_sum)(acc);
+    }
+    return CSM_FN(hsum_d)(wide);
+}
+
+/* The smallest value v of e[] (non-negative, no NaN) whose strictly larger entries sum to less
+ * than `target` (> 0): the top_p cutoff. A radix select on the bits (monotone in the value for
+ * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
+ * top; the digits above the boundary digit are all kept, those below all dropped, and only the
+ * boundary digit's entries (copied to buf) go on to the next digit. */
+static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T *buf)
+{
+    enum { DIGIT = 10, NDIG = 1 << DIGIT };
+    double mass[NDIG];
+    double above = 0;
+    int shift = (int)(8 * sizeof(T)) - 2 - DIGIT;
+    const T *src = e;
+    ptrdiff_t m = n;
+    while (m > 16 && shift >= 0) {
+        memset(mass, 0, sizeof mass);
+        for (ptrdiff_t i = 0; i < m; i++) {
+            UT b;
+            memcpy(&b, src + i, sizeof b);
+            mass[(b >> shift) & (NDIG - 1)] += src[i];
+        }
+        int d = NDIG - 1;
+        for (; d > 0; d--) {
+            if (above + mass[d] >= target) break;
+            above += mass[d];
+        }
+        /* on to the entries of digit d (all share the digits above it) */
+        ptrdiff_t j = 0;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            UT b;
+            memcpy(&b, src + i, sizeof b);
+            if ((UT)((b >> shift) & (NDIG - 1)) == (UT)d) buf[j++] = src[i];
+        }
+        src = buf;
+        m = j;
+        if (shift == 0) break;
+        shift = shift > DIGIT ? shift - DIGIT : 0;
+    }
+    if (src != buf) {
+        for (ptrdiff_t i = 0; i < m; i++) buf[i] = src[i];
+    }
+    /* insertion sort, descending, then the groups of equal values from the top */
+    for (ptrdiff_t i = 1; i < m; i++) {
+        T v = buf[i];
+        ptrdiff_t j = i;
+        for (; j > 0 && buf[j - 1] < v; j--) buf[j] = buf[j - 1];
+        buf[j] = v;
+    }
+    T cut = m ? buf[0] : 0;
+    for (ptrdiff_t i = 0; i < m;) {
+        if (above >= target) break;
+        cut = buf[i];
+        ptrdiff_t j = i;
+        for (; j < m && buf[j] == cut; j++) above += buf[j];
+        i = j;
+    }
+    return cut;
+}
+
+/* Sum of the e[i] >= cut. */
+static double CSM_FN(sum_at_least)(const T *e, ptrdiff_t n, T cut)
+{
+    VT acc = CSM_FN(vsplat)(0), vc = CSM_FN(vsplat)(cut), zero = acc;
+    VD wide = {0};
+    ptrdiff_t i = 0;
+    for (; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(e + i, rest, 0);
+        acc += CSM_FN(vselect)(v >= vc, v, zero);
+        if ((i / VL) % 64 == 63) {
+            wide += CSM_FN(vwiden_sum)(acc);
+            acc = zero;
+        }
+    }
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
+}
+
+/* The first i with e[i] >= cut at which the running sum of those exceeds target; the last
+ * positive one if rounding never gets there. Blocks whose (vector) sum cannot get there are
+ * skipped whole. */
+static long long CSM_FN(draw_scan)(const T *e, ptrdiff_t n, T cut, double target)
+{
+    enum { BLK = 256 };
+    double acc = 0;
+    long long last = -1;
+    for (ptrdiff_t b = 0; b < n; b += BLK) {
+        ptrdiff_t end = b + BLK < n ? b + BLK : n;
+        if (end - b == BLK) {
+            double s = CSM_FN(sum_at_least)(e + b, BLK, cut);
+            if (acc + s <= target) {
+                acc += s;
+                if (s > 0)
+                    for (ptrdiff_t i = end - 1; i >= b; i--)
+                        if (e[i] >= cut && e[i] > 0) {
+                            last = i;
+                            break;
+                        }
+                continue;
+            }
+        }
+        for (ptrdiff_t i = b; i < end; i++) {
+            if (!(e[i] >= cut) || !(e[i] > 0)) continue;
+            acc += e[i];
+            last = i;
+            if (acc > target) return i;
+        }
+    }
+    return last;
+}
+
+/* Steps 3 to 5 of sample over the m kept candidates of a top_k (index order), with weights
+ * w[i] = exp(z_i - max z) in double. */
+static long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, double *sorted,
+                                         ptrdiff_t m, double top_p, double min_p, double u)
+{
+    double total = 0, cut = 0, kept = 0, acc = 0;
+    long long last = c[0].i;
+    for (ptrdiff_t i = 0; i < m; i++) total += w[i];
+    if (top_p < 1) {
+        double above = 0;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            double v = w[i];
+            ptrdiff_t j = i;
+            for (; j > 0 && sorted[j - 1] < v; j--) sorted[j] = sorted[j - 1];
+            sorted[j] = v;
+        }
+        for (ptrdiff_t i = 0; i < m && above < top_p * total;) {
+            cut = sorted[i];
+            for (; i < m && sorted[i] == cut; i++) above += sorted[i];
+        }
+    }
+    if (min_p > cut) cut = min_p;   /* w of the max is exactly 1 */
+    for (ptrdiff_t i = 0; i < m; i++)
+        if (w[i] >= cut) kept += w[i];
+    for (ptrdiff_t i = 0; i < m; i++) {
+        if (!(w[i] >= cut) || !(w[i] > 0)) continue;
+        acc += w[i];
+        last = c[i].i;
+        if (acc > u * kept) return c[i].i;
+    }
+    return last;
+}
+
+typedef struct {
+    CSM_FN(cand) *c;
+    T *tmp, *e;
+    double *w, *sorted;
+} CSM_FN(decode_scratch);
+
+static int CSM_FN(scratch_alloc)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
+{
+    size_t len = (size_t)(n > 0 ? n : 1);
+    s->c = (CSM_FN(cand) *)malloc(len * sizeof *s->c);
+    s->tmp = (T *)malloc(len * sizeof(T));
+    s->e = (T *)malloc(len * sizeof(T));
+    s->w = (double *)malloc(2 * len * sizeof(double));
+    s->sorted = s->w ? s->w + len : NULL;
+    return s->c && s->tmp && s->e && s->w ? 0 : -1;
+}
+
+static void CSM_FN(scratch_free)(CSM_FN(decode_scratch) *s)
+{
+    free(s->c);
+    free(s->tmp);
+    free(s->e);
+    free(s->w);
+}
+
+/* one row of sample: status (see max_status), the index into *out */
+static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
+                              CSM_FN(decode_scratch) *s, long long *out)
+{
+    double inv_t = a->inv_temp;
+    if (n == 0) return 2;
+    if (inv_t == 0 || a->k > 0) {
+        ptrdiff_t m = CSM_FN(select_top)(x, n, inv_t == 0 ? 1 : a->k, s->c, s->tmp);
+        if (m == 0) return 1;
+        T max = s->c[0].v;
+        for (ptrdiff_t i = 1; i < m; i++) max = s->c[i].v > max ? s->c[i].v : max;
+        int st = CSM_FN(row_status)(x, n, max);
+        if (st) return st;
+        if (inv_t == 0) {
+            ptrdiff_t i = 0;
+            while (s->c[i].v != max) i++;
+            *out = s->c[i].i;
+            return 0;
+        }
+        for (ptrdiff_t i = 0; i < m; i++)
+            s->w[i] = exp(((double)s->c[i].v - (double)max) * inv_t);
+        *out = CSM_FN(draw_candidates)(s->c, s->w, s->sorted, m, a->top_p, a->min_p, u);
+        return 0;
+    }
+    T max = CSM_FN(row_max)(x, n);
+    int st = CSM_FN(row_status)(x, n, max);
+    if (st) return st;
+    T zmax = max * (T)inv_t;
+    CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
+    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh);
+    if (total != total) return 1;
+    T cut = 0;
+    if (a->top_p < 1) cut = CSM_FN(top_p_cut)(s->e, n, a->top_p * total, s->tmp);
+    if (a->min_p > 0) {
+        T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
+        T c2 = (T)(a->min_p * (double)top);
+        cut = c2 > cut ? c2 : cut;
+    }
+    double kept = cut > 0 ? CSM_FN(sum_at_least)(s->e, n, cut) : total;
+    *out = CSM_FN(draw_scan)(s->e, n, cut, u * kept);
+    return 0;
+}
+
+static int CSM_FN(cand_order)(const void *pa, const void *pb)
+{
+    const CSM_FN(cand) *a = (const CSM_FN(cand) *)pa, *b = (const CSM_FN(cand) *)pb;
+    if (a->v != b->v) return a->v > b->v ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* one row of top_k_softmax: status; k values and indices */
+static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
+                             CSM_FN(decode_scratch) *s, T *values, long long *indices)
+{
+    double inv_t = a->inv_temp;
+    if (n == 0) return 0;
+    ptrdiff_t m = CSM_FN(select_top)(x, n, a->k > 0 ? a->k : 1, s->c, s->tmp);
+    if (m == 0) return 1;
+    qsort(s->c, (size_t)m, sizeof *s->c, CSM_FN(cand_order));
+    T max = s->c[0].v;
+    int st = CSM_FN(row_status)(x, n, max);
+    if (st) return st;
+    T zmax = max * (T)inv_t;
+    CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
+    double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh);
+    double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
+    double log_pmax = log(top) - log(total);   /* log p of the max */
+    for (ptrdiff_t j = 0; j < a->k; j++) {
+        double lp = log_pmax + ((double)s->c[j].v - (double)max) * inv_t;
+        values[j] = (T)(a->log ? lp : exp(lp));
+        indices[j] = s->c[j].i;
+    }
+    return 0;
+}
+
+/* rows r0..r1 of either function (which = 0: top_k_softmax, 1: sample); -1 when out of memory */
+static int CSM_FN(decode_rows)(const csm_decode_args *a, int which, ptrdiff_t r0, ptrdiff_t r1)
+{
+    CSM_FN(decode_scratch) s;
+    if (CSM_FN(scratch_alloc)(&s, a->n) != 0) {
+        CSM_FN(scratch_free)(&s);
+        return -1;
+    }
+    const T *x = (const T *)a->x;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const T *row = x + r * a->ldx;
+        if (which)
+            a->status[r] = (signed char)CSM_FN(sample_row)(row, a->n, a, a->u[r], &s,
+                                                           a->indices + r);
+        else
+            a->status[r] = (signed char)CSM_FN(top_k_row)(row, a->n, a, &s,
+                                                          (T *)a->values + r * a->k,
+                                                          a->indices + r * a->k);
+    }
+    CSM_FN(scratch_free)(&s);
+    return 0;
+}
+
+static int CSM_FN(top_k_softmax_entry)(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1)
+{
+    return CSM_FN(decode_rows)(a, 0, r0, r1);
+}
+
+static int CSM_FN(sample_entry)(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1)
+{
+    return CSM_FN(decode_rows)(a, 1, r0, r1);
+}
