@@ -59,7 +59,7 @@ static T CSM_FN(cut_to_k)(CSM_FN(cand) *c, ptrdiff_t *m, ptrdiff_t k, T *tmp)
 /* Every entry >= the k-th largest of the row (1 <= k <= n), in index order, into c (room for
  * n); returns their count, 0 when the row has a NaN. c[] holds entries >= a threshold that only
  * rises; at `limit` entries it is cut to the k largest (limit doubles when ties keep it full). */
-static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+static ptrdiff_t CSM_FN(select_scan)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
 {
     ptrdiff_t m = 0, limit = 4 * k > 512 ? 4 * k : 512, i = 0;
     T thr = -(T)INFINITY;
@@ -93,6 +93,98 @@ static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN
         }
     }
     if (CSM_FN(vany)(nan)) return 0;
+    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
+    return m;
+}
+
+/* The signed integer whose order is the float order of v (not NaN) */
+static inline IT CSM_FN(order_key)(T v)
+{
+    IT b;
+    memcpy(&b, &v, sizeof b);
+    return b ^ (IT)((UT)(b >> (8 * sizeof(T) - 1)) >> 1);
+}
+
+/* A value t with between k and 1.25k of a[0..m) (no NaN, m >= k >= 1) >= t, or exactly k when
+ * ties force more (t is then the k-th largest): a bisection on the order keys with vector
+ * counts, free of the branch misses that made quickselect cost as much as reading the row. */
+static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
+{
+    IT lo = CSM_FN(order_key)(a[0]), hi = lo;
+    ptrdiff_t full = m - m % VL;
+    for (ptrdiff_t i = 0; i < m; i++) {     /* keys in place, and their range */
+        IT key = CSM_FN(order_key)(a[i]);
+        memcpy(a + i, &key, sizeof key);
+        lo = key < lo ? key : lo;
+        hi = key > hi ? key : hi;
+    }
+    while (lo < hi) {       /* count(>= lo) >= k > count(> hi) */
+        IT mid = (IT)((UT)lo + ((UT)hi - (UT)lo + 1) / 2);
+        VI vm = (VI){0} + mid, acc = {0};
+        for (ptrdiff_t i = 0; i < full; i += VL) {
+            VI key;
+            memcpy(&key, a + i, sizeof key);
+            acc -= (VI)(key >= vm);
+        }
+        ptrdiff_t count = 0;
+        for (int j = 0; j < VL; j++) count += (ptrdiff_t)acc[j];
+        for (ptrdiff_t i = full; i < m; i++) {
+            IT key;
+            memcpy(&key, a + i, sizeof key);
+            count += key >= mid;
+        }
+        if (count >= k) {
+            lo = mid;
+            if (4 * count <= 5 * k) break;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    IT b = lo ^ (IT)((UT)(lo >> (8 * sizeof(T) - 1)) >> 1);   /* the key's own inverse */
+    T t;
+    memcpy(&t, &b, sizeof t);
+    return t;
+}
+
+/* select_scan's result for rows of at least 2k blocks of 4 vectors, in two passes: the blocks'
+ * maxima (vector max, one horizontal max per block), whose k-th largest bounds the row's k-th
+ * largest from below (k blocks hold an entry >= it); then only the blocks whose max reaches that
+ * bound (about k of them) are read again. */
+static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+{
+    enum { B = 4 * VL };
+    ptrdiff_t nb = n / B, m = 0;
+    if (nb < 2 * k) return CSM_FN(select_scan)(x, n, k, c, tmp);
+    VI nan = {0};
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const T *p = x + b * B;
+        VT v0 = CSM_FN(vload)(p), v1 = CSM_FN(vload)(p + VL);
+        VT v2 = CSM_FN(vload)(p + 2 * VL), v3 = CSM_FN(vload)(p + 3 * VL);
+        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+        tmp[b] = tmp[nb + b] = CSM_FN(hmax)(CSM_FN(vmax)(CSM_FN(vmax)(v0, v1),
+                                                       CSM_FN(vmax)(v2, v3)));
+    }
+    for (ptrdiff_t i = nb * B; i < n; i++) nan |= (VI){0} - (x[i] != x[i]);
+    if (CSM_FN(vany)(nan)) return 0;
+    T thr = CSM_FN(kth_bound)(tmp + nb, nb, k);
+    VT vthr = CSM_FN(vsplat)(thr);
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        if (!(tmp[b] >= thr)) continue;
+        for (ptrdiff_t i = b * B; i < (b + 1) * B; i += VL) {
+            VI hit = CSM_FN(vload)(x + i) >= vthr;
+            if (!CSM_FN(vany)(hit)) continue;
+            for (int j = 0; j < VL; j++)
+                if (hit[j]) {
+                    c[m].i = i + j;
+                    c[m++].v = x[i + j];
+                }
+        }
+    }
+    for (ptrdiff_t j = nb * B; j < n; j++)
+        if (x[j] >= thr) {
+            c[m].i = j;
+            c[m++].v = x[j];
+        }
     if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
     return m;
 }
@@ -273,23 +365,27 @@ typedef struct {
     double *w, *sorted;
 } CSM_FN(decode_scratch);
 
-static int CSM_FN(scratch_alloc)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
+/* The scratch rows of this thread, kept from call to call: a fresh 5 MB allocation per call of a
+ * 128k row cost more in page faults (~30 us) than the kernel itself. Grown, never shrunk. */
+static __thread void *CSM_FN(scratch_mem);
+static __thread size_t CSM_FN(scratch_len);
+
+static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
 {
     size_t len = (size_t)(n > 0 ? n : 1);
-    s->c = (CSM_FN(cand) *)malloc(len * sizeof *s->c);
-    s->tmp = (T *)malloc(len * sizeof(T));
-    s->e = (T *)malloc(len * sizeof(T));
-    s->w = (double *)malloc(2 * len * sizeof(double));
-    s->sorted = s->w ? s->w + len : NULL;
-    return s->c && s->tmp && s->e && s->w ? 0 : -1;
-}
-
-static void CSM_FN(scratch_free)(CSM_FN(decode_scratch) *s)
-{
-    free(s->c);
-    free(s->tmp);
-    free(s->e);
-    free(s->w);
+    size_t need = len * (sizeof(CSM_FN(cand)) + 2 * sizeof(T) + 2 * sizeof(double));
+    if (need > CSM_FN(scratch_len)) {
+        void *mem = realloc(CSM_FN(scratch_mem), need);
+        if (!mem) return -1;
+        CSM_FN(scratch_mem) = mem;
+        CSM_FN(scratch_len) = need;
+    }
+    s->c = (CSM_FN(cand) *)CSM_FN(scratch_mem);      /* the widest type first: all aligned */
+    s->w = (double *)(s->c + len);
+    s->sorted = s->w + len;
+    s->tmp = (T *)(s->sorted + len);
+    s->e = s->tmp + len;
+    return 0;
 }
 
 /* one row of sample: status (see max_status), the index into *out */
@@ -371,10 +467,7 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
 static int CSM_FN(decode_rows)(const csm_decode_args *a, int which, ptrdiff_t r0, ptrdiff_t r1)
 {
     CSM_FN(decode_scratch) s;
-    if (CSM_FN(scratch_alloc)(&s, a->n) != 0) {
-        CSM_FN(scratch_free)(&s);
-        return -1;
-    }
+    if (CSM_FN(scratch_get)(&s, a->n) != 0) return -1;
     const T *x = (const T *)a->x;
     for (ptrdiff_t r = r0; r < r1; r++) {
         const T *row = x + r * a->ldx;
@@ -386,7 +479,6 @@ static int CSM_FN(decode_rows)(const csm_decode_args *a, int which, ptrdiff_t r0
                                                           (T *)a->values + r * a->k,
                                                           a->indices + r * a->k);
     }
-    CSM_FN(scratch_free)(&s);
     return 0;
 }
 
