@@ -20,22 +20,36 @@ cdef extern from "csoftmax.h" nogil:
     int csm_sample(csm_dtype dt, const csm_decode_args *a, int nthreads)
 
 
+cdef _inputs(logits, axis):
+    """decoding_input, with the common call (a native float array, an int axis) inline."""
+    if type(logits) is cnp.ndarray and _native_float(<cnp.ndarray>logits) \
+            and type(axis) is int and cnp.PyArray_NDIM(<cnp.ndarray>logits) > 0:
+        return logits, logits.dtype, _axis_index(axis, cnp.PyArray_NDIM(<cnp.ndarray>logits))
+    return decoding_input(logits, axis)
+
+
+cdef _rows_of(cnp.ndarray x, int ax):
+    return _class_rows(x, ax) if cnp.PyArray_SIZE(x) else _c_aligned(as_rows(x, ax))
+
+
 cdef _decode(bint sampling, csm_decode_args *args, cnp.ndarray rows, batch_shape):
     """Runs the kernel on C-contiguous rows without the GIL; raises for the first bad row."""
-    cdef cnp.ndarray status = np.zeros(cnp.PyArray_DIMS(rows)[0], dtype=np.int8)
+    cdef cnp.npy_intp nrows = cnp.PyArray_DIMS(rows)[0], r
+    cdef cnp.ndarray status = cnp.PyArray_ZEROS(1, &nrows, cnp.NPY_INT8, 0)
+    cdef signed char *st = <signed char *>cnp.PyArray_DATA(status)
     cdef csm_dtype dt = _dt(rows)
     cdef int nt = _threads_for(cnp.PyArray_SIZE(rows)), rc
     args.x = cnp.PyArray_DATA(rows)
     args.nrows, args.n = cnp.PyArray_DIMS(rows)[0], cnp.PyArray_DIMS(rows)[1]
     args.ldx = args.n
-    args.status = <signed char *>cnp.PyArray_DATA(status)
+    args.status = st
     with nogil:
         rc = csm_sample(dt, args, nt) if sampling else csm_top_k_softmax(dt, args, nt)
     if rc != 0:
         raise MemoryError("csoftmax: out of memory for the decoding scratch rows")
-    if status.any():
-        r = int(np.flatnonzero(status)[0])
-        raise_bad_row(r, batch_shape, no_finite=status[r] == 2)
+    for r in range(nrows):
+        if st[r]:
+            raise_bad_row(r, batch_shape, no_finite=st[r] == 2)
 
 
 def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
@@ -53,20 +67,28 @@ def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
     """
     cdef csm_decode_args args
     cdef cnp.ndarray rows, values, indices
-    x, dtype, ax = decoding_input(logits, axis)
+    cdef cnp.npy_intp dims[2]
+    x, dtype, ax = _inputs(logits, axis)
     shape = (<object>x).shape
     batch_shape = shape[:ax] + shape[ax + 1:]
-    k = check_k(k, shape[ax])
-    t = check_temperature(temperature, allow_zero=False)
-    rows = _class_rows(x, ax) if x.size else _c_aligned(as_rows(x, ax))
-    values = np.empty((cnp.PyArray_DIMS(rows)[0], k), dtype=x.dtype)
-    indices = np.empty((cnp.PyArray_DIMS(rows)[0], k), dtype=np.int64)
+    if not (type(k) is int and 0 <= k <= shape[ax]):
+        k = check_k(k, shape[ax])
+    t = temperature
+    if not (type(t) is float and 0 < t < np.inf):
+        t = check_temperature(temperature, allow_zero=False)
+    rows = _rows_of(x, ax)
+    dims[0], dims[1] = cnp.PyArray_DIMS(rows)[0], k
+    values = cnp.PyArray_EMPTY(2, dims, cnp.PyArray_TYPE(rows), 0)
+    indices = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT64, 0)
     args.inv_temp = 1.0 / t
     args.k = k
     args.log = bool(log)
     args.values = cnp.PyArray_DATA(values)
     args.indices = <long long *>cnp.PyArray_DATA(indices)
     _decode(False, &args, rows, batch_shape)
+    if ax == len(batch_shape) and dtype is values.dtype:   # axis last: a reshape suffices
+        shape = batch_shape + (k,)
+        return values.reshape(shape), indices.reshape(shape)
     return (from_rows(values.astype(dtype, copy=False), batch_shape, ax),
             from_rows(indices, batch_shape, ax))
 
@@ -90,11 +112,11 @@ def sample(logits, *, axis=-1, temperature=1.0, top_k=None, top_p=None, min_p=No
     """
     cdef csm_decode_args args
     cdef cnp.ndarray rows, out, u
-    x, _, ax = decoding_input(logits, axis)
+    x, _, ax = _inputs(logits, axis)
     shape = (<object>x).shape
     batch_shape = shape[:ax] + shape[ax + 1:]
     t, top_k, top_p, min_p = sampling_options(temperature, top_k, top_p, min_p, shape[ax])
-    rows = _class_rows(x, ax) if x.size else _c_aligned(as_rows(x, ax))
+    rows = _rows_of(x, ax)
     u = uniforms(random_state, cnp.PyArray_DIMS(rows)[0])
     out = np.empty(cnp.PyArray_DIMS(rows)[0], dtype=np.int64)
     args.inv_temp = 0.0 if t == 0 else 1.0 / t
