@@ -105,9 +105,9 @@ static inline IT CSM_FN(order_key)(T v)
     return b ^ (IT)((UT)(b >> (8 * sizeof(T) - 1)) >> 1);
 }
 
-/* A value t with between k and 1.25k of a[0..m) (no NaN, m >= k >= 1) >= t, or exactly k when
- * ties force more (t is then the k-th largest): a bisection on the order keys with vector
- * counts, free of the branch misses that made quickselect cost as much as reading the row. */
+/* A value t with between k and 1.25k of a[0..m) (no NaN, m >= k >= 1) >= t, more only when
+ * ties force it (t is then the k-th largest): a bisection on the order keys with vector counts,
+ * free of the branch misses that made quickselect cost as much as reading the row. */
 static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
 {
     IT lo = CSM_FN(order_key)(a[0]), hi = lo;
