@@ -222,8 +222,13 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
  * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
  * top; the digits above the boundary digit are all kept, those below all dropped, and only the
  * boundary digit's entries (copied to buf) go on to the next digit. */
-static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T *buf)
+static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, double total, T *buf)
 {
+    /* Entries below (total - target) / n are all dropped (those at or below one of them sum to
+     * less than total - target, so the rest, strictly above it, reach target): the first
+     * histogram leaves them out, which is exact (the walk stops at or above their digit) and
+     * skips most of a real vocabulary, whose long tail holds little mass. */
+    const T floor = (T)((total - target) / (double)n);
     enum { DIGIT = 10, NDIG = 1 << DIGIT };
     double mass[NDIG];
     double above = 0;
@@ -232,10 +237,22 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T *buf)
     ptrdiff_t m = n;
     while (m > 16 && shift >= 0) {
         memset(mass, 0, sizeof mass);
-        for (ptrdiff_t i = 0; i < m; i++) {
-            UT b;
-            memcpy(&b, src + i, sizeof b);
-            mass[(b >> shift) & (NDIG - 1)] += src[i];
+        T lo = src == e ? floor : 0;
+        if (lo > 0) {   /* worth it only when most of the row is below: else a missed branch */
+            ptrdiff_t probe = m < 4096 ? m : 4096, above_lo = 0;
+            for (ptrdiff_t i = 0; i < probe; i++) above_lo += src[i] >= lo;
+            if (4 * above_lo > probe) lo = 0;
+        }
+        VT vlo = CSM_FN(vsplat)(lo);
+        for (ptrdiff_t i = 0; i < m; i += VL) {     /* vectors wholly below lo skipped */
+            int rest = m - i < VL ? (int)(m - i) : VL;
+            if (!CSM_FN(vany)(CSM_FN(vload_part)(src + i, rest, 0) >= vlo)) continue;
+            for (int l = 0; l < rest; l++) {   /* those below lo add 0: no branch to miss */
+                UT b;
+                T v = src[i + l];
+                memcpy(&b, &v, sizeof b);
+                mass[(b >> shift) & (NDIG - 1)] += v >= lo ? v : 0;
+            }
         }
         int d = NDIG - 1;
         for (; d > 0; d--) {
@@ -244,10 +261,17 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T *buf)
         }
         /* on to the entries of digit d (all share the digits above it) */
         ptrdiff_t j = 0;
-        for (ptrdiff_t i = 0; i < m; i++) {
-            UT b;
-            memcpy(&b, src + i, sizeof b);
-            if ((UT)((b >> shift) & (NDIG - 1)) == (UT)d) buf[j++] = src[i];
+        VU vd = (VU){0} + (UT)d;
+        for (ptrdiff_t i = 0; i < m; i += VL) {     /* vectors without one skipped */
+            int rest = m - i < VL ? (int)(m - i) : VL;
+            VU bits = (VU)CSM_FN(vload_part)(src + i, rest, 0);
+            VI hit = (VI)(((bits >> shift) & (NDIG - 1)) == vd);
+            if (!CSM_FN(vany)(hit)) continue;
+            for (int l = 0; l < rest; l++) {
+                UT b;
+                memcpy(&b, src + i + l, sizeof b);
+                if ((UT)((b >> shift) & (NDIG - 1)) == (UT)d) buf[j++] = src[i + l];
+            }
         }
         src = buf;
         m = j;
@@ -420,7 +444,7 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh);
     if (total != total) return 1;
     T cut = 0;
-    if (a->top_p < 1) cut = CSM_FN(top_p_cut)(s->e, n, a->top_p * total, s->tmp);
+    if (a->top_p < 1) cut = CSM_FN(top_p_cut)(s->e, n, a->top_p * total, total, s->tmp);
     if (a->min_p > 0) {
         T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
         T c2 = (T)(a->min_p * (double)top);

@@ -236,6 +236,15 @@ def test_same_indices_whatever_the_thread_count(fast):
         np.testing.assert_array_equal(a, b)
 
 
+def test_top_p_on_a_long_tail(fast):
+    # most of the row is far below the nucleus (as in a real vocabulary): the cutoff skips it
+    x = logits((6, 40000), np.float32, scale=1.0)
+    x[:, ::97] += 9.0
+    for top_p in (0.5, 0.9, 0.999, 1e-6):
+        np.testing.assert_array_equal(fast.sample(x, top_p=top_p, random_state=2),
+                                      ref.sample(x, top_p=top_p, random_state=2))
+
+
 def test_long_rows_match_reference(fast):
     x = logits((3, 128256), np.float32, scale=2.0)
     for kw in [dict(temperature=0.8, top_k=50, top_p=0.95), dict(temperature=0.8, top_p=0.95),
