@@ -199,8 +199,11 @@ static int CSM_FN(row_status)(const T *x, ptrdiff_t n, T max)
 }
 
 /* sum of expm(x[i] * inv_t, s), stored in out[] unless out is NULL; float partial sums over
- * blocks of 16 vectors, then double */
-CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s)
+ * blocks of 16 vectors, then double. This pass is compute-bound: when next is not NULL it
+ * prefetches that row (the next one), as softmax does, so the next row's first pass does not
+ * wait on memory. */
+CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s,
+                                      const T *next)
 {
     VD wide = {0};
     for (ptrdiff_t b = 0; b < n; b += 16 * VL) {
@@ -208,6 +211,7 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
         VT acc = CSM_FN(vsplat)(0);
         for (ptrdiff_t i = b; i < end; i += VL) {
             int rest = end - i < VL ? (int)(end - i) : VL;
+            if (next) __builtin_prefetch(next + i, 0, 3);
             VT e = CSM_FN(expm)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY) * inv_t, s);
             if (out) CSM_FN(vstore_part)(out + i, e, rest);
             acc += e;
@@ -414,7 +418,7 @@ static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
 
 /* one row of sample: status (see max_status), the index into *out */
 static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
-                              CSM_FN(decode_scratch) *s, long long *out)
+                              CSM_FN(decode_scratch) *s, long long *out, const T *next)
 {
     double inv_t = a->inv_temp;
     if (n == 0) return 2;
@@ -441,7 +445,7 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     if (st) return st;
     T zmax = max * (T)inv_t;
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
-    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh);
+    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next);
     if (total != total) return 1;
     T cut = 0;
     if (a->top_p < 1) cut = CSM_FN(top_p_cut)(s->e, n, a->top_p * total, total, s->tmp);
@@ -464,7 +468,8 @@ static int CSM_FN(cand_order)(const void *pa, const void *pb)
 
 /* one row of top_k_softmax: status; k values and indices */
 static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
-                             CSM_FN(decode_scratch) *s, T *values, long long *indices)
+                             CSM_FN(decode_scratch) *s, T *values, long long *indices,
+                             const T *next)
 {
     double inv_t = a->inv_temp;
     if (n == 0) return 0;
@@ -476,7 +481,7 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     if (st) return st;
     T zmax = max * (T)inv_t;
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
-    double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh);
+    double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next);
     double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
     double log_pmax = log(top) - log(total);   /* log p of the max */
     for (ptrdiff_t j = 0; j < a->k; j++) {
@@ -494,14 +499,14 @@ static int CSM_FN(decode_rows)(const csm_decode_args *a, int which, ptrdiff_t r0
     if (CSM_FN(scratch_get)(&s, a->n) != 0) return -1;
     const T *x = (const T *)a->x;
     for (ptrdiff_t r = r0; r < r1; r++) {
-        const T *row = x + r * a->ldx;
+        const T *row = x + r * a->ldx, *next = r + 1 < r1 ? row + a->ldx : NULL;
         if (which)
             a->status[r] = (signed char)CSM_FN(sample_row)(row, a->n, a, a->u[r], &s,
-                                                           a->indices + r);
+                                                           a->indices + r, next);
         else
             a->status[r] = (signed char)CSM_FN(top_k_row)(row, a->n, a, &s,
                                                           (T *)a->values + r * a->k,
-                                                          a->indices + r * a->k);
+                                                          a->indices + r * a->k, next);
     }
     return 0;
 }
