@@ -221,18 +221,36 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
     return CSM_FN(hsum_d)(wide);
 }
 
+/* Appends the first `rest` lanes of v where hit is set to buf[j..]; returns the new j. AVX-512
+ * compresses them in a register (no branch per lane: the boundary digit's entries are spread
+ * at random) and stores a whole vector, so buf needs VL elements of room past the end. Writing
+ * in place (buf the source, j <= the lane read) is safe: the vector was loaded first. */
+static inline ptrdiff_t CSM_FN(append_hits)(T *buf, ptrdiff_t j, VT v, VI hit, int rest)
+{
+#if CSM_AVX512 && defined(CSM_F32)
+    __mmask16 k = _mm512_movepi32_mask((__m512i)hit) & (__mmask16)((1u << rest) - 1);
+    _mm512_storeu_ps(buf + j, _mm512_maskz_compress_ps(k, (__m512)v));
+    return j + __builtin_popcount(k);
+#elif CSM_AVX512
+    __mmask8 k = _mm512_movepi64_mask((__m512i)hit) & (__mmask8)((1u << rest) - 1);
+    _mm512_storeu_pd(buf + j, _mm512_maskz_compress_pd(k, (__m512d)v));
+    return j + __builtin_popcount(k);
+#else
+    for (int l = 0; l < rest; l++) {
+        buf[j] = v[l];
+        j += hit[l] != 0;
+    }
+    return j;
+#endif
+}
+
 /* The smallest value v of e[] (non-negative, no NaN) whose strictly larger entries sum to less
  * than `target` (> 0): the top_p cutoff. A radix select on the bits (monotone in the value for
  * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
  * top; the digits above the boundary digit are all kept, those below all dropped, and only the
  * boundary digit's entries (copied to buf) go on to the next digit. */
-static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, double total, T *buf)
+static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf)
 {
-    /* Entries below (total - target) / n are all dropped (those at or below one of them sum to
-     * less than total - target, so the rest, strictly above it, reach target): the first
-     * histogram leaves them out, which is exact (the walk stops at or above their digit) and
-     * skips most of a real vocabulary, whose long tail holds little mass. */
-    const T floor = (T)((total - target) / (double)n);
     enum { DIGIT = 10, NDIG = 1 << DIGIT };
     double mass[NDIG];
     double above = 0;
@@ -270,12 +288,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, double total,
             int rest = m - i < VL ? (int)(m - i) : VL;
             VU bits = (VU)CSM_FN(vload_part)(src + i, rest, 0);
             VI hit = (VI)(((bits >> shift) & (NDIG - 1)) == vd);
-            if (!CSM_FN(vany)(hit)) continue;
-            for (int l = 0; l < rest; l++) {
-                UT b;
-                memcpy(&b, src + i + l, sizeof b);
-                if ((UT)((b >> shift) & (NDIG - 1)) == (UT)d) buf[j++] = src[i + l];
-            }
+            if (CSM_FN(vany)(hit)) j = CSM_FN(append_hits)(buf, j, (VT)bits, hit, rest);
         }
         src = buf;
         m = j;
@@ -301,6 +314,45 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, double total,
         i = j;
     }
     return cut;
+}
+
+/* top_p_cut of e[0..n) summing to total. Entries below (total - target) / n are all dropped
+ * (those at or below one of them sum to less than total - target, so the rest, strictly above
+ * it, reach target): the first histogram leaves them out, which is exact (the walk stops at or
+ * above their digit) and skips most of a real vocabulary, whose long tail holds little mass.
+ * Long rows first bracket the cutoff between the cutoffs of a 1-in-8 subsample for mass
+ * fractions 1% either side; one vector pass then sums the entries above the bracket and
+ * gathers those inside it, and when the cutoff is indeed inside (checked exactly), only they
+ * are resolved. Otherwise (or for short rows) the whole row is. sub has room for n / 8 + 1. */
+static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double total, T *buf,
+                              T *sub)
+{
+    enum { STRIDE = 8, MIN_N = 16384 };
+    const T floor = (T)((total - target) / (double)n);
+    if (n < MIN_N) return CSM_FN(top_p_cut)(e, n, target, floor, buf);
+    ptrdiff_t ms = 0, j = 0;
+    double sub_total = 0, f = target / total, above = 0, band = 0;
+    for (ptrdiff_t i = 0; i < n; i += STRIDE) sub_total += (double)(sub[ms++] = e[i]);
+    T hi = f > 0.01 ? CSM_FN(top_p_cut)(sub, ms, (f - 0.01) * sub_total, 0, buf) : (T)INFINITY;
+    T lo = f < 0.99 ? CSM_FN(top_p_cut)(sub, ms, (f + 0.01) * sub_total, 0, buf) : 0;
+    VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0), acc = zero;
+    VD wide = {0};
+    for (ptrdiff_t i = 0; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(e + i, rest, 0);
+        VI top = v >= vhi, in = (v >= vlo) & ~top;
+        acc += CSM_FN(vselect)(top, v, zero);
+        if (CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
+        if ((i / VL) % 64 == 63) {
+            wide += CSM_FN(vwiden_sum)(acc);
+            acc = zero;
+        }
+    }
+    above = CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
+    for (ptrdiff_t i = 0; i < j; i++) band += buf[i];
+    if (above < target && above + band >= target)
+        return CSM_FN(top_p_cut)(buf, j, target - above, 0, buf);
+    return CSM_FN(top_p_cut)(e, n, target, floor, buf);
 }
 
 /* Sum of the e[i] >= cut. */
@@ -401,7 +453,8 @@ static __thread size_t CSM_FN(scratch_len);
 static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
 {
     size_t len = (size_t)(n > 0 ? n : 1);
-    size_t need = len * (sizeof(CSM_FN(cand)) + 2 * sizeof(T) + 2 * sizeof(double));
+    size_t need = len * (sizeof(CSM_FN(cand)) + 2 * sizeof(T) + 2 * sizeof(double))
+                  + VL * sizeof(T);   /* append_hits' room past the end of tmp */
     if (need > CSM_FN(scratch_len)) {
         void *mem = realloc(CSM_FN(scratch_mem), need);
         if (!mem) return -1;
@@ -412,7 +465,7 @@ static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
     s->w = (double *)(s->c + len);
     s->sorted = s->w + len;
     s->tmp = (T *)(s->sorted + len);
-    s->e = s->tmp + len;
+    s->e = s->tmp + len + VL;
     return 0;
 }
 
@@ -448,7 +501,7 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next);
     if (total != total) return 1;
     T cut = 0;
-    if (a->top_p < 1) cut = CSM_FN(top_p_cut)(s->e, n, a->top_p * total, total, s->tmp);
+    if (a->top_p < 1) cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, (T *)s->w);
     if (a->min_p > 0) {
         T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
         T c2 = (T)(a->min_p * (double)top);
