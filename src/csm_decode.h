@@ -332,7 +332,9 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
     if (n < MIN_N) return CSM_FN(top_p_cut)(e, n, target, floor, buf);
     ptrdiff_t ms = 0, j = 0;
     double sub_total = 0, f = target / total, above = 0, band = 0;
-    for (ptrdiff_t i = 0; i < n; i += STRIDE) sub_total += (double)(sub[ms++] = e[i]);
+    double part[4] = {0, 0, 0, 0};   /* four chains: one add per element was latency-bound */
+    for (ptrdiff_t i = 0; i < n; i += STRIDE, ms++) part[ms & 3] += (double)(sub[ms] = e[i]);
+    sub_total = (part[0] + part[1]) + (part[2] + part[3]);
     T hi = f > 0.01 ? CSM_FN(top_p_cut)(sub, ms, (f - 0.01) * sub_total, 0, buf) : (T)INFINITY;
     T lo = f < 0.99 ? CSM_FN(top_p_cut)(sub, ms, (f + 0.01) * sub_total, 0, buf) : 0;
     VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0), acc = zero;
