@@ -33,7 +33,9 @@ cdef _rows_of(cnp.ndarray x, int ax):
 
 
 cdef _decode(bint sampling, csm_decode_args *args, cnp.ndarray rows, batch_shape):
-    """Runs the kernel on C-contiguous rows without the GIL; raises for the first bad row."""
+    """Runs the kernel on C-contiguous rows without the GIL; raises for the first bad row. Rows
+    whose logits / temperature overflow float32 are redone in float64 (same uniforms); returns
+    the values array that holds the results (args.values, or its float64 redo)."""
     cdef cnp.npy_intp nrows = cnp.PyArray_DIMS(rows)[0], r
     cdef cnp.ndarray status = cnp.PyArray_ZEROS(1, &nrows, cnp.NPY_INT8, 0)
     cdef signed char *st = <signed char *>cnp.PyArray_DATA(status)
@@ -48,8 +50,24 @@ cdef _decode(bint sampling, csm_decode_args *args, cnp.ndarray rows, batch_shape
     if rc != 0:
         raise MemoryError("csoftmax: out of memory for the decoding scratch rows")
     for r in range(nrows):
+        if st[r] == 3:
+            if dt == CSM_FLOAT64:
+                raise ValueError(f"csoftmax: temperature {1 / args.inv_temp!r} is too small for "
+                                 "these logits (logits / temperature overflows float64)")
+            return _redo_in_float64(sampling, args, rows, batch_shape)
+    for r in range(nrows):
         if st[r]:
             raise_bad_row(r, batch_shape, no_finite=st[r] == 2)
+    return None
+
+
+cdef _redo_in_float64(bint sampling, csm_decode_args *args, cnp.ndarray rows, batch_shape):
+    cdef cnp.ndarray values = None
+    if not sampling:
+        values = np.empty((cnp.PyArray_DIMS(rows)[0], args.k))
+        args.values = cnp.PyArray_DATA(values)
+    _decode(sampling, args, rows.astype(np.float64), batch_shape)
+    return values
 
 
 def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
@@ -85,7 +103,10 @@ def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
     args.log = bool(log)
     args.values = cnp.PyArray_DATA(values)
     args.indices = <long long *>cnp.PyArray_DATA(indices)
-    _decode(False, &args, rows, batch_shape)
+    redone = _decode(False, &args, rows, batch_shape)
+    if redone is not None:
+        with np.errstate(over="ignore"):     # log-probabilities below -3.4e38 are -inf
+            values = redone.astype(rows.dtype)
     if ax == len(batch_shape) and dtype is values.dtype:   # axis last: a reshape suffices
         shape = batch_shape + (k,)
         return values.reshape(shape), indices.reshape(shape)

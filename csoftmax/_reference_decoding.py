@@ -60,7 +60,9 @@ def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
         order = np.argsort(-ls, kind="stable")[:k]
         indices[r] = order
         values[r] = ls[order] if log else np.exp(ls[order])
-    return from_rows(values.astype(dtype), batch_shape, ax), from_rows(indices, batch_shape, ax)
+    with np.errstate(over="ignore"):     # log-probabilities below the dtype's range are -inf
+        values = values.astype(dtype)
+    return from_rows(values, batch_shape, ax), from_rows(indices, batch_shape, ax)
 
 
 def sample(logits, *, axis=-1, temperature=1.0, top_k=None, top_p=None, min_p=None,

@@ -189,13 +189,26 @@ static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN
     return m;
 }
 
-/* Row status codes (csoftmax.h): 0 fine, 1 NaN or +inf, 2 no finite entry, from the row's max
+/* Row status codes (csoftmax.h): 0 fine, 1 NaN or +inf, 2 no finite entry (3: the max over the
+ * temperature overflows T, set where it is computed), from the row's max
  * (NaN ignored, so an all -inf or NaN row looks again for a NaN). */
 static int CSM_FN(row_status)(const T *x, ptrdiff_t n, T max)
 {
     if (max == (T)INFINITY) return 1;
     if (max == -(T)INFINITY) return CSM_FN(has_nan)(x, n) ? 1 : 2;
     return 0;
+}
+
+/* v as computed: an opaque copy, so that -ffp-contract=fast cannot fuse the product x * inv_t
+ * into expm's subtraction of the pivot. The pivot is the row's max times inv_t rounded, and the
+ * max's own term must be exp(0) exactly (an FMA left 3 * (1 / 1e-5) - c = -1.5e-11, and inf
+ * for temperature 1e-30). */
+static inline VT CSM_FN(rounded)(VT v)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__("" : "+v"(v));
+#endif
+    return v;
 }
 
 /* sum of expm(x[i] * inv_t, s), stored in out[] unless out is NULL; float partial sums over
@@ -212,7 +225,8 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
         for (ptrdiff_t i = b; i < end; i += VL) {
             int rest = end - i < VL ? (int)(end - i) : VL;
             if (next) __builtin_prefetch(next + i, 0, 3);
-            VT e = CSM_FN(expm)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY) * inv_t, s);
+            VT e = CSM_FN(expm)(CSM_FN(rounded)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY)
+                                                * inv_t), s);
             if (out) CSM_FN(vstore_part)(out + i, e, rest);
             acc += e;
         }
@@ -499,6 +513,7 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     int st = CSM_FN(row_status)(x, n, max);
     if (st) return st;
     T zmax = max * (T)inv_t;
+    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
     double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next);
     if (total != total) return 1;
@@ -535,6 +550,7 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     int st = CSM_FN(row_status)(x, n, max);
     if (st) return st;
     T zmax = max * (T)inv_t;
+    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
     double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next);
     double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];

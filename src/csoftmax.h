@@ -57,7 +57,8 @@ double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, cons
                                 ptrdiff_t n, double grad_scale, void *loss, void *grad);
 
 /* Decoding over rows of n logits (csm_decode.h; csoftmax.reference defines the semantics).
- * status[r] gets 0, 1 (NaN or +inf in row r) or 2 (no finite entry). */
+ * status[r] gets 0, 1 (NaN or +inf in row r), 2 (no finite entry) or 3 (max / temperature
+ * overflows the dtype: the caller redoes the rows in float64). */
 typedef struct {
     const void *x;                 /* row r at x + r*ldx elements */
     ptrdiff_t nrows, n, ldx;

@@ -170,6 +170,19 @@ def test_extreme_logits(impl):
     np.testing.assert_allclose(v[2], np.log(1 / 3), rtol=1e-6)
 
 
+def test_logits_over_temperature_overflowing_float32(fast):
+    x = np.array([[3e38, 1e38, 0.0], [1.0, 2.0, 3.0]], np.float32)
+    for t in (0.5, 1e-30):
+        v, i = fast.top_k_softmax(x, 2, temperature=t, log=True)
+        vr, ir = ref.top_k_softmax(x, 2, temperature=t, log=True)
+        assert v.dtype == np.float32
+        np.testing.assert_array_equal(i, ir)
+        np.testing.assert_allclose(v, vr, rtol=1e-6)
+        for kw in (dict(), dict(top_k=2), dict(top_p=0.9)):
+            np.testing.assert_array_equal(fast.sample(x, temperature=t, random_state=3, **kw),
+                                          ref.sample(x, temperature=t, random_state=3, **kw))
+
+
 @pytest.mark.parametrize("bad,msg", [(np.nan, "row 1 of logits has NaN"),
                                      (np.inf, "row 1 of logits has NaN"),
                                      (-np.inf, "row 1 of logits has no finite entry")])
