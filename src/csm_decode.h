@@ -334,14 +334,14 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
  * (those at or below one of them sum to less than total - target, so the rest, strictly above
  * it, reach target): the first histogram leaves them out, which is exact (the walk stops at or
  * above their digit) and skips most of a real vocabulary, whose long tail holds little mass.
- * Long rows first bracket the cutoff between the cutoffs of a 1-in-8 subsample for mass
+ * Long rows first bracket the cutoff between the cutoffs of a 1-in-16 subsample for mass
  * fractions 1% either side; one vector pass then sums the entries above the bracket and
  * gathers those inside it, and when the cutoff is indeed inside (checked exactly), only they
- * are resolved. Otherwise (or for short rows) the whole row is. sub has room for n / 8 + 1. */
+ * are resolved. Otherwise (or for short rows) the whole row is. sub has room for n / 16 + 1. */
 static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double total, T *buf,
                               T *sub)
 {
-    enum { STRIDE = 8, MIN_N = 16384 };
+    enum { STRIDE = 16, MIN_N = 16384 };
     const T floor = (T)((total - target) / (double)n);
     if (n < MIN_N) return CSM_FN(top_p_cut)(e, n, target, floor, buf);
     ptrdiff_t ms = 0, j = 0;
