@@ -13,12 +13,21 @@ typedef struct {
     T v;
 } CSM_FN(cand);
 
+/* any lane of a comparison result set: one mask move or test where the ISA has one */
 static inline int CSM_FN(vany)(VI m)
 {
+#if CSM_AVX512
+    return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#elif CSM_VEC_BYTES == 32 && defined(__AVX__)
+    return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#elif CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    return _mm_movemask_epi8((__m128i)m) != 0;
+#else
     uint64_t w[CSM_VEC_BYTES / 8], o = 0;
     memcpy(w, &m, sizeof w);
     for (int j = 0; j < CSM_VEC_BYTES / 8; j++) o |= w[j];
     return o != 0;
+#endif
 }
 
 /* The k-th largest of a[0..m) (1 <= k <= m), by quickselect; a is reordered. */
@@ -290,8 +299,18 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
                 mass[(b >> shift) & (NDIG - 1)] += v >= lo ? v : 0;
             }
         }
-        int d = NDIG - 1;
-        for (; d > 0; d--) {
+        /* the walk down from the top digit, 32 digits at a time first: one dependent add per
+         * digit cost ~1 us a level, which short rows and the small refining sets felt */
+        double group[NDIG / 32];
+        for (int g = 0; g < NDIG / 32; g++) {
+            double t = 0;
+            for (int q = 0; q < 32; q++) t += mass[g * 32 + q];
+            group[g] = t;
+        }
+        int g = NDIG / 32 - 1;
+        for (; g > 0 && above + group[g] < target; g--) above += group[g];
+        int d = g * 32 + 31;
+        for (; d > g * 32; d--) {
             if (above + mass[d] >= target) break;
             above += mass[d];
         }
@@ -351,21 +370,24 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
     sub_total = (part[0] + part[1]) + (part[2] + part[3]);
     T hi = f > 0.01 ? CSM_FN(top_p_cut)(sub, ms, (f - 0.01) * sub_total, 0, buf) : (T)INFINITY;
     T lo = f < 0.99 ? CSM_FN(top_p_cut)(sub, ms, (f + 0.01) * sub_total, 0, buf) : 0;
-    VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0), acc = zero;
-    VD wide = {0};
-    for (ptrdiff_t i = 0; i < n; i += VL) {
-        int rest = n - i < VL ? (int)(n - i) : VL;
-        VT v = CSM_FN(vload_part)(e + i, rest, 0);
-        VI top = v >= vhi, in = (v >= vlo) & ~top;
-        acc += CSM_FN(vselect)(top, v, zero);
-        if (CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
-        if ((i / VL) % 64 == 63) {
-            wide += CSM_FN(vwiden_sum)(acc);
-            acc = zero;
+    VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0);
+    VD wide = {0}, wide_in = {0};
+    for (ptrdiff_t b = 0; b < n; b += 64 * VL) {     /* float sums over 64 vectors, then double */
+        ptrdiff_t end = b + 64 * VL < n ? b + 64 * VL : n;
+        VT acc = zero, acc_in = zero;
+        for (ptrdiff_t i = b; i < end; i += VL) {
+            int rest = end - i < VL ? (int)(end - i) : VL;
+            VT v = CSM_FN(vload_part)(e + i, rest, 0);
+            VI top = v >= vhi, in = (v >= vlo) & ~top;
+            acc += CSM_FN(vselect)(top, v, zero);
+            acc_in += CSM_FN(vselect)(in, v, zero);
+            if (CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
         }
+        wide += CSM_FN(vwiden_sum)(acc);
+        wide_in += CSM_FN(vwiden_sum)(acc_in);
     }
-    above = CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
-    for (ptrdiff_t i = 0; i < j; i++) band += buf[i];
+    above = CSM_FN(hsum_d)(wide);
+    band = CSM_FN(hsum_d)(wide_in);
     if (above < target && above + band >= target)
         return CSM_FN(top_p_cut)(buf, j, target - above, 0, buf);
     return CSM_FN(top_p_cut)(e, n, target, floor, buf);
