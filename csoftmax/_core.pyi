@@ -4,15 +4,22 @@ from typing import Literal, Optional, Tuple, Union, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-_Axis = Optional[int]
+_Axis = Union[int, Tuple[int, ...], None]
+_Dtype = Union[type, np.dtype, str, None]
 _Reduction = Literal["mean", "sum", "none"]
 _Loss = Union[np.floating, NDArray[np.floating]]
 
-def softmax(x: ArrayLike, axis: _Axis = -1, *, out: Optional[NDArray[np.floating]] = None
-            ) -> NDArray[np.floating]: ...
-def log_softmax(x: ArrayLike, axis: _Axis = -1, *, out: Optional[NDArray[np.floating]] = None
-                ) -> NDArray[np.floating]: ...
+def softmax(x: ArrayLike, axis: _Axis = -1, *, scale: Optional[ArrayLike] = None,
+            bias: Optional[ArrayLike] = None, where: Optional[ArrayLike] = None,
+            dtype: _Dtype = None, out: Optional[NDArray[np.floating]] = None
+            ) -> Union[np.floating, NDArray[np.floating]]: ...
+def log_softmax(x: ArrayLike, axis: _Axis = -1, *, scale: Optional[ArrayLike] = None,
+                bias: Optional[ArrayLike] = None, where: Optional[ArrayLike] = None,
+                dtype: _Dtype = None, out: Optional[NDArray[np.floating]] = None
+                ) -> Union[np.floating, NDArray[np.floating]]: ...
 def logsumexp(x: ArrayLike, axis: _Axis = -1, *, keepdims: bool = False,
+              scale: Optional[ArrayLike] = None, bias: Optional[ArrayLike] = None,
+              where: Optional[ArrayLike] = None, dtype: _Dtype = None,
               out: Optional[NDArray[np.floating]] = None
               ) -> Union[np.floating, NDArray[np.floating]]: ...
 @overload

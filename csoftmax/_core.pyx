@@ -393,16 +393,30 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
 # ---------------------------------------------------------------------------------------------
 # Public functions (re-exported by csoftmax/__init__.py)
 
-def softmax(x, axis=-1, *, out=None):
+def softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Softmax along an axis: ``exp(x) / sum(exp(x), axis)``, computed stably.
 
     Parameters
     ----------
     x : array_like
-        Logits. float32 and float64 keep their dtype; float16 is computed in float32 and
-        returned as float16; integers and bools give float64.
-    axis : int or None, default -1
-        The axis to normalize over; None treats the whole array as one row.
+        Logits. float32 and float64 keep their dtype; float16 and bfloat16 (ml_dtypes) are
+        read and written as they are and computed in float32; integers and bools give float64.
+        A 0-d input gives a NumPy scalar; a ``numpy.ma.MaskedArray`` is read as
+        ``where=~mask`` and gives a masked array.
+    axis : int, tuple of ints or None, default -1
+        The axis (or axes, reduced together) to normalize over; None: the whole array.
+    scale : float or array_like, optional
+        The function is applied to ``z = x * scale + bias``, formed in the compute precision
+        inside the kernel. A finite scalar or an array broadcastable to the reduced shape with
+        keepdims (one scale per row, e.g. 1 / temperature).
+    bias : array_like, optional
+        Added to ``x * scale``; broadcastable to `x` (e.g. a (q, k) causal mask of 0 and -inf
+        over (batch, heads, q, k)); read through its own strides, never expanded.
+    where : array_like of bool, optional
+        Broadcastable to `x`. Entries where it is False are excluded: they give exactly 0, and
+        whatever they hold (NaN, inf) has no effect. A row with none selected gives 0.
+    dtype : float32 or float64, optional
+        Compute and result dtype, as if `x` were converted first (PyTorch's meaning).
     out : ndarray, optional
         Where to write the result: exactly the result's shape and dtype, writeable. May be `x`
         itself (in place).
@@ -416,6 +430,7 @@ def softmax(x, axis=-1, *, out=None):
     -----
     A row containing NaN or +inf, or made only of -inf, gives NaN for the whole row; -inf entries
     give exactly 0. Finite logits never overflow (the max is subtracted in the exponent domain).
+    Only `where` makes a row with nothing in it give 0 instead of NaN.
 
     Examples
     --------
@@ -424,16 +439,27 @@ def softmax(x, axis=-1, *, out=None):
     array([0.25, 0.75])
     >>> csoftmax.softmax(np.array([[1e4, 0.0, -np.inf]], dtype=np.float32))
     array([[1., 0., 0.]], dtype=float32)
+    >>> scores = np.log(np.array([[1.0, 3.0], [1.0, 3.0]]))
+    >>> causal = np.array([[0.0, -np.inf], [0.0, 0.0]])
+    >>> csoftmax.softmax(scores, scale=1.0, bias=causal)
+    array([[1.  , 0.  ],
+           [0.25, 0.75]])
+    >>> csoftmax.softmax(scores, where=np.array([[True, True], [False, False]]))
+    array([[0.25, 0.75],
+           [0.  , 0.  ]])
     """
-    return _run_softmax_like(CSM_SOFTMAX, x, axis, out)
+    if scale is None and bias is None and where is None and dtype is None and _plain(x, axis):
+        return _run_softmax_like(CSM_SOFTMAX, x, axis, out)
+    return _run_fused(CSM_SOFTMAX, x, axis, False, scale, bias, where, dtype, out)
 
 
-def log_softmax(x, axis=-1, *, out=None):
+def log_softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Log of the softmax along an axis: ``x - logsumexp(x, axis)``, computed stably.
 
     Computed as ``(x - max) - log(sum(exp(x - max)))`` so entries near the max keep their
-    relative accuracy. Parameters, dtypes and special values as :func:`softmax` (-inf entries
-    give -inf).
+    relative accuracy. Parameters (`scale`, `bias`, `where`, `dtype`, tuple axes), dtypes and
+    special values as :func:`softmax`; -inf entries, excluded entries and rows with none
+    selected give -inf.
 
     Examples
     --------
@@ -442,21 +468,29 @@ def log_softmax(x, axis=-1, *, out=None):
     array([-1.38629436, -0.28768207])
     >>> float(csoftmax.log_softmax(np.array([0.0, -40.0]))[0])
     -4.248354255291589e-18
+    >>> csoftmax.log_softmax(np.array([0.0, 0.0, np.nan]), where=np.array([True, True, False]))
+    array([-0.69314718, -0.69314718,        -inf])
     """
-    return _run_softmax_like(CSM_LOG_SOFTMAX, x, axis, out)
+    if scale is None and bias is None and where is None and dtype is None and _plain(x, axis):
+        return _run_softmax_like(CSM_LOG_SOFTMAX, x, axis, out)
+    return _run_fused(CSM_LOG_SOFTMAX, x, axis, False, scale, bias, where, dtype, out)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, dtype=None,
+              out=None):
     """``log(sum(exp(x), axis))``, computed stably.
 
     Parameters
     ----------
     x : array_like
         Values; dtype rules as :func:`softmax`.
-    axis : int or None, default -1
-        The axis to reduce; None reduces the whole array to a scalar.
+    axis : int, tuple of ints or None, default -1
+        The axis (axes) to reduce; None reduces the whole array to a scalar.
     keepdims : bool, default False
         Keep the reduced axis with length 1.
+    scale, bias, where, dtype
+        As for :func:`softmax`: the sum is of ``exp(x * scale + bias)`` over the entries
+        `where` selects; a row with none selected gives -inf.
     out : ndarray, optional
         Exactly the result's shape and dtype, writeable.
 
@@ -477,9 +511,14 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     4.248354255291589e-18
     >>> csoftmax.logsumexp(np.array([[1e308, 1e308], [0.0, -np.inf]]))
     array([1.e+308, 0.e+000])
+    >>> csoftmax.logsumexp(np.zeros((2, 3)), axis=(0, 1), scale=2.0, bias=np.log(2.0))
+    np.float64(2.4849066497880004)
     """
-    return _run_logsumexp(x, axis, keepdims, out)
+    if scale is None and bias is None and where is None and dtype is None and _plain(x, axis):
+        return _run_logsumexp(x, axis, keepdims, out)
+    return _run_fused(CSM_LOGSUMEXP, x, axis, keepdims, scale, bias, where, dtype, out)
 
 
+include "_fused.pxi"
 include "_training.pxi"
 include "_decoding.pxi"

@@ -23,7 +23,7 @@ import operator
 import numpy as np
 from numpy.exceptions import AxisError
 
-__all__ = ["as_input", "as_real", "work_dtype", "normalize_axis", "check_out", "deliver",
+__all__ = ["is_half", "as_input", "as_real", "work_dtype", "normalize_axis", "check_out", "deliver",
            "reduced_shape", "check_reduction", "check_smoothing", "check_class_weight",
            "class_axis", "check_classes", "class_rows", "from_class_rows", "target_kind",
            "check_probability_target", "index_target_array", "index_target", "raise_bad_target",
@@ -34,9 +34,16 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
 
+def is_half(dtype):
+    """float16 or ml_dtypes' bfloat16 (recognized by name: ml_dtypes is never imported here)."""
+    return dtype.itemsize == 2 and (dtype.kind == "f" or dtype.name == "bfloat16")
+
+
 def _dtypes_for(dtype):
     """Map an input dtype to ``(compute_dtype, result_dtype)`` or raise TypeError."""
     kind = dtype.kind
+    if is_half(dtype) and kind != "f":
+        return _F32, dtype   # bfloat16: float32 holds every value exactly, as for float16
     if kind == "f":
         if dtype.itemsize == 2:
             # No float16 arithmetic on the CPU; float32 holds every float16 exactly.
@@ -117,9 +124,9 @@ def as_real(a, dtype):
 
 
 def work_dtype(result_dtype):
-    """The dtype a result of `result_dtype` is computed in: float16 in float32, every other
-    float in itself."""
-    return _F32 if result_dtype == _F16 else result_dtype
+    """The dtype a result of `result_dtype` is computed in: float16 and bfloat16 in float32,
+    every other float in itself."""
+    return _F32 if is_half(result_dtype) else result_dtype
 
 
 def normalize_axis(axis, ndim):

@@ -30,8 +30,30 @@ Semantics
   arbitrarily; the result is the same as with a separate output. The input is never modified
   otherwise.
 * logsumexp returns a NumPy scalar when the result is 0-d and `out` is None (like np.sum);
-  softmax and log_softmax always return an ndarray (0-d for a 0-d input with ``axis=None``).
+  softmax and log_softmax return an ndarray of `x`'s shape, or a NumPy scalar for a 0-d input
+  without `out` (as SciPy's softmax does).
 * No RuntimeWarning is emitted for any of the special cases above.
+
+Fused arguments (issue 12; checked by :mod:`csoftmax._fused_args` for both implementations)
+------------------------------------------------------------------------------------------
+* The function is applied to ``z = x * scale + bias`` in the compute dtype: ``x * scale`` is
+  rounded, then ``bias`` is added (two roundings; an overflow of the product to inf plus a -inf
+  bias is NaN). `scale` is a finite scalar or an array broadcastable to the reduced shape with
+  keepdims (ValueError otherwise, or when it is not finite in the compute dtype); `bias` is
+  broadcastable to `x` (ValueError naming both shapes otherwise).
+* ``where`` (a boolean array broadcastable to `x`; TypeError for any other dtype) excludes the
+  entries where it is False: softmax writes exactly 0 there and log_softmax -inf, logsumexp
+  leaves them out of the sum, and what they hold (NaN, inf) has no effect. A row with none
+  selected gives 0 (softmax) and -inf (log_softmax, logsumexp), without NaN or warning. Without
+  ``where`` the special values above are unchanged (an all -inf row, from a bias too, is NaN).
+* ``dtype`` (float32 or float64, TypeError otherwise) is the compute and result dtype, as if `x`
+  were converted first. bfloat16 (ml_dtypes, recognized by its dtype name: never imported here)
+  is computed in float32 and returned as bfloat16, like float16.
+* ``axis`` may be a tuple of ints (the axes are reduced together, as SciPy does; repeated axes
+  are a ValueError). A 0-d input is a row of one (axis None, 0, -1, () or (0,)) and gives a
+  NumPy scalar. A ``numpy.ma.MaskedArray`` is read as ``where=~mask`` (combined with `where`)
+  and gives a masked array: softmax / log_softmax masked where the input was excluded,
+  logsumexp where a row had none selected.
 
 Examples
 --------
@@ -45,7 +67,8 @@ array([0.25, 0.75])
 
 import numpy as np
 
-from ._validation import as_input, check_out, deliver, normalize_axis, reduced_shape
+from ._fused_args import finish, fused_inputs
+from ._validation import deliver
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
            "softmax_backward", "log_softmax_backward", "sigmoid", "log_sigmoid",
@@ -55,8 +78,27 @@ __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
 _QUIET = dict(over="ignore", under="ignore", invalid="ignore", divide="ignore")
 
 
-def _row_length(arr, axis):
-    return arr.size if axis is None else arr.shape[axis]
+def _row_length(arr, axes):
+    return int(np.prod([arr.shape[a] for a in axes]))
+
+
+def _z(f):
+    """``x * scale + bias`` in the compute dtype, -inf where `where` is False (x itself, converted,
+    when there is neither)."""
+    z = f.x.astype(f.compute, copy=False)
+    with np.errstate(**_QUIET):
+        if f.scale is not None:
+            z = z * f.scale
+        if f.bias is not None:
+            z = z + f.bias
+        if f.where is not None:
+            z = np.where(f.where, z, -np.inf).astype(f.compute, copy=False)
+    return z
+
+
+def _out_view(out, arr):
+    """`out` in the 1-element form of a 0-d input (a view); `out` itself otherwise."""
+    return out if out is None or out.ndim == arr.ndim else out.reshape(arr.shape)
 
 
 def _aliases_exactly(a, b):
@@ -89,15 +131,17 @@ def _destination(arr, out):
     return np.empty_like(arr)
 
 
-def softmax(x, axis=-1, *, out=None):
+def softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Softmax along `axis`: ``exp(x - max) / sum(exp(x - max))``.
 
     Parameters
     ----------
     x : array_like
-        Real input (float16/32/64, integer or bool).
-    axis : int or None, default -1
-        Axis along which rows run. None treats the whole array as one row.
+        Real input (float16/32/64, bfloat16, integer or bool; a masked array: see above).
+    axis : int, tuple of ints or None, default -1
+        Axis (axes) along which rows run. None treats the whole array as one row.
+    scale, bias, where, dtype
+        The fused arguments described in the module docstring.
     out : numpy.ndarray, optional
         Destination with exactly the result dtype and the shape of `x`. May be `x` itself.
 
@@ -116,23 +160,32 @@ def softmax(x, axis=-1, *, out=None):
            [1. , 0. ]], dtype=float32)
     >>> softmax(np.array([1e30, 0.0]))
     array([1., 0.])
+    >>> softmax(np.log([[1.0, 3.0], [1.0, 3.0]]), bias=[[0.0, -np.inf], [0.0, 0.0]])
+    array([[1.  , 0.  ],
+           [0.25, 0.75]])
+    >>> softmax(np.array([[0.0, np.nan], [1.0, 2.0]]), where=np.array([[True, False], [False, False]]))
+    array([[1., 0.],
+           [0., 0.]])
+    >>> softmax(np.float32(3.0))
+    np.float32(1.0)
     """
-    arr, result_dtype = as_input(x)
-    ax = normalize_axis(axis, arr.ndim)
-    check_out(out, arr.shape, result_dtype)
+    f = fused_inputs(x, axis, scale, bias, where, dtype, "softmax", out=out)
+    arr, ax, o = _z(f), f.axes, _out_view(out, f.x)
     if _row_length(arr, ax) == 0 or arr.size == 0:
-        return deliver(np.empty_like(arr), result_dtype, out)
-    e = _destination(arr, out)
+        return finish(deliver(np.empty_like(arr), f.result, o), f, "softmax", out)
+    e = _destination(arr, o)
     with np.errstate(**_QUIET):
         m = np.max(arr, axis=ax, keepdims=True)
         np.subtract(arr, m, out=e)
         np.exp(e, out=e)
         s = np.sum(e, axis=ax, keepdims=True)
         np.divide(e, s, out=e)
-    return deliver(e, result_dtype, out)
+    if f.where is not None:   # excluded entries, and rows with none selected, give exactly 0
+        np.copyto(e, 0, where=np.logical_not(f.where))
+    return finish(deliver(e, f.result, o), f, "softmax", out)
 
 
-def log_softmax(x, axis=-1, *, out=None):
+def log_softmax(x, axis=-1, *, scale=None, bias=None, where=None, dtype=None, out=None):
     """Log-softmax along `axis`: ``(x - max) - log(sum(exp(x - max)))``.
 
     The subtraction order keeps entries near the maximum accurate (PyTorch issue 11752).
@@ -140,9 +193,11 @@ def log_softmax(x, axis=-1, *, out=None):
     Parameters
     ----------
     x : array_like
-        Real input (float16/32/64, integer or bool).
-    axis : int or None, default -1
-        Axis along which rows run. None treats the whole array as one row.
+        Real input (float16/32/64, bfloat16, integer or bool; a masked array: see above).
+    axis : int, tuple of ints or None, default -1
+        Axis (axes) along which rows run. None treats the whole array as one row.
+    scale, bias, where, dtype
+        The fused arguments described in the module docstring.
     out : numpy.ndarray, optional
         Destination with exactly the result dtype and the shape of `x`. May be `x` itself.
 
@@ -159,21 +214,23 @@ def log_softmax(x, axis=-1, *, out=None):
     >>> log_softmax(np.array([0.0, -np.inf]))
     array([  0., -inf])
     """
-    arr, result_dtype = as_input(x)
-    ax = normalize_axis(axis, arr.ndim)
-    check_out(out, arr.shape, result_dtype)
+    f = fused_inputs(x, axis, scale, bias, where, dtype, "log_softmax", out=out)
+    arr, ax, o = _z(f), f.axes, _out_view(out, f.x)
     if _row_length(arr, ax) == 0 or arr.size == 0:
-        return deliver(np.empty_like(arr), result_dtype, out)
-    d = _destination(arr, out)
+        return finish(deliver(np.empty_like(arr), f.result, o), f, "log_softmax", out)
+    d = _destination(arr, o)
     with np.errstate(**_QUIET):
         m = np.max(arr, axis=ax, keepdims=True)
         np.subtract(arr, m, out=d)
         s = np.sum(np.exp(d), axis=ax, keepdims=True)
         np.subtract(d, np.log(s), out=d)
-    return deliver(d, result_dtype, out)
+    if f.where is not None:   # excluded entries, and rows with none selected, give -inf
+        np.copyto(d, -np.inf, where=np.logical_not(f.where))
+    return finish(deliver(d, f.result, o), f, "log_softmax", out)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, dtype=None,
+              out=None):
     """Log of the sum of exponentials along `axis`, accurate near 0.
 
     Computed as ``m + (log(k) + log1p(r / k))`` where ``m`` is the row maximum, ``k`` the
@@ -183,9 +240,11 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     Parameters
     ----------
     x : array_like
-        Real input (float16/32/64, integer or bool).
-    axis : int or None, default -1
-        Axis to reduce. None reduces the whole array.
+        Real input (float16/32/64, bfloat16, integer or bool; a masked array: see above).
+    axis : int, tuple of ints or None, default -1
+        Axis (axes) to reduce. None reduces the whole array.
+    scale, bias, where, dtype
+        The fused arguments described in the module docstring.
     keepdims : bool, default False
         Keep the reduced axis (axes, for None) with length 1.
     out : numpy.ndarray, optional
@@ -208,11 +267,12 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     array([-inf, -inf])
     >>> logsumexp(np.zeros((2, 3)), axis=None, keepdims=True).shape
     (1, 1)
+    >>> logsumexp(np.array([[0.0, 0.0], [5.0, 1.0]]), where=np.array([[True, True], [False, False]]))
+    array([0.69314718,       -inf])
     """
-    arr, result_dtype = as_input(x)
-    ax = normalize_axis(axis, arr.ndim)
-    shape = reduced_shape(arr.shape, ax, keepdims)
-    check_out(out, shape, result_dtype)
+    f = fused_inputs(x, axis, scale, bias, where, dtype, "logsumexp", keepdims, out)
+    arr, ax = _z(f), f.axes
+    shape = f.shape if out is None else out.shape
     if _row_length(arr, ax) == 0:
         # The empty sum is 0 and log(0) = -inf.
         res = np.full(shape, -np.inf, dtype=arr.dtype)
@@ -222,13 +282,13 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
             is_max = arr == m  # all False in a NaN row: k = 0 and r = NaN give NaN
             k = np.sum(is_max, axis=ax, keepdims=True, dtype=arr.dtype)
             # Leaving the maxima out of r is what keeps log1p accurate; it also drops their
-            # exp(inf - inf) = NaN when m is +-inf.
+            # exp(inf - inf) = NaN when m is +-inf (and makes a row with none selected -inf).
             r = np.sum(np.exp(arr - m), axis=ax, keepdims=True, where=~is_max)
             res = m + (np.log(k) + np.log1p(r / k))
         res = res.reshape(shape)
-    res = deliver(res, result_dtype, out)
+    res = deliver(res, f.result, out)
     # A 0-d result is a NumPy scalar, as from np.sum; an explicit out is returned as given.
-    return res[()] if out is None and res.ndim == 0 else res
+    return finish(res[()] if out is None and res.ndim == 0 else res, f, "logsumexp", out)
 
 
 # The training functions' reference lives in its own module; same namespace for users.

@@ -128,7 +128,7 @@ static inline void CSM_FN(softmax_chunk)(const T *x, T *out, ptrdiff_t nred, ptr
     CSM_FN(colstate) st;
     VT acc[NB], inv[NB];
     double wide[NB * VL] = {0};
-    int v, j, rows = 0, nb;
+    int v, rows = 0, nb;
     CSM_FN(cols_max)(x, nred, ld, width, &st);
     nb = st.nb;
     for (v = 0; v < nb; v++) acc[v] = CSM_FN(vsplat)(0);

@@ -213,6 +213,33 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
     split_rows(nrows, nthreads, rows_part, &j);
 }
 
+typedef struct {
+    const csm_kernel_table *t;
+    csm_op op;
+    csm_dtype dt;
+    const csm_fused_args *a;
+} fused_job;
+
+/* rows r0..r1: the per-row arrays advance, the pointers they are relative to do not */
+static int fused_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const fused_job *j = (const fused_job *)ctx;
+    csm_fused_args part = *j->a;
+    part.nrows = r1 - r0;
+    part.xoff += r0;
+    part.ooff += r0;
+    if (part.scale) part.scale += r0 * part.sstep;
+    if (part.bias) part.boff += r0;
+    if (part.where) part.woff += r0;
+    return j->t->fused[j->dt][j->op](&part);
+}
+
+int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads)
+{
+    fused_job j = {table(), op, dt, a};
+    return split_rows(a->nrows, nthreads, fused_part, &j) ? -1 : 0;
+}
+
 /* outer blocks o0..o1, columns c0..c1 */
 static void cols_range(const row_job *j, ptrdiff_t o0, ptrdiff_t o1, ptrdiff_t c0, ptrdiff_t c1)
 {

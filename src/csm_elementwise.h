@@ -96,7 +96,7 @@ static void CSM_FN(log_sigmoid)(const T *x, T *out, ptrdiff_t n)
 static double CSM_FN(binary_cross_entropy)(const T *x, const T *t, const T *w, ptrdiff_t n,
                                            double gscale, T *loss_out, T *grad)
 {
-    const VT zero = CSM_FN(vsplat)(0), inf = CSM_FN(vsplat)((T)INFINITY);
+    const VT zero = CSM_FN(vsplat)(0);
     const VT gs = CSM_FN(vsplat)((T)gscale);
     IT idx[VL];
     VI lane;                            /* 0, 1, ..., VL - 1: masks the sum's tail lanes */
@@ -114,7 +114,7 @@ static double CSM_FN(binary_cross_entropy)(const T *x, const T *t, const T *w, p
         VT e = CSM_FN(vexp_nonpos)(-ax);
         VT lin = CSM_FN(vselect)(f == 0, zero, ax * f);
         VT l = CSM_FN(vselect)(v != v, v, lin + CSM_FN(vlog1p_finite)(e));
-        if (w) l = CSM_FN(vselect)((wv == 0) & (l == inf), zero, wv * l);
+        if (w) l = CSM_FN(vselect)(wv == 0, zero, wv * l);   /* a zero weight wins, even over NaN */
         if (loss_out) CSM_FN(vstore_part)(loss_out + i, l, rest);
         if (grad) {
             /* sigmoid(x) - t as (1 - t) - sigmoid(-|x|) for x >= 0: no 1 - 1 cancellation */

@@ -17,6 +17,17 @@ CSM_PASS_ENTRY(log_softmax_cols)
 CSM_PASS_ENTRY(logsumexp_cols)
 #undef CSM_PASS_ENTRY
 
+/* fused (csm_rows_fused.h): the op is a constant in each */
+#define CSM_FUSED_ENTRY(name, op)                                                              \
+    static int CSM_FN(name##_fused_entry)(const csm_fused_args *a)                             \
+    {                                                                                          \
+        return CSM_FN(fused_rows)(a, op);                                                      \
+    }
+CSM_FUSED_ENTRY(softmax, CSM_SOFTMAX)
+CSM_FUSED_ENTRY(log_softmax, CSM_LOG_SOFTMAX)
+CSM_FUSED_ENTRY(logsumexp, CSM_LOGSUMEXP)
+#undef CSM_FUSED_ENTRY
+
 static int CSM_FN(cross_entropy_entry)(const csm_ce_args *a)
 {
     T *coef = NULL;

@@ -8,6 +8,8 @@
 #include "csm_cols.h"
 #include "csm_rows_small.h"
 #include "csm_rows.h"
+#include "csm_half.h"
+#include "csm_rows_fused.h"
 #include "csm_losses.h"
 #include "csm_elementwise.h"
 #include "csm_decode.h"

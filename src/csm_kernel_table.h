@@ -16,6 +16,8 @@ typedef void (*csm_pass_fn)(const void *x, void *out, ptrdiff_t a0, ptrdiff_t a1
 typedef struct {
     csm_pass_fn rows[CSM_NUM_DTYPES][CSM_NUM_OPS];
     csm_pass_fn cols[CSM_NUM_DTYPES][CSM_NUM_OPS];
+    /* z = x * scale + bias with where= (csm_rows_fused.h); returns -1 when out of memory */
+    int (*fused[CSM_NUM_DTYPES][CSM_NUM_OPS])(const csm_fused_args *a);
     int (*cross_entropy[CSM_NUM_DTYPES])(const csm_ce_args *a);
     /* [dtype][0: softmax, 1: log_softmax] */
     void (*softmax_backward[CSM_NUM_DTYPES][2])(const void *g, const void *y, void *out,

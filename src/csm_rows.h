@@ -164,6 +164,17 @@ static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
 
 #include "csm_rows_long.h"
 
+/* exp_store_sum under the shift of a finite max, c = 0 folded when |max| is below the pivot */
+CSM_HOT double CSM_FN(exp_store_sum_max)(const T *x, T *out, ptrdiff_t n, T max, const T *next)
+{
+    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
+    if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
+        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
+        return CSM_FN(exp_store_sum)(x, out, n, s, next);
+    }
+    return CSM_FN(exp_store_sum)(x, out, n, s, next);
+}
+
 static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
     if (CSM_FN(is_long_row)(n) && CSM_FN(softmax_long_row)(x, out, n)) return;
@@ -172,14 +183,7 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
         CSM_FN(fill)(out, n, (T)NAN);
         return;
     }
-    CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
-    double sum;
-    if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
-        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
-        sum = CSM_FN(exp_store_sum)(x, out, n, s, next);
-    } else {
-        sum = CSM_FN(exp_store_sum)(x, out, n, s, next);
-    }
+    double sum = CSM_FN(exp_store_sum_max)(x, out, n, max, next);
     VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);
@@ -398,20 +402,23 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 }
 
 /* The softmax rows reg_rows serves, where tails are masked: up to REG_ROW_VECTORS vectors, from
- * 13 elements in float32 and 16 in float64; shorter rows are faster a row per lane
+ * two vectors (AVX-512 float32: from 13 elements); shorter rows are faster a row per lane
  * (csm_rows_small.h). Measured, ns per element, 16384 rows, reg_rows against a row per lane:
- * float32 n=10 0.56/0.52, n=12 0.49/0.49, n=16 0.35/0.41, n=32 0.23/0.44; float64 n=12 1.10/1.00,
- * n=16 0.83/1.05, n=24 0.67/0.88. */
+ * AVX-512 float32 n=10 0.56/0.52, n=12 0.49/0.49, n=16 0.35/0.41, n=32 0.23/0.44; float64 n=12
+ * 1.10/1.00, n=16 0.83/1.05, n=24 0.67/0.88. AVX2 float32 n=10 1.06/0.95, n=16 0.51/0.70, n=32
+ * 0.40/0.65; float64 n=4 2.09/2.03, n=8 1.27/1.52. */
 static int CSM_FN(reg_row_length)(ptrdiff_t n)
 {
-    return CSM_AVX512 && n <= REG_ROW_VECTORS * VL && n > (sizeof(T) == 4 ? 3 * VL / 4 : 2 * VL - 1);
+    return CSM_MASKED_TAILS && n <= REG_ROW_VECTORS * VL
+           && n >= (CSM_AVX512 && T_SIZE == 4 ? 13 : 2 * VL);
 }
 
-/* log_softmax and logsumexp: from one whole vector (float32 n=10: 0.83 against 0.81 ns per
- * element a row per lane; n=16 0.47 against 0.77, n=32 0.34 against 0.79) */
+/* log_softmax and logsumexp: from 16 elements (AVX2: 24). AVX-512 float32 n=10 0.83 against 0.81
+ * ns per element a row per lane, n=16 0.47 against 0.77, n=32 0.34 against 0.79; AVX2 float32
+ * n=16 0.83/0.78, n=24 0.68/0.74, float64 n=16 1.60/1.67, n=24 1.37/1.53. */
 static int CSM_FN(lse_reg_row_length)(ptrdiff_t n)
 {
-    return CSM_FN(reg_row_length)(n) && n >= VL;
+    return CSM_FN(reg_row_length)(n) && n >= (CSM_AVX512 ? 16 : 24);
 }
 
 #include "csm_rows_lse.h"

@@ -117,7 +117,7 @@ static int CSM_FN(group_rows)(ptrdiff_t n)
 static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                              ptrdiff_t ldo, const csm_op op)
 {
-    int nv = CSM_AVX512 && n <= REG_ROW_VECTORS * VL ? (int)((n + VL - 1) / VL) : 0;
+    int nv = CSM_MASKED_TAILS && n <= REG_ROW_VECTORS * VL ? (int)((n + VL - 1) / VL) : 0;
     int step = nv ? VL : CSM_FN(group_rows)(n);
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += step) {
         int g = nrows - r0 < step ? (int)(nrows - r0) : step, l;
@@ -135,7 +135,7 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
         CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
 #undef CSM_REG_CASE
         default: {
-            const T *next[VL];
+            const T *next[VL] = {0};
             for (l = 0; l < g; l++) next[l] = CSM_FN(next_row)(x, r0 + step + l, nrows, n, ldx);
             shifted = op == CSM_LOG_SOFTMAX && next[0] ? out + r0 * ldo : NULL;
             CSM_FN(group_sums)(xg, g, n, ldx, &gs, next, shifted, ldo);

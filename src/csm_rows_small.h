@@ -11,7 +11,7 @@
  * (element by element, the copies cost more than the kernel: 16384x10 softmax ...). */
 static void CSM_FN(gather_rows)(const T *x, ptrdiff_t n, ptrdiff_t ldx, int w, T *buf)
 {
-#if CSM_AVX512
+#if CSM_MASKED_TAILS
     for (int b = 0; b < BLOCK; b += VL)
         for (ptrdiff_t c = 0; c < n; c += VL) {
             int cols = n - c < VL ? (int)(n - c) : VL, l;
@@ -35,7 +35,7 @@ static void CSM_FN(gather_rows)(const T *x, ptrdiff_t n, ptrdiff_t ldx, int w, T
 
 static void CSM_FN(scatter_rows)(const T *buf, ptrdiff_t n, T *out, ptrdiff_t ldo, int w)
 {
-#if CSM_AVX512
+#if CSM_AVX512   /* AVX2 stores tails element by element anyway: the plain copy is faster */
     for (int b = 0; b < w; b += VL)
         for (ptrdiff_t c = 0; c < n; c += VL) {
             int cols = n - c < VL ? (int)(n - c) : VL, l;

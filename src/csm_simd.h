@@ -23,6 +23,7 @@
 #undef VDL
 #undef BLOCK
 #undef CSM_AVX512
+#undef CSM_MASKED_TAILS
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
 /* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
 #define BLOCK (NB * VL)
@@ -44,10 +45,18 @@ static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
 #else
 #define CSM_AVX512 0
 #endif
+/* 1 where a row tail loads with one masked instruction (AVX-512, AVX2): the kernels then keep
+ * short rows in registers (reg_rows and the groups that share it) */
+#if CSM_AVX512 || (CSM_VEC_BYTES == 32 && defined(__AVX2__))
+#define CSM_MASKED_TAILS 1
+#else
+#define CSM_MASKED_TAILS 0
+#endif
 
 /* The first `count` lanes from p, the rest `fill`: tails go through the same vector code. AVX-512
- * reads and writes them with one masked instruction (the lanes past count are never touched);
- * elsewhere they go through a buffer, element by element. */
+ * reads and writes them with one masked instruction (the lanes past count are never touched), AVX2
+ * reads them so (vmaskmov, and a blend for the fill; its masked store is slow on some AMD cores,
+ * so stores go through a buffer there); elsewhere both go through a buffer, element by element. */
 static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
 {
     if (count == VL) return CSM_FN(vload)(p);
@@ -55,6 +64,12 @@ static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
     return (VT)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << count) - 1), p);
 #elif CSM_AVX512
     return (VT)_mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << count) - 1), p);
+#elif CSM_MASKED_TAILS && defined(CSM_F32)
+    __m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return (VT)_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, in), _mm256_castsi256_ps(in));
+#elif CSM_MASKED_TAILS
+    __m256i in = _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3));
+    return (VT)_mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, in), _mm256_castsi256_pd(in));
 #else
     T buf[VL];
     for (int j = 0; j < VL; j++) buf[j] = j < count ? p[j] : fill;
@@ -259,6 +274,14 @@ static inline ptrdiff_t CSM_FN(ties_total)(CSM_FN(tie_count) ties)
  * loop over levels with computed vpermt2 indices measured 15% slower on 16384x10 softmax). */
 #ifndef CSM_FOLD8
 #define CSM_ADD(a, b) ((a) + (b))
+#define CSM_FOLD4(v, OP)                                                                         \
+    ({                                                                                           \
+        for (int k_ = 0; k_ < 2; k_++)                                                           \
+            v[k_] = OP(__builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 4, 5),             \
+                       __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 2, 3, 6, 7));            \
+        OP(__builtin_shufflevector(v[0], v[1], 0, 2, 4, 6),                                      \
+           __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7));                                     \
+    })
 #define CSM_FOLD8(v, OP)                                                                         \
     ({                                                                                           \
         for (int k_ = 0; k_ < 4; k_++)                                                           \
@@ -280,11 +303,15 @@ static inline ptrdiff_t CSM_FN(ties_total)(CSM_FN(tie_count) ties)
  * dependent operations. */
 CSM_HOT VT CSM_FN(vmax_lanes)(VT *v)
 {
-#if !CSM_AVX512
+#if CSM_VEC_BYTES / T_SIZE == 8
+    return CSM_FOLD8(v, CSM_FN(vmax));
+#elif CSM_VEC_BYTES / T_SIZE == 4
+    return CSM_FOLD4(v, CSM_FN(vmax));
+#elif CSM_VEC_BYTES / T_SIZE != 16
     VT r;
     for (int k = 0; k < VL; k++) r[k] = CSM_FN(hmax)(v[k]);
     return r;
-#elif defined(CSM_F32)
+#else
     /* 16 lanes: the first level leaves 8 lanes per row, then as CSM_FOLD8 with lanes in pairs */
     int k;
     for (k = 0; k < 8; k++)
@@ -308,8 +335,6 @@ CSM_HOT VT CSM_FN(vmax_lanes)(VT *v)
     return CSM_FN(vmax)(
         __builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
         __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
-#else
-    return CSM_FOLD8(v, CSM_FN(vmax));
 #endif
 }
 
@@ -317,16 +342,18 @@ CSM_HOT VT CSM_FN(vmax_lanes)(VT *v)
  * vmax_lanes). Every vector is added in the same order whatever its place. */
 CSM_HOT VD CSM_FN(vsum_lanes)(VD *d)
 {
-#if !CSM_AVX512
+#if CSM_VEC_BYTES == 64
+    return CSM_FOLD8(d, CSM_ADD);
+#elif CSM_VEC_BYTES == 32
+    return CSM_FOLD4(d, CSM_ADD);
+#else
     VD r;
     for (int k = 0; k < (int)(sizeof r / sizeof r[0]); k++) r[k] = CSM_FN(hsum_d)(d[k]);
     return r;
-#else
-    return CSM_FOLD8(d, CSM_ADD);
 #endif
 }
 
-#if CSM_AVX512
+#if CSM_MASKED_TAILS
 /* v[0..VL) transposed in place (lane j of v[i] to lane i of v[j]): log2(VL) rounds of perfect
  * shuffles, v'[2k] and v'[2k+1] the lanes of v[k] and v[k + VL/2] interleaved, VL operations a
  * round. */
@@ -335,14 +362,17 @@ static inline void CSM_FN(vtranspose)(VT *v)
     for (int round = 1; round < VL; round *= 2) {
         VT t[VL];
         for (int k = 0; k < VL / 2; k++) {
-#if defined(CSM_F32)
+#if CSM_VEC_BYTES / T_SIZE == 16
             t[2 * k] = __builtin_shufflevector(v[k], v[k + VL / 2], 0, 16, 1, 17, 2, 18, 3, 19, 4,
                                                20, 5, 21, 6, 22, 7, 23);
             t[2 * k + 1] = __builtin_shufflevector(v[k], v[k + VL / 2], 8, 24, 9, 25, 10, 26, 11,
                                                    27, 12, 28, 13, 29, 14, 30, 15, 31);
-#else
+#elif CSM_VEC_BYTES / T_SIZE == 8
             t[2 * k] = __builtin_shufflevector(v[k], v[k + VL / 2], 0, 8, 1, 9, 2, 10, 3, 11);
             t[2 * k + 1] = __builtin_shufflevector(v[k], v[k + VL / 2], 4, 12, 5, 13, 6, 14, 7, 15);
+#else
+            t[2 * k] = __builtin_shufflevector(v[k], v[k + VL / 2], 0, 4, 1, 5);
+            t[2 * k + 1] = __builtin_shufflevector(v[k], v[k + VL / 2], 2, 6, 3, 7);
 #endif
         }
         for (int k = 0; k < VL; k++) v[k] = t[k];

@@ -7,6 +7,7 @@
 #undef UT
 #undef IT
 #undef TSFX
+#undef T_SIZE
 #undef T_MANT
 #undef T_BIAS
 #undef T_MAGIC
@@ -20,6 +21,7 @@
 #define UT uint32_t
 #define IT int32_t
 #define TSFX f32
+#define T_SIZE 4   /* sizeof(T), for the preprocessor */
 #define T_MANT 23
 #define T_BIAS 127
 #define T_MAGIC 12582912.0f /* 1.5 * 2^23: adding it rounds |t| < 2^22 to an integer in the low bits */
@@ -35,6 +37,7 @@
 #define UT uint64_t
 #define IT int64_t
 #define TSFX f64
+#define T_SIZE 8
 #define T_MANT 52
 #define T_BIAS 1023
 #define T_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */

@@ -39,6 +39,38 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads);
 
+/* How an array of the fused kernels is stored; the math is in float32 or float64 (csm_dtype). */
+typedef enum { CSM_STORE_F32 = 0, CSM_STORE_F64 = 1, CSM_STORE_F16 = 2, CSM_STORE_BF16 = 3 } csm_storage;
+
+/* The fused softmax family over rows of n: op(z) with z = x * scale + bias, -inf where `where`
+ * is 0. Row r of an operand starts off[r] bytes after its pointer and its elements are step
+ * bytes apart (0: one value broadcast along the row), so a broadcast operand is never expanded.
+ * A row with none selected gives 0 (softmax) / -inf (log_softmax, logsumexp), and excluded
+ * entries are exactly 0 / -inf whatever the row holds. */
+typedef struct {
+    const char *x;              /* input, stored as xkind */
+    const ptrdiff_t *xoff;
+    ptrdiff_t xstep;
+    csm_storage xkind;
+    char *out;                  /* output, stored as okind; logsumexp: one value per row */
+    const ptrdiff_t *ooff;
+    ptrdiff_t ostep;
+    csm_storage okind;
+    ptrdiff_t nrows, n;
+    const double *scale;        /* scale[r * sstep], or NULL for none */
+    ptrdiff_t sstep;
+    const char *bias;           /* in the compute dtype, or NULL */
+    const ptrdiff_t *boff;
+    ptrdiff_t bstep;
+    const unsigned char *where; /* bools, or NULL: every entry selected */
+    const ptrdiff_t *woff;
+    ptrdiff_t wstep;
+} csm_fused_args;
+
+/* Returns 0, or -1 when out of memory (rows are formed in small per-thread blocks). The output
+ * must not overlap an input unless it is the same array with the same offsets and steps. */
+int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads);
+
 /* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when
  * out of memory. Rows are split over nthreads. */
 int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads);

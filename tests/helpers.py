@@ -84,8 +84,9 @@ FUNCS = ("softmax", "log_softmax", "logsumexp")
 
 def _tolerance(result_dtype):
     """(rtol, eps of the compute dtype, whether the result is float16)."""
-    if result_dtype == np.float16:
-        return 2 * float(np.finfo(np.float16).eps), float(np.finfo(np.float32).eps), True
+    if result_dtype.itemsize == 2:   # float16, or ml_dtypes' bfloat16 (8 significant bits)
+        half_eps = 2.0 ** (-10 if result_dtype == np.float16 else -7)
+        return 2 * half_eps, float(np.finfo(np.float32).eps), True
     if result_dtype == np.float32:
         return 1e-5, float(np.finfo(np.float32).eps), False
     return 1e-13, float(np.finfo(np.float64).eps), False
@@ -106,7 +107,8 @@ def assert_matches(func, got, want, x, axis=-1, keepdims=False):
         bad = test(g) != test(w)
         assert not bad.any(), f"{func}: {name} positions differ at {np.argwhere(bad)[:5].tolist()}"
     x64 = np.asarray(x, dtype=np.float64)
-    n = x64.size if axis is None else x64.shape[axis]
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    n = x64.size if axis is None else math.prod(x64.shape[a] for a in axes)
     if w.size == 0 or n == 0:  # nothing but the -inf of empty rows, checked above
         return
     rtol, eps, half = _tolerance(w.dtype)

@@ -73,3 +73,19 @@ def test_command_runs_an_nd_shape(bench, capsys):
     assert cli.main(["--quick", "--shapes", "2x3x5", "--impls", "numpy", "--no-extras", "-q"]) == 0
     out = capsys.readouterr().out
     assert "2x3x5" in out and "vs best" in out and "numpy" in out
+
+
+def test_fused_section(bench):
+    # the issue 12 rows: every case runs (its result was checked against the reference when the
+    # cases were built), and each ratio is its time over the compared case's
+    from csoftmax.bench import fused
+    from csoftmax.bench.timing import Timing
+    cases = fused.attention_cases((1, 2, 8, 8), threads=1) + fused.half_cases([(3, 10)], threads=1)
+    labels = [c.label for c in cases]
+    assert len(set(labels)) == len(labels)
+    assert all(c.versus is None or c.versus in labels for c in cases)
+    for c in cases:
+        c.call()
+    timings = [(c.label, Timing(samples=[1e-3 * (i + 1)])) for i, c in enumerate(cases)]
+    body = fused.table_rows(cases, timings)
+    assert body[1][3] == "2.00x" and body[1][4] == "<= 1.15x plain"

@@ -156,6 +156,26 @@ def test_bce_infinite_logits_give_the_limit(impl):
     np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0, -1.0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_zero_weight_wins(impl, isa, dtype):
+    """A zero weight gives a zero loss whatever the logit (NaN and infinities included), as a
+    zero coefficient does in cross_entropy; other entries keep their NaN. Lanes of every vector
+    position and a tail (n = 37)."""
+    bce = impl.binary_cross_entropy
+    x = np.linspace(-5, 5, 37).astype(dtype)
+    x[[3, 20, 36]] = [np.nan, np.inf, -np.inf]
+    x[5] = np.nan
+    t = np.full_like(x, 0.25)
+    w = np.ones_like(x)
+    w[[3, 20, 36]] = 0
+    with no_warnings():
+        loss = bce(x, t, weight=w, reduction="none")
+        total = bce(np.delete(x, 5), np.delete(t, 5), weight=np.delete(w, 5), reduction="sum")
+    assert loss[3] == loss[20] == loss[36] == 0
+    assert np.isnan(loss[5]) and np.isfinite(np.delete(loss, [5])).all()
+    assert np.isfinite(total)
+
+
 def test_bce_hard_targets_are_minus_log_sigmoid(impl):
     bce, ls = impl.binary_cross_entropy, impl.log_sigmoid
     x = np.linspace(-60, 60, 41)

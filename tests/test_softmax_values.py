@@ -337,10 +337,12 @@ def test_zero_length_rows_give_neg_inf(impl):
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_zero_dim_input_axis_none(impl, dtype):
     x = np.array(3.5, dtype=dtype)
-    sm = impl.softmax(x, axis=None)
-    assert isinstance(sm, np.ndarray) and sm.shape == () and sm.dtype == dtype and sm == 1
+    sm = impl.softmax(x, axis=None)   # a NumPy scalar, as from SciPy (issue 12)
+    assert type(sm) is dtype and sm == 1
     ls = impl.log_softmax(x, axis=None)
-    assert isinstance(ls, np.ndarray) and ls.shape == () and ls == 0
+    assert type(ls) is dtype and ls == 0
+    for axis in (0, -1, (), (0,)):
+        assert type(impl.softmax(x, axis=axis)) is dtype
     lse = impl.logsumexp(x, axis=None)
     assert type(lse) is dtype and lse == 3.5
     lse_k = impl.logsumexp(x, axis=None, keepdims=True)

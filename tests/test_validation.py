@@ -185,13 +185,15 @@ def test_public_axis_errors(impl, func):
     for axis in (2, -3, 2**63, -2**63 - 1, 10**30, np.int64(2), np.uint64(2**64 - 1)):
         with pytest.raises(AxisError):
             f(x, axis=axis)
-    for axis in (True, 1.0, (0, 1), "1"):
+    for axis in (True, 1.0, (0, 1.0), "1"):
         with pytest.raises(TypeError):
             f(x, axis=axis)
+    with pytest.raises(ValueError, match="repeated axis"):
+        f(x, axis=(1, -1))
     with pytest.raises(AxisError):
-        f(np.float64(1.0))  # 0-d input: only axis=None is valid
+        f(np.float64(1.0), axis=1)  # 0-d input: a row of one (axis None, 0, -1 or a tuple)
     with pytest.raises(AxisError):
-        f(np.zeros(()), axis=0)
+        f(np.zeros(()), axis=(0, 1))
 
 
 @pytest.mark.parametrize("func", FUNCS)

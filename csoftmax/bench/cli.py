@@ -24,7 +24,7 @@ import numpy as np
 
 import csoftmax
 
-from . import report
+from . import fused, report
 from .environment import environment, header_lines
 from .peers import OPS, PEER_ORDER, load_peers
 from .plot import PlotUnavailable, plot_speedups, require_matplotlib
@@ -156,19 +156,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not specs and not variants:
             print("nothing to measure with these options", file=sys.stderr)
             return 0
-        total = sum(Runner.cells_per_row(s, peers) for s in specs) + len(variants)
+        fused_cases = []
+        if calls_wanted:   # the fused-call section: extras, like the whole-call one
+            shape = fused.QUICK_ATTENTION_SHAPE if args.quick else fused.ATTENTION_SHAPE
+            fused_cases = (fused.attention_cases(shape, args.threads, args.seed)
+                           + fused.half_cases(fused.HALF_SHAPES, args.threads, args.seed))
+        total = sum(Runner.cells_per_row(s, peers) for s in specs) + len(variants) + len(fused_cases)
         progress = Progress(total, enabled=not args.quiet)
         runner = Runner(peers, policy, progress, args.seed, deadline=started + args.max_time)
         rows = [runner.run_row(spec) for spec in specs]
         calls = runner.run_calls("whole-call", variants) if variants else []
+        fused_timings = runner.run_calls("fused", [(c.label, c.call) for c in fused_cases])
     if runner.deadline_hit:
         env_lines.append(f"NOTE: --max-time {args.max_time:g} s reached: late cells used 3 samples")
-    print(report.render(args, env_lines, rows, calls, env))
+    fused_body = fused.table_rows(fused_cases, fused_timings) if fused_cases else []
+    print(report.render(args, env_lines, rows, calls, env, fused_body))
     settings = {k: v for k, v in vars(args).items() if k not in ("shape_list",)}
     settings["shapes"] = [shape_label(s) for s in args.shape_list]
     settings["policy"] = dataclasses.asdict(policy)
     if args.json:
-        report.to_json(args.json, env, settings, rows, calls)
+        report.to_json(args.json, env, settings, rows, calls + fused_timings)
     if args.plot:
         try:
             plot_speedups(args.plot, [r for r in rows if r.spec.section == "main"], "csoftmax speedup over peers")

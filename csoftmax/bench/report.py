@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from . import fused
 from .peers import OPS, PEER_ORDER
 from .runner import Row, format_us, shape_label
 from .timing import Timing
@@ -121,7 +122,7 @@ def _problems(rows: Sequence[Row], markdown: bool) -> str:
     return ("\n".join(notes) + "\n") if notes else ""
 
 
-def render(args, env_lines: List[str], rows: List[Row], calls, env) -> str:
+def render(args, env_lines: List[str], rows: List[Row], calls, env, fused_body=()) -> str:
     """The whole report: header, one table per (dtype, op), the extra sections, the legend."""
     md = args.markdown
     parts = ["```text\n" + "\n".join(env_lines) + "\n```\n" if md else "\n".join(env_lines) + "\n"]
@@ -145,6 +146,8 @@ def render(args, env_lines: List[str], rows: List[Row], calls, env) -> str:
             parts.append(isa_table(row, env["csoftmax"]["isa"], md))
     if calls:
         parts.append(calls_table("whole-call time: softmax of a (1, 10) float32 array", calls, md))
+    if fused_body:
+        parts.append(render_table(fused.TITLE, fused.HEADERS, fused_body, md))
     parts.append(("_" if md else "") + LEGEND + ("_" if md else "") + "\n")
     return "\n".join(parts)
 

@@ -1,0 +1,160 @@
+"""float16 and bfloat16 (ml_dtypes) inputs (issue 12): read and written in the kernels, exact
+widening, round-to-nearest-even narrowing, each result within one unit in the last place of its
+type against a float64 computation, on every ISA; bfloat16 accepted by every public function."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import FUNCS, assert_matches
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+F16 = np.dtype(np.float16)
+HALVES = [F16, BF16]
+# (mantissa bits, smallest normal exponent)
+FORMAT = {F16: (10, -14), BF16: (7, -126)}
+rng = np.random.default_rng(1212)
+
+
+def ulp(v, dtype):
+    """One unit in the last place of `dtype` at float64 values `v`."""
+    mant, emin = FORMAT[dtype]
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log2(np.abs(v)))
+    e = np.where(np.isfinite(e), np.maximum(e, emin), emin)
+    return np.exp2(e - mant)
+
+
+def all_values(dtype):
+    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(dtype)
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+def test_every_value_round_trips(fast, isa, dtype):
+    # logsumexp of a row of one is the value itself: widening and narrowing of every bit pattern
+    x = all_values(dtype)[:, None]
+    got = fast.logsumexp(x)
+    assert got.dtype == dtype
+    with np.errstate(invalid="ignore"):   # ml_dtypes' cast of a signalling NaN
+        xs = x[:, 0].astype(np.float64)
+    g = got.astype(np.float64)
+    assert (np.isnan(g) == np.isnan(xs)).all()
+    assert (g[~np.isnan(xs)] == xs[~np.isnan(xs)]).all()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+@pytest.mark.parametrize("scale", [1 / 3, 1.0009765625, 0.7, 1000.0, 2.0 ** -20])
+def test_narrowing_rounds_to_nearest_even(fast, isa, dtype, scale):
+    # z = x * scale in float32, then rounded once to the half type: compare with NumPy's cast
+    x = all_values(dtype)
+    x = x[np.isfinite(x.astype(np.float32))][:, None]
+    got = fast.logsumexp(x, scale=scale)
+    with np.errstate(over="ignore"):
+        want = (x[:, 0].astype(np.float32) * np.float32(scale)).astype(dtype)
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    bad = (g != w) & ~(np.isnan(g) & np.isnan(w))
+    assert not bad.any(), (x[bad][:5, 0], g[bad][:5], w[bad][:5])
+
+
+def _float64_oracle(func, x64, axis=-1):
+    m = np.max(x64, axis=axis, keepdims=True)
+    s = np.sum(np.exp(x64 - m), axis=axis, keepdims=True)
+    if func == "softmax":
+        return np.exp(x64 - m) / s
+    if func == "log_softmax":
+        return (x64 - m) - np.log(s)
+    return (m + np.log(s))[..., 0]
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+@pytest.mark.parametrize("func", FUNCS)
+@pytest.mark.parametrize("shape", [(7, 5), (33, 100), (3, 1000), (2, 20000)])
+def test_within_one_ulp_of_float64(fast, isa, dtype, func, shape):
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    got = getattr(fast, func)(x)
+    assert got.dtype == dtype
+    want = _float64_oracle(func, x.astype(np.float64))
+    err = np.abs(got.astype(np.float64) - want)
+    worst = np.argmax(err - ulp(want, dtype))
+    assert (err <= ulp(want, dtype)).all(), (got.ravel()[worst], want.ravel()[worst])
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("n", [1000, 16385, 20007])
+def test_long_half_rows_special_values(fast, reference, isa, dtype, func, n):
+    """Rows over 16384 read and written in half precision by their own passes (csm_rows_half.h on
+    AVX-512; shorter rows through the block path): rows with NaN, +inf or no finite value take
+    the one-row rules, a row past the floating-point pivot its shift, and a partial last vector
+    its masked load and store."""
+    x = (rng.standard_normal((8, n)) * 3).astype(dtype)
+    x[1, 5] = np.nan
+    x[2, n - 1] = np.inf
+    x[3] = -np.inf
+    x[4] += dtype.type(3000)
+    x[5, ::3] = -np.inf
+    x[6] = 0
+    got = getattr(fast, func)(x)
+    with np.errstate(all="ignore"):
+        want = getattr(reference, func)(x)
+        assert_matches(func, got, want, x)
+        ok = np.isfinite(want.astype(np.float64))
+        want64 = _float64_oracle(func, x.astype(np.float64))
+        err = np.abs(got.astype(np.float64) - want64)
+    assert (err[ok] <= ulp(want64, dtype)[ok]).all()
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+def test_fused_and_layouts_against_reference(fast, reference, isa, dtype):
+    base = (rng.standard_normal((4, 6, 70)) * 3).astype(dtype)
+    for x in [base, base[:, :, ::-1], base[::2, ::-1, ::3], np.asfortranarray(base)]:
+        bias = np.triu(np.full(x.shape[1:], -np.inf, np.float32), 10)
+        where = rng.random((x.shape[0], 1, x.shape[2])) < 0.8
+        where[-1] = False
+        for axis in (-1, 0, (1, 2), None):
+            for kw in [{}, dict(scale=0.25, bias=bias), dict(where=where), dict(dtype=np.float64)]:
+                for func in FUNCS:
+                    got = getattr(fast, func)(x, axis=axis, **kw)
+                    want = getattr(reference, func)(x, axis=axis, **kw)
+                    assert_matches(func, got, want, x, axis)
+
+
+@pytest.mark.parametrize("dtype", HALVES, ids=str)
+def test_out(fast, reference, dtype):
+    x = rng.standard_normal((5, 40)).astype(dtype)
+    out = np.empty((5, 40), dtype)
+    assert fast.softmax(x, out=out) is out
+    np.testing.assert_array_equal(out.astype(np.float32),
+                                  reference.softmax(x).astype(np.float32))
+    y = x.copy()
+    assert fast.log_softmax(y, out=y) is y
+    out_s = np.empty((40, 5), dtype).T
+    assert fast.log_softmax(x, out=out_s) is out_s
+    np.testing.assert_array_equal(out_s.astype(np.float32), y.astype(np.float32))
+    with pytest.raises(TypeError):
+        fast.softmax(x, out=np.empty((5, 40), np.float32))
+    out32 = np.empty((5, 40), np.float32)
+    fast.softmax(x, dtype=np.float32, out=out32)
+    np.testing.assert_allclose(out32, reference.softmax(x.astype(np.float32)), rtol=1e-6)
+
+
+def test_bfloat16_in_every_public_function(impl):
+    x = rng.standard_normal((4, 5)).astype(BF16)
+    t = np.array([0, 1, 4, 2])
+    for result in [impl.softmax(x), impl.log_softmax(x), impl.logsumexp(x),
+                   impl.cross_entropy(x, t, reduction="none"),
+                   impl.cross_entropy(x, t, return_grad=True)[1], impl.nll_loss(x, t, reduction="none"),
+                   impl.softmax_backward(x, x), impl.log_softmax_backward(x, x), impl.sigmoid(x),
+                   impl.log_sigmoid(x), impl.binary_cross_entropy(x, np.ones((4, 5)), reduction="none")]:
+        assert result.dtype == BF16
+
+
+def test_ml_dtypes_is_not_imported():
+    code = ("import sys, numpy as np, csoftmax, csoftmax.reference as r\n"
+            "x = np.ones((2, 3), np.float16)\n"
+            "csoftmax.softmax(x); r.softmax(x); csoftmax.logsumexp(x, where=x > 0)\n"
+            "assert 'ml_dtypes' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
