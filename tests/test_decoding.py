@@ -258,6 +258,16 @@ def test_top_p_on_a_long_tail(fast):
                                       ref.sample(x, top_p=top_p, random_state=2))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_p_bracket_of_long_rows(fast, isa, dtype):
+    # rows of >= 16384 entries take the subsample bracket; peaked rows make it fail and fall back
+    x = logits((4, 20000), dtype, scale=1.0)
+    for kw in [dict(top_p=0.95, temperature=0.8), dict(top_p=0.5, temperature=0.2),
+               dict(top_p=0.999), dict(top_p=0.3, min_p=0.001, temperature=1.5)]:
+        got = fast.sample(x, random_state=8, **kw)
+        assert (got != ref.sample(x, random_state=8, **kw)).sum() <= 1, kw
+
+
 def test_long_rows_match_reference(fast):
     x = logits((3, 128256), np.float32, scale=2.0)
     for kw in [dict(temperature=0.8, top_k=50, top_p=0.95), dict(temperature=0.8, top_p=0.95),
