@@ -1,12 +1,13 @@
 /* Template (see csm_types.h, csm_simd.h, csm_exp.h, csm_rows.h): decoding over long rows, i.e.
  * top_k_softmax and sample (csoftmax/_reference_decoding.py is the specification).
  *
- * No full sort and no full softmax is written: the top-k is a threshold scan (a vector compare
- * per element; the few entries that pass go to a buffer that is cut back to the k largest when it
- * fills, raising the threshold), so sampling with top_k reads the row once. Without top_k the
- * exps are stored in a scratch row, the top_p cutoff is found by a radix select on their bits
- * (a histogram of probability mass per 10-bit digit, refined only in the boundary bucket), and
- * the draw skips whole blocks by their vector sums. */
+ * No full sort and no full softmax is written. The top k: the maxima of blocks of 4 vectors
+ * bound the k-th largest from below, and only the ~k blocks that reach the bound are read again
+ * (short rows: a threshold scan), so sampling with top_k reads the row once. Without top_k the
+ * exps are stored in a scratch row and the top_p cutoff is a radix select on their bits (a
+ * histogram of probability mass per 10-bit digit, refined only in the boundary digit), on long
+ * rows only over the band a subsample brackets it in; the draw skips whole blocks by their
+ * vector sums. */
 
 typedef struct {
     long long i;
@@ -444,6 +445,12 @@ static long long CSM_FN(draw_scan)(const T *e, ptrdiff_t n, T cut, double target
     return last;
 }
 
+static int CSM_FN(descending)(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a < b) - (a > b);
+}
+
 /* Steps 3 to 5 of sample over the m kept candidates of a top_k (index order), with weights
  * w[i] = exp(z_i - max z) in double. */
 static long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, double *sorted,
@@ -454,12 +461,8 @@ static long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, doubl
     for (ptrdiff_t i = 0; i < m; i++) total += w[i];
     if (top_p < 1) {
         double above = 0;
-        for (ptrdiff_t i = 0; i < m; i++) {
-            double v = w[i];
-            ptrdiff_t j = i;
-            for (; j > 0 && sorted[j - 1] < v; j--) sorted[j] = sorted[j - 1];
-            sorted[j] = v;
-        }
+        memcpy(sorted, w, (size_t)m * sizeof *w);
+        qsort(sorted, (size_t)m, sizeof *sorted, CSM_FN(descending));   /* m is top_k or so */
         for (ptrdiff_t i = 0; i < m && above < top_p * total;) {
             cut = sorted[i];
             for (; i < m && sorted[i] == cut; i++) above += sorted[i];
@@ -540,7 +543,8 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next);
     if (total != total) return 1;
     T cut = 0;
-    if (a->top_p < 1) cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, (T *)s->w);
+    if (a->top_p < 1)
+        cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, (T *)s->w);
     if (a->min_p > 0) {
         T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
         T c2 = (T)(a->min_p * (double)top);

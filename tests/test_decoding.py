@@ -8,8 +8,9 @@ from scipy.special import log_softmax
 from csoftmax import reference as ref
 
 OPTIONS = [dict(), dict(top_k=50), dict(top_p=0.9), dict(min_p=0.05), dict(temperature=0),
-           dict(temperature=0.8, top_k=50, top_p=0.95), dict(temperature=1.7, top_p=0.3, min_p=0.02),
-           dict(top_k=3, min_p=0.5), dict(top_k=10_000), dict(top_p=1.0)]
+           dict(temperature=0.8, top_k=50, top_p=0.95),
+           dict(temperature=1.7, top_p=0.3, min_p=0.02), dict(top_k=3, min_p=0.5),
+           dict(top_k=10_000), dict(top_k=2000, top_p=0.9), dict(top_p=1.0)]
 
 
 def logits(shape, dtype=np.float32, seed=0, scale=3.0):
