@@ -17,6 +17,7 @@ from ._core import (available_isas, get_isa, log_softmax, logsumexp, openmp_avai
 from ._core import _set_isa as _set_isa  # for tests and benchmarks: switch kernels
 from ._core import (binary_cross_entropy, cross_entropy, log_sigmoid, log_softmax_backward,
                     nll_loss, sigmoid, softmax_backward)
+from ._core import sample, top_k_softmax
 from ._threads import get_num_threads, num_threads, set_num_threads
 from ._output_cache import OutputCacheInfo, output_cache_info, set_output_cache
 from . import _core
@@ -30,6 +31,7 @@ __all__ = [
     "set_num_threads", "get_num_threads", "num_threads",
     "set_output_cache", "output_cache_info", "OutputCacheInfo",
     "get_isa", "available_isas", "openmp_available", "reference",
+    "top_k_softmax", "sample",
 ]
 
 if not _core._init_isa_from_env():

@@ -521,3 +521,4 @@ def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, 
 
 include "_fused.pxi"
 include "_training.pxi"
+include "_decoding.pxi"

@@ -294,3 +294,5 @@ def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, 
 # The training functions' reference lives in its own module; same namespace for users.
 from ._reference_losses import (binary_cross_entropy, cross_entropy, log_sigmoid,  # noqa: E402
                                 log_softmax_backward, nll_loss, sigmoid, softmax_backward)
+from ._reference_decoding import sample, top_k_softmax  # noqa: E402
+__all__ += ["top_k_softmax", "sample"]

@@ -362,3 +362,33 @@ double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, cons
 {
     return table()->binary_cross_entropy[dt](x, t, w, n, grad_scale, loss, grad);
 }
+
+/* ---- decoding (csm_decode.h) ---- */
+
+typedef struct {
+    int (*rows)(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1);
+    const csm_decode_args *a;
+} decode_job;
+
+static int decode_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const decode_job *j = (const decode_job *)ctx;
+    return j->rows(j->a, r0, r1);
+}
+
+/* which: 0 top_k_softmax, 1 sample; rows are independent, so any split gives the same result */
+static int decode(csm_dtype dt, int which, const csm_decode_args *a, int nthreads)
+{
+    decode_job j = {table()->decode[dt][which], a};
+    return split_rows(a->nrows, nthreads, decode_part, &j) ? -1 : 0;
+}
+
+int csm_top_k_softmax(csm_dtype dt, const csm_decode_args *a, int nthreads)
+{
+    return decode(dt, 0, a, nthreads);
+}
+
+int csm_sample(csm_dtype dt, const csm_decode_args *a, int nthreads)
+{
+    return decode(dt, 1, a, nthreads);
+}

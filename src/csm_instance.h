@@ -12,4 +12,5 @@
 #include "csm_rows_fused.h"
 #include "csm_losses.h"
 #include "csm_elementwise.h"
+#include "csm_decode.h"
 #include "csm_entries.h"

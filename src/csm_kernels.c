@@ -51,4 +51,6 @@ const csm_kernel_table CSM_TABLE(CSM_ISA) = {
     .sigmoid = {CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f32),
                 CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f64)},
     .binary_cross_entropy = CSM_BY_DTYPE(binary_cross_entropy_entry),
+    .decode = {CSM_PAIR(top_k_softmax_entry, sample_entry, f32),
+               CSM_PAIR(top_k_softmax_entry, sample_entry, f64)},
 };

@@ -88,6 +88,26 @@ void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n);
 double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,
                                 ptrdiff_t n, double grad_scale, void *loss, void *grad);
 
+/* Decoding over rows of n logits (csm_decode.h; csoftmax.reference defines the semantics).
+ * status[r] gets 0, 1 (NaN or +inf in row r), 2 (no finite entry) or 3 (max / temperature
+ * overflows the dtype: the caller redoes the rows in float64). */
+typedef struct {
+    const void *x;                 /* row r at x + r*ldx elements */
+    ptrdiff_t nrows, n, ldx;
+    double inv_temp;               /* 1/temperature; 0: greedy (sample) */
+    ptrdiff_t k;                   /* top_k_softmax: k; sample: top_k, 0 for none */
+    double top_p;                  /* sample: 1 for none */
+    double min_p;                  /* sample: 0 for none */
+    int log;                       /* top_k_softmax: log-probabilities */
+    const double *u;               /* sample: one uniform per row */
+    void *values;                  /* top_k_softmax: nrows x k */
+    long long *indices;            /* nrows x k (top_k_softmax) or nrows (sample) */
+    signed char *status;           /* nrows */
+} csm_decode_args;
+/* Return 0, or -1 when out of memory. */
+int csm_top_k_softmax(csm_dtype dt, const csm_decode_args *a, int nthreads);
+int csm_sample(csm_dtype dt, const csm_decode_args *a, int nthreads);
+
 /* Instruction sets, best first: "avx512", "avx2", "baseline". */
 int csm_isa_count(void);
 const char *csm_isa_name(int i);

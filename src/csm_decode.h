@@ -1,0 +1,619 @@
+/* Template (see csm_types.h, csm_simd.h, csm_exp.h, csm_rows.h): decoding over long rows, i.e.
+ * top_k_softmax and sample (csoftmax/_reference_decoding.py is the specification).
+ *
+ * No full sort and no full softmax is written. The top k: the maxima of blocks of 4 vectors
+ * bound the k-th largest from below, and only the ~k blocks that reach the bound are read again
+ * (short rows: a threshold scan), so sampling with top_k reads the row once. Without top_k the
+ * exps are stored in a scratch row and the top_p cutoff is a radix select on their bits (a
+ * histogram of probability mass per 10-bit digit, refined only in the boundary digit), on long
+ * rows only over the band a subsample brackets it in; the draw skips whole blocks by their
+ * vector sums. */
+
+typedef struct {
+    long long i;
+    T v;
+} CSM_FN(cand);
+
+/* any lane of a comparison result set: one mask move or test where the ISA has one */
+static inline int CSM_FN(vany)(VI m)
+{
+#if CSM_AVX512
+    return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#elif CSM_VEC_BYTES == 32 && defined(__AVX__)
+    return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#elif CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    return _mm_movemask_epi8((__m128i)m) != 0;
+#else
+    uint64_t w[CSM_VEC_BYTES / 8], o = 0;
+    memcpy(w, &m, sizeof w);
+    for (int j = 0; j < CSM_VEC_BYTES / 8; j++) o |= w[j];
+    return o != 0;
+#endif
+}
+
+/* The k-th largest of a[0..m) (1 <= k <= m), by quickselect; a is reordered. */
+static T CSM_FN(kth_largest)(T *a, ptrdiff_t m, ptrdiff_t k)
+{
+    ptrdiff_t lo = 0, hi = m - 1, want = k - 1;
+    while (lo < hi) {
+        T pivot = a[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] > pivot) i++;
+            while (a[j] < pivot) j--;
+            if (i <= j) {
+                T t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return a[want];
+    }
+    return a[want];
+}
+
+/* Keeps the candidates >= the k-th largest of them (ties too), in index order; returns it. */
+static T CSM_FN(cut_to_k)(CSM_FN(cand) *c, ptrdiff_t *m, ptrdiff_t k, T *tmp)
+{
+    ptrdiff_t j = 0;
+    for (ptrdiff_t i = 0; i < *m; i++) tmp[i] = c[i].v;
+    T thr = CSM_FN(kth_largest)(tmp, *m, k);
+    for (ptrdiff_t i = 0; i < *m; i++)
+        if (c[i].v >= thr) c[j++] = c[i];
+    *m = j;
+    return thr;
+}
+
+/* Every entry >= the k-th largest of the row (1 <= k <= n), in index order, into c (room for
+ * n); returns their count, 0 when the row has a NaN. c[] holds entries >= a threshold that only
+ * rises; at `limit` entries it is cut to the k largest (limit doubles when ties keep it full). */
+static ptrdiff_t CSM_FN(select_scan)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+{
+    ptrdiff_t m = 0, limit = 4 * k > 512 ? 4 * k : 512, i = 0;
+    T thr = -(T)INFINITY;
+    VT vthr = CSM_FN(vsplat)(thr);
+    VI nan = {0};
+    if (limit > n) limit = n;
+    for (; i < n; i += 2 * VL) {
+        VT a, b;
+        if (i + 2 * VL <= n) {
+            a = CSM_FN(vload)(x + i);
+            b = CSM_FN(vload)(x + i + VL);
+        } else {
+            ptrdiff_t r = n - i;
+            a = CSM_FN(vload_part)(x + i, r < VL ? (int)r : VL, -(T)INFINITY);
+            b = r > VL ? CSM_FN(vload_part)(x + i + VL, r - VL < VL ? (int)(r - VL) : VL,
+                                            -(T)INFINITY)
+                       : CSM_FN(vsplat)(-(T)INFINITY);
+        }
+        nan |= (a != a) | (b != b);
+        if (!CSM_FN(vany)((a >= vthr) | (b >= vthr))) continue;
+        ptrdiff_t end = i + 2 * VL < n ? i + 2 * VL : n;
+        for (ptrdiff_t j = i; j < end; j++) {
+            if (!(x[j] >= thr)) continue;
+            c[m].i = j;
+            c[m++].v = x[j];
+            if (m >= limit && limit < n) {
+                thr = CSM_FN(cut_to_k)(c, &m, k, tmp);
+                vthr = CSM_FN(vsplat)(thr);
+                if (2 * m > limit) limit = 2 * limit < n ? 2 * limit : n;
+            }
+        }
+    }
+    if (CSM_FN(vany)(nan)) return 0;
+    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
+    return m;
+}
+
+/* The signed integer whose order is the float order of v (not NaN) */
+static inline IT CSM_FN(order_key)(T v)
+{
+    IT b;
+    memcpy(&b, &v, sizeof b);
+    return b ^ (IT)((UT)(b >> (8 * sizeof(T) - 1)) >> 1);
+}
+
+/* A value t with between k and 1.25k of a[0..m) (no NaN, m >= k >= 1) >= t, more only when
+ * ties force it (t is then the k-th largest): a bisection on the order keys with vector counts,
+ * free of the branch misses that made quickselect cost as much as reading the row. */
+static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
+{
+    IT lo = CSM_FN(order_key)(a[0]), hi = lo;
+    ptrdiff_t full = m - m % VL;
+    for (ptrdiff_t i = 0; i < m; i++) {     /* keys in place, and their range */
+        IT key = CSM_FN(order_key)(a[i]);
+        memcpy(a + i, &key, sizeof key);
+        lo = key < lo ? key : lo;
+        hi = key > hi ? key : hi;
+    }
+    while (lo < hi) {       /* count(>= lo) >= k > count(> hi) */
+        IT mid = (IT)((UT)lo + ((UT)hi - (UT)lo + 1) / 2);
+        VI vm = (VI){0} + mid, acc = {0};
+        for (ptrdiff_t i = 0; i < full; i += VL) {
+            VI key;
+            memcpy(&key, a + i, sizeof key);
+            acc -= (VI)(key >= vm);
+        }
+        ptrdiff_t count = 0;
+        for (int j = 0; j < VL; j++) count += (ptrdiff_t)acc[j];
+        for (ptrdiff_t i = full; i < m; i++) {
+            IT key;
+            memcpy(&key, a + i, sizeof key);
+            count += key >= mid;
+        }
+        if (count >= k) {
+            lo = mid;
+            if (4 * count <= 5 * k) break;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    IT b = lo ^ (IT)((UT)(lo >> (8 * sizeof(T) - 1)) >> 1);   /* the key's own inverse */
+    T t;
+    memcpy(&t, &b, sizeof t);
+    return t;
+}
+
+/* select_scan's result for rows of at least 2k blocks of 4 vectors, in two passes: the blocks'
+ * maxima (vector max, one horizontal max per block), whose k-th largest bounds the row's k-th
+ * largest from below (k blocks hold an entry >= it); then only the blocks whose max reaches that
+ * bound (about k of them) are read again. */
+static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+{
+    enum { B = 4 * VL };
+    ptrdiff_t nb = n / B, m = 0;
+    if (nb < 2 * k) return CSM_FN(select_scan)(x, n, k, c, tmp);
+    VI nan = {0};
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const T *p = x + b * B;
+        VT v0 = CSM_FN(vload)(p), v1 = CSM_FN(vload)(p + VL);
+        VT v2 = CSM_FN(vload)(p + 2 * VL), v3 = CSM_FN(vload)(p + 3 * VL);
+        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+        tmp[b] = tmp[nb + b] = CSM_FN(hmax)(CSM_FN(vmax)(CSM_FN(vmax)(v0, v1),
+                                                       CSM_FN(vmax)(v2, v3)));
+    }
+    for (ptrdiff_t i = nb * B; i < n; i++) nan |= (VI){0} - (x[i] != x[i]);
+    if (CSM_FN(vany)(nan)) return 0;
+    T thr = CSM_FN(kth_bound)(tmp + nb, nb, k);
+    VT vthr = CSM_FN(vsplat)(thr);
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        if (!(tmp[b] >= thr)) continue;
+        for (ptrdiff_t i = b * B; i < (b + 1) * B; i += VL) {
+            VI hit = CSM_FN(vload)(x + i) >= vthr;
+            if (!CSM_FN(vany)(hit)) continue;
+            for (int j = 0; j < VL; j++)
+                if (hit[j]) {
+                    c[m].i = i + j;
+                    c[m++].v = x[i + j];
+                }
+        }
+    }
+    for (ptrdiff_t j = nb * B; j < n; j++)
+        if (x[j] >= thr) {
+            c[m].i = j;
+            c[m++].v = x[j];
+        }
+    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
+    return m;
+}
+
+/* Row status codes (csoftmax.h): 0 fine, 1 NaN or +inf, 2 no finite entry (3: the max over the
+ * temperature overflows T, set where it is computed), from the row's max
+ * (NaN ignored, so an all -inf or NaN row looks again for a NaN). */
+static int CSM_FN(row_status)(const T *x, ptrdiff_t n, T max)
+{
+    if (max == (T)INFINITY) return 1;
+    if (max == -(T)INFINITY) return CSM_FN(has_nan)(x, n) ? 1 : 2;
+    return 0;
+}
+
+/* v as computed: an opaque copy, so that -ffp-contract=fast cannot fuse the product x * inv_t
+ * into expm's subtraction of the pivot. The pivot is the row's max times inv_t rounded, and the
+ * max's own term must be exp(0) exactly (an FMA left 3 * (1 / 1e-5) - c = -1.5e-11, and inf
+ * for temperature 1e-30). */
+static inline VT CSM_FN(rounded)(VT v)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__("" : "+v"(v));
+#endif
+    return v;
+}
+
+/* sum of expm(x[i] * inv_t, s), stored in out[] unless out is NULL; float partial sums over
+ * blocks of 16 vectors, then double. This pass is compute-bound: when next is not NULL it
+ * prefetches that row (the next one), as softmax does, so the next row's first pass does not
+ * wait on memory. */
+CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s,
+                                      const T *next)
+{
+    VD wide = {0};
+    for (ptrdiff_t b = 0; b < n; b += 16 * VL) {
+        ptrdiff_t end = b + 16 * VL < n ? b + 16 * VL : n;
+        VT acc = CSM_FN(vsplat)(0);
+        for (ptrdiff_t i = b; i < end; i += VL) {
+            int rest = end - i < VL ? (int)(end - i) : VL;
+            if (next) __builtin_prefetch(next + i, 0, 3);
+            VT e = CSM_FN(expm)(CSM_FN(rounded)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY)
+                                                * inv_t), s);
+            if (out) CSM_FN(vstore_part)(out + i, e, rest);
+            acc += e;
+        }
+        wide += CSM_FN(vwiden_sum)(acc);
+    }
+    return CSM_FN(hsum_d)(wide);
+}
+
+/* Appends the first `rest` lanes of v where hit is set to buf[j..]; returns the new j. AVX-512
+ * compresses them in a register (no branch per lane: the boundary digit's entries are spread
+ * at random) and stores a whole vector, so buf needs VL elements of room past the end. Writing
+ * in place (buf the source, j <= the lane read) is safe: the vector was loaded first. */
+static inline ptrdiff_t CSM_FN(append_hits)(T *buf, ptrdiff_t j, VT v, VI hit, int rest)
+{
+#if CSM_AVX512 && defined(CSM_F32)
+    __mmask16 k = _mm512_movepi32_mask((__m512i)hit) & (__mmask16)((1u << rest) - 1);
+    _mm512_storeu_ps(buf + j, _mm512_maskz_compress_ps(k, (__m512)v));
+    return j + __builtin_popcount(k);
+#elif CSM_AVX512
+    __mmask8 k = _mm512_movepi64_mask((__m512i)hit) & (__mmask8)((1u << rest) - 1);
+    _mm512_storeu_pd(buf + j, _mm512_maskz_compress_pd(k, (__m512d)v));
+    return j + __builtin_popcount(k);
+#else
+    for (int l = 0; l < rest; l++) {
+        buf[j] = v[l];
+        j += hit[l] != 0;
+    }
+    return j;
+#endif
+}
+
+/* The smallest value v of e[] (non-negative, no NaN) whose strictly larger entries sum to less
+ * than `target` (> 0): the top_p cutoff. A radix select on the bits (monotone in the value for
+ * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
+ * top; the digits above the boundary digit are all kept, those below all dropped, and only the
+ * boundary digit's entries (copied to buf) go on to the next digit. */
+static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf)
+{
+    enum { DIGIT = 10, NDIG = 1 << DIGIT };
+    double mass[NDIG];
+    double above = 0;
+    int shift = (int)(8 * sizeof(T)) - 2 - DIGIT;
+    const T *src = e;
+    ptrdiff_t m = n;
+    while (m > 16 && shift >= 0) {
+        memset(mass, 0, sizeof mass);
+        T lo = src == e ? floor : 0;
+        if (lo > 0) {   /* worth it only when most of the row is below: else a missed branch */
+            ptrdiff_t probe = m < 4096 ? m : 4096, above_lo = 0;
+            for (ptrdiff_t i = 0; i < probe; i++) above_lo += src[i] >= lo;
+            if (4 * above_lo > probe) lo = 0;
+        }
+        VT vlo = CSM_FN(vsplat)(lo);
+        for (ptrdiff_t i = 0; i < m; i += VL) {     /* vectors wholly below lo skipped */
+            int rest = m - i < VL ? (int)(m - i) : VL;
+            if (!CSM_FN(vany)(CSM_FN(vload_part)(src + i, rest, 0) >= vlo)) continue;
+            for (int l = 0; l < rest; l++) {   /* those below lo add 0: no branch to miss */
+                UT b;
+                T v = src[i + l];
+                memcpy(&b, &v, sizeof b);
+                mass[(b >> shift) & (NDIG - 1)] += v >= lo ? v : 0;
+            }
+        }
+        /* the walk down from the top digit, 32 digits at a time first: one dependent add per
+         * digit cost ~1 us a level, which short rows and the small refining sets felt */
+        double group[NDIG / 32];
+        for (int g = 0; g < NDIG / 32; g++) {
+            double t = 0;
+            for (int q = 0; q < 32; q++) t += mass[g * 32 + q];
+            group[g] = t;
+        }
+        int g = NDIG / 32 - 1;
+        for (; g > 0 && above + group[g] < target; g--) above += group[g];
+        int d = g * 32 + 31;
+        for (; d > g * 32; d--) {
+            if (above + mass[d] >= target) break;
+            above += mass[d];
+        }
+        /* on to the entries of digit d (all share the digits above it) */
+        ptrdiff_t j = 0;
+        VU vd = (VU){0} + (UT)d;
+        for (ptrdiff_t i = 0; i < m; i += VL) {     /* vectors without one skipped */
+            int rest = m - i < VL ? (int)(m - i) : VL;
+            VU bits = (VU)CSM_FN(vload_part)(src + i, rest, 0);
+            VI hit = (VI)(((bits >> shift) & (NDIG - 1)) == vd);
+            if (CSM_FN(vany)(hit)) j = CSM_FN(append_hits)(buf, j, (VT)bits, hit, rest);
+        }
+        src = buf;
+        m = j;
+        if (shift == 0) break;
+        shift = shift > DIGIT ? shift - DIGIT : 0;
+    }
+    if (src != buf) {
+        for (ptrdiff_t i = 0; i < m; i++) buf[i] = src[i];
+    }
+    /* insertion sort, descending, then the groups of equal values from the top */
+    for (ptrdiff_t i = 1; i < m; i++) {
+        T v = buf[i];
+        ptrdiff_t j = i;
+        for (; j > 0 && buf[j - 1] < v; j--) buf[j] = buf[j - 1];
+        buf[j] = v;
+    }
+    T cut = m ? buf[0] : 0;
+    for (ptrdiff_t i = 0; i < m;) {
+        if (above >= target) break;
+        cut = buf[i];
+        ptrdiff_t j = i;
+        for (; j < m && buf[j] == cut; j++) above += buf[j];
+        i = j;
+    }
+    return cut;
+}
+
+/* top_p_cut of e[0..n) summing to total. Entries below (total - target) / n are all dropped
+ * (those at or below one of them sum to less than total - target, so the rest, strictly above
+ * it, reach target): the first histogram leaves them out, which is exact (the walk stops at or
+ * above their digit) and skips most of a real vocabulary, whose long tail holds little mass.
+ * Long rows first bracket the cutoff between the cutoffs of a 1-in-16 subsample for mass
+ * fractions 1% either side; one vector pass then sums the entries above the bracket and
+ * gathers those inside it, and when the cutoff is indeed inside (checked exactly), only they
+ * are resolved. Otherwise (or for short rows) the whole row is. sub has room for n / 16 + 1. */
+static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double total, T *buf,
+                              T *sub)
+{
+    enum { STRIDE = 16, MIN_N = 16384 };
+    const T floor = (T)((total - target) / (double)n);
+    if (n < MIN_N) return CSM_FN(top_p_cut)(e, n, target, floor, buf);
+    ptrdiff_t ms = 0, j = 0;
+    double sub_total = 0, f = target / total, above = 0, band = 0;
+    double part[4] = {0, 0, 0, 0};   /* four chains: one add per element was latency-bound */
+    for (ptrdiff_t i = 0; i < n; i += STRIDE, ms++) part[ms & 3] += (double)(sub[ms] = e[i]);
+    sub_total = (part[0] + part[1]) + (part[2] + part[3]);
+    T hi = f > 0.01 ? CSM_FN(top_p_cut)(sub, ms, (f - 0.01) * sub_total, 0, buf) : (T)INFINITY;
+    T lo = f < 0.99 ? CSM_FN(top_p_cut)(sub, ms, (f + 0.01) * sub_total, 0, buf) : 0;
+    VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0);
+    VD wide = {0}, wide_in = {0};
+    for (ptrdiff_t b = 0; b < n; b += 64 * VL) {     /* float sums over 64 vectors, then double */
+        ptrdiff_t end = b + 64 * VL < n ? b + 64 * VL : n;
+        VT acc = zero, acc_in = zero;
+        for (ptrdiff_t i = b; i < end; i += VL) {
+            int rest = end - i < VL ? (int)(end - i) : VL;
+            VT v = CSM_FN(vload_part)(e + i, rest, 0);
+            VI top = v >= vhi, in = (v >= vlo) & ~top;
+            acc += CSM_FN(vselect)(top, v, zero);
+            acc_in += CSM_FN(vselect)(in, v, zero);
+            if (CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
+        }
+        wide += CSM_FN(vwiden_sum)(acc);
+        wide_in += CSM_FN(vwiden_sum)(acc_in);
+    }
+    above = CSM_FN(hsum_d)(wide);
+    band = CSM_FN(hsum_d)(wide_in);
+    if (above < target && above + band >= target)
+        return CSM_FN(top_p_cut)(buf, j, target - above, 0, buf);
+    return CSM_FN(top_p_cut)(e, n, target, floor, buf);
+}
+
+/* Sum of the e[i] >= cut. */
+static double CSM_FN(sum_at_least)(const T *e, ptrdiff_t n, T cut)
+{
+    VT acc = CSM_FN(vsplat)(0), vc = CSM_FN(vsplat)(cut), zero = acc;
+    VD wide = {0};
+    ptrdiff_t i = 0;
+    for (; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(e + i, rest, 0);
+        acc += CSM_FN(vselect)(v >= vc, v, zero);
+        if ((i / VL) % 64 == 63) {
+            wide += CSM_FN(vwiden_sum)(acc);
+            acc = zero;
+        }
+    }
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
+}
+
+/* The first i with e[i] >= cut at which the running sum of those exceeds target; the last
+ * positive one if rounding never gets there. Blocks whose (vector) sum cannot get there are
+ * skipped whole. */
+static long long CSM_FN(draw_scan)(const T *e, ptrdiff_t n, T cut, double target)
+{
+    enum { BLK = 256 };
+    double acc = 0;
+    long long last = -1;
+    for (ptrdiff_t b = 0; b < n; b += BLK) {
+        ptrdiff_t end = b + BLK < n ? b + BLK : n;
+        if (end - b == BLK) {
+            double s = CSM_FN(sum_at_least)(e + b, BLK, cut);
+            if (acc + s <= target) {
+                acc += s;
+                if (s > 0)
+                    for (ptrdiff_t i = end - 1; i >= b; i--)
+                        if (e[i] >= cut && e[i] > 0) {
+                            last = i;
+                            break;
+                        }
+                continue;
+            }
+        }
+        for (ptrdiff_t i = b; i < end; i++) {
+            if (!(e[i] >= cut) || !(e[i] > 0)) continue;
+            acc += e[i];
+            last = i;
+            if (acc > target) return i;
+        }
+    }
+    return last;
+}
+
+static int CSM_FN(descending)(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a < b) - (a > b);
+}
+
+/* Steps 3 to 5 of sample over the m kept candidates of a top_k (index order), with weights
+ * w[i] = exp(z_i - max z) in double. */
+static long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, double *sorted,
+                                         ptrdiff_t m, double top_p, double min_p, double u)
+{
+    double total = 0, cut = 0, kept = 0, acc = 0;
+    long long last = c[0].i;
+    for (ptrdiff_t i = 0; i < m; i++) total += w[i];
+    if (top_p < 1) {
+        double above = 0;
+        memcpy(sorted, w, (size_t)m * sizeof *w);
+        qsort(sorted, (size_t)m, sizeof *sorted, CSM_FN(descending));   /* m is top_k or so */
+        for (ptrdiff_t i = 0; i < m && above < top_p * total;) {
+            cut = sorted[i];
+            for (; i < m && sorted[i] == cut; i++) above += sorted[i];
+        }
+    }
+    if (min_p > cut) cut = min_p;   /* w of the max is exactly 1 */
+    for (ptrdiff_t i = 0; i < m; i++)
+        if (w[i] >= cut) kept += w[i];
+    for (ptrdiff_t i = 0; i < m; i++) {
+        if (!(w[i] >= cut) || !(w[i] > 0)) continue;
+        acc += w[i];
+        last = c[i].i;
+        if (acc > u * kept) return c[i].i;
+    }
+    return last;
+}
+
+typedef struct {
+    CSM_FN(cand) *c;
+    T *tmp, *e;
+    double *w, *sorted;
+} CSM_FN(decode_scratch);
+
+/* The scratch rows of this thread, kept from call to call: a fresh 5 MB allocation per call of a
+ * 128k row cost more in page faults (~30 us) than the kernel itself. Grown, never shrunk. */
+static __thread void *CSM_FN(scratch_mem);
+static __thread size_t CSM_FN(scratch_len);
+
+static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
+{
+    size_t len = (size_t)(n > 0 ? n : 1);
+    size_t need = len * (sizeof(CSM_FN(cand)) + 2 * sizeof(T) + 2 * sizeof(double))
+                  + VL * sizeof(T);   /* append_hits' room past the end of tmp */
+    if (need > CSM_FN(scratch_len)) {
+        void *mem = realloc(CSM_FN(scratch_mem), need);
+        if (!mem) return -1;
+        CSM_FN(scratch_mem) = mem;
+        CSM_FN(scratch_len) = need;
+    }
+    s->c = (CSM_FN(cand) *)CSM_FN(scratch_mem);      /* the widest type first: all aligned */
+    s->w = (double *)(s->c + len);
+    s->sorted = s->w + len;
+    s->tmp = (T *)(s->sorted + len);
+    s->e = s->tmp + len + VL;
+    return 0;
+}
+
+/* one row of sample: status (see max_status), the index into *out */
+static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
+                              CSM_FN(decode_scratch) *s, long long *out, const T *next)
+{
+    double inv_t = a->inv_temp;
+    if (n == 0) return 2;
+    if (inv_t == 0 || a->k > 0) {
+        ptrdiff_t m = CSM_FN(select_top)(x, n, inv_t == 0 ? 1 : a->k, s->c, s->tmp);
+        if (m == 0) return 1;
+        T max = s->c[0].v;
+        for (ptrdiff_t i = 1; i < m; i++) max = s->c[i].v > max ? s->c[i].v : max;
+        int st = CSM_FN(row_status)(x, n, max);
+        if (st) return st;
+        if (inv_t == 0) {
+            ptrdiff_t i = 0;
+            while (s->c[i].v != max) i++;
+            *out = s->c[i].i;
+            return 0;
+        }
+        for (ptrdiff_t i = 0; i < m; i++)
+            s->w[i] = exp(((double)s->c[i].v - (double)max) * inv_t);
+        *out = CSM_FN(draw_candidates)(s->c, s->w, s->sorted, m, a->top_p, a->min_p, u);
+        return 0;
+    }
+    T max = CSM_FN(row_max)(x, n);
+    int st = CSM_FN(row_status)(x, n, max);
+    if (st) return st;
+    T zmax = max * (T)inv_t;
+    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
+    CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
+    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next);
+    if (total != total) return 1;
+    T cut = 0;
+    if (a->top_p < 1)
+        cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, (T *)s->w);
+    if (a->min_p > 0) {
+        T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
+        T c2 = (T)(a->min_p * (double)top);
+        cut = c2 > cut ? c2 : cut;
+    }
+    double kept = cut > 0 ? CSM_FN(sum_at_least)(s->e, n, cut) : total;
+    *out = CSM_FN(draw_scan)(s->e, n, cut, u * kept);
+    return 0;
+}
+
+static int CSM_FN(cand_order)(const void *pa, const void *pb)
+{
+    const CSM_FN(cand) *a = (const CSM_FN(cand) *)pa, *b = (const CSM_FN(cand) *)pb;
+    if (a->v != b->v) return a->v > b->v ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* one row of top_k_softmax: status; k values and indices */
+static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
+                             CSM_FN(decode_scratch) *s, T *values, long long *indices,
+                             const T *next)
+{
+    double inv_t = a->inv_temp;
+    if (n == 0) return 0;
+    ptrdiff_t m = CSM_FN(select_top)(x, n, a->k > 0 ? a->k : 1, s->c, s->tmp);
+    if (m == 0) return 1;
+    qsort(s->c, (size_t)m, sizeof *s->c, CSM_FN(cand_order));
+    T max = s->c[0].v;
+    int st = CSM_FN(row_status)(x, n, max);
+    if (st) return st;
+    T zmax = max * (T)inv_t;
+    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
+    CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
+    double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next);
+    double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
+    double log_pmax = log(top) - log(total);   /* log p of the max */
+    for (ptrdiff_t j = 0; j < a->k; j++) {
+        double lp = log_pmax + ((double)s->c[j].v - (double)max) * inv_t;
+        values[j] = (T)(a->log ? lp : exp(lp));
+        indices[j] = s->c[j].i;
+    }
+    return 0;
+}
+
+/* rows r0..r1 of either function (which = 0: top_k_softmax, 1: sample); -1 when out of memory */
+static int CSM_FN(decode_rows)(const csm_decode_args *a, int which, ptrdiff_t r0, ptrdiff_t r1)
+{
+    CSM_FN(decode_scratch) s;
+    if (CSM_FN(scratch_get)(&s, a->n) != 0) return -1;
+    const T *x = (const T *)a->x;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const T *row = x + r * a->ldx, *next = r + 1 < r1 ? row + a->ldx : NULL;
+        if (which)
+            a->status[r] = (signed char)CSM_FN(sample_row)(row, a->n, a, a->u[r], &s,
+                                                           a->indices + r, next);
+        else
+            a->status[r] = (signed char)CSM_FN(top_k_row)(row, a->n, a, &s,
+                                                          (T *)a->values + r * a->k,
+                                                          a->indices + r * a->k, next);
+    }
+    return 0;
+}
+
+static int CSM_FN(top_k_softmax_entry)(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1)
+{
+    return CSM_FN(decode_rows)(a, 0, r0, r1);
+}
+
+static int CSM_FN(sample_entry)(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1)
+{
+    return CSM_FN(decode_rows)(a, 1, r0, r1);
+}
