@@ -24,7 +24,7 @@ import numpy as np
 
 import csoftmax
 
-from . import fused, report
+from . import decoding, fused, report
 from .environment import environment, header_lines
 from .peers import OPS, PEER_ORDER, load_peers
 from .plot import PlotUnavailable, plot_speedups, require_matplotlib
@@ -171,6 +171,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         env_lines.append(f"NOTE: --max-time {args.max_time:g} s reached: late cells used 3 samples")
     fused_body = fused.table_rows(fused_cases, fused_timings) if fused_cases else []
     print(report.render(args, env_lines, rows, calls, env, fused_body))
+    if calls_wanted and not args.quick:   # issue 13's rows (about 30 s; --quick leaves them out)
+        with csoftmax.num_threads(1):
+            print(report.render_table(
+                "decoding (issue 13), float32, one thread, temperature 0.8, top_k 50, top_p 0.95; "
+                "ratios in one interleaved run", decoding.HEADERS,
+                decoding.table_body(TimingPolicy(budget_s=0.3)), args.markdown))
     settings = {k: v for k, v in vars(args).items() if k not in ("shape_list",)}
     settings["shapes"] = [shape_label(s) for s in args.shape_list]
     settings["policy"] = dataclasses.asdict(policy)
