@@ -482,3 +482,4 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
 
 
 include "_training.pxi"
+include "_stats.pxi"

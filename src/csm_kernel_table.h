@@ -16,6 +16,13 @@ typedef void (*csm_pass_fn)(const void *x, void *out, ptrdiff_t a0, ptrdiff_t a1
 typedef struct {
     csm_pass_fn rows[CSM_NUM_DTYPES][CSM_NUM_OPS];
     csm_pass_fn cols[CSM_NUM_DTYPES][CSM_NUM_OPS];
+    /* rows split into chunks (csm_stats.h): a chunk's statistics; [dtype][0: softmax, 1:
+     * log_softmax] of a chunk from the whole rows' statistics */
+    void (*stats[CSM_NUM_DTYPES])(const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                                  double *max, double *excess);
+    void (*from_stats[CSM_NUM_DTYPES][2])(const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n,
+                                          ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
+                                          const double *excess);
     int (*cross_entropy[CSM_NUM_DTYPES])(const csm_ce_args *a);
     /* [dtype][0: softmax, 1: log_softmax] */
     void (*softmax_backward[CSM_NUM_DTYPES][2])(const void *g, const void *y, void *out,

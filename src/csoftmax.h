@@ -39,6 +39,15 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads);
 
+/* Rows split into chunks (csm_stats.h): per row r of a chunk, its max and excess = sum(exp(x -
+ * max)) - 1 (double); then softmax or log_softmax (op) of a chunk's rows given the statistics of
+ * the whole rows, combined from every chunk's (max must be at least every x of its row). */
+void csm_row_stats(csm_dtype dt, const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                   double *max, double *excess, int nthreads);
+void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows,
+                         ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
+                         const double *excess, int nthreads);
+
 /* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when
  * out of memory. Rows are split over nthreads. */
 int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads);
