@@ -8,7 +8,8 @@ cdef extern from "csoftmax.h" nogil:
                        Py_ssize_t ldx, double *max, double *excess, int nthreads)
     void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out,
                              Py_ssize_t nrows, Py_ssize_t n, Py_ssize_t ldx, Py_ssize_t ldo,
-                             const double *max, const double *excess, int nthreads)
+                             const double *max, const double *excess, const double *scale,
+                             const double *bias, const void *wc, int nthreads)
 
 
 cdef tuple _chunk_rows(object x, object axis):
@@ -84,8 +85,9 @@ cdef cnp.ndarray _row_stat(object v, tuple rshape, int ax, Py_ssize_t nrows, str
     return _c_aligned(a).reshape(nrows)
 
 
-cdef object _from_stats(csm_op op, object x, object stats, object axis):
-    cdef cnp.ndarray rows, m, e, out
+cdef object _from_stats(csm_op op, object x, object stats, object axis, object scale=None,
+                        object bias=None, object wc=None):
+    cdef cnp.ndarray rows, m, e, out, sc = None, bi = None, w = None
     cdef Py_ssize_t nrows, n
     cdef int nt
     cdef csm_dtype dt
@@ -93,6 +95,9 @@ cdef object _from_stats(csm_op op, object x, object stats, object axis):
     cdef void *op_
     cdef const double *mp
     cdef const double *ep
+    cdef const double *sp = NULL
+    cdef const double *bp = NULL
+    cdef const void *wp = NULL
     rows, res, shape, ax = _chunk_rows(x, axis)
     rshape = reduced_shape(shape, ax, False)
     nrows = int(np.prod(rshape))
@@ -105,9 +110,24 @@ cdef object _from_stats(csm_op op, object x, object stats, object axis):
     dt, nt = _dt(rows), _threads_for(nrows * n)
     xp, op_ = cnp.PyArray_DATA(rows), cnp.PyArray_DATA(out)
     mp, ep = <const double *>cnp.PyArray_DATA(m), <const double *>cnp.PyArray_DATA(e)
+    if scale is not None:
+        sc = _row_stat(scale, rshape, ax, nrows, "scale")
+        sp = <const double *>cnp.PyArray_DATA(sc)
+        if bias is not None:
+            bi = _row_stat(bias, rshape, ax, nrows, "bias")
+            bp = <const double *>cnp.PyArray_DATA(bi)
+        if wc is not None:
+            w = _c_aligned(np.asarray(wc, dtype=rows.dtype).reshape(n))
+            wp = cnp.PyArray_DATA(w)
     with nogil:
-        csm_rows_from_stats(op, dt, xp, op_, nrows, n, n, n, mp, ep, nt)
+        csm_rows_from_stats(op, dt, xp, op_, nrows, n, n, n, mp, ep, sp, bp, wp, nt)
     return from_class_rows(out, shape, ax, res)
+
+
+def _scaled_softmax_from_stats(x, stats, scale, bias=None, wc=None, axis=-1):
+    """``softmax_from_stats(x, stats) * scale - bias * wc`` in the same pass (scale and bias per
+    row, wc per entry of the chunk's rows or None for 1): the cross-entropy gradient's form."""
+    return _from_stats(CSM_SOFTMAX, x, stats, axis, scale, bias, wc)
 
 
 def softmax_from_stats(x, stats, axis=-1):

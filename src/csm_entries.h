@@ -42,9 +42,12 @@ static void CSM_FN(stats_rows_entry)(const void *x, ptrdiff_t nrows, ptrdiff_t n
 #define CSM_FROM_STATS_ENTRY(name, log)                                                        \
     static void CSM_FN(name##_from_stats_entry)(const void *x, void *out, ptrdiff_t nrows,     \
                                                 ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo,     \
-                                                const double *max, const double *excess)       \
+                                                const double *max, const double *excess,       \
+                                                const double *scale, const double *bias,       \
+                                                const void *wc)                                \
     {                                                                                          \
-        CSM_FN(from_stats_rows)((const T *)x, (T *)out, nrows, n, ldx, ldo, max, excess, log); \
+        CSM_FN(from_stats_rows)((const T *)x, (T *)out, nrows, n, ldx, ldo, max, excess, scale, \
+                                bias, (const T *)wc, log);                                     \
     }
 CSM_FROM_STATS_ENTRY(softmax, 0)
 CSM_FROM_STATS_ENTRY(log_softmax, 1)

@@ -22,7 +22,8 @@ typedef struct {
                                   double *max, double *excess);
     void (*from_stats[CSM_NUM_DTYPES][2])(const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n,
                                           ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
-                                          const double *excess);
+                                          const double *excess, const double *scale,
+                                          const double *bias, const void *wc);
     int (*cross_entropy[CSM_NUM_DTYPES])(const csm_ce_args *a);
     /* [dtype][0: softmax, 1: log_softmax] */
     void (*softmax_backward[CSM_NUM_DTYPES][2])(const void *g, const void *y, void *out,

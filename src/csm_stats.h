@@ -81,10 +81,12 @@ static int CSM_FN(stats_special)(double max, double excess)
 }
 
 /* softmax (log = 0) or log_softmax (log = 1) of a chunk's rows, given the statistics of the
- * whole rows (max must be at least every x of the row) */
+ * whole rows (max must be at least every x of the row). softmax only: times scale[r] and minus
+ * bias[r] * wc (wc NULL: 1) when scale is not NULL, for the cross-entropy gradient. */
 static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
                                     ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
-                                    const double *excess, const int log)
+                                    const double *excess, const double *scale,
+                                    const double *bias, const T *wc, const int log)
 {
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const T *xr = x + r * ldx;
@@ -95,13 +97,15 @@ static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff
             CSM_FN(shift_log)(xr, o, n, m, (T)log1p(excess[r]));   /* (x - max) - log(sum) */
         } else {
             CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(m));
-            VT inv = CSM_FN(vsplat)((T)(1.0 / ((1.0 + excess[r]) * CSM_FN(shift_unit)(m, s))));
+            double a = scale ? scale[r] : 1.0;
+            VT inv = CSM_FN(vsplat)((T)(a / ((1.0 + excess[r]) * CSM_FN(shift_unit)(m, s))));
             if (m < T_PIVOT_MIN && m > -T_PIVOT_MIN) {
                 s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
                 CSM_FN(exp_scale)(xr, o, n, s, inv);
             } else {
                 CSM_FN(exp_scale)(xr, o, n, s, inv);
             }
+            if (bias && bias[r] != 0) CSM_FN(axpb)(o, n, 1, (T)bias[r], wc);   /* in cache */
         }
     }
 }

@@ -41,12 +41,15 @@ void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t noute
 
 /* Rows split into chunks (csm_stats.h): per row r of a chunk, its max and excess = sum(exp(x -
  * max)) - 1 (double); then softmax or log_softmax (op) of a chunk's rows given the statistics of
- * the whole rows, combined from every chunk's (max must be at least every x of its row). */
+ * the whole rows, combined from every chunk's (max must be at least every x of its row). softmax
+ * only, when scale is not NULL: out = softmax * scale[r] - bias[r] * wc (bias, wc may be NULL;
+ * wc: n values of the dtype, else 1), the cross-entropy gradient's form. */
 void csm_row_stats(csm_dtype dt, const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                    double *max, double *excess, int nthreads);
 void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows,
                          ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
-                         const double *excess, int nthreads);
+                         const double *excess, const double *scale, const double *bias,
+                         const void *wc, int nthreads);
 
 /* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when
  * out of memory. Rows are split over nthreads. */

@@ -1,0 +1,191 @@
+"""csoftmax.dask on a real engine: Dask's threaded scheduler and a dask.distributed LocalCluster of
+two worker processes on loopback (started here, once for the module). Every result is compared
+with the one-machine csoftmax function on the computed array, special values exactly, for
+chunkings that split the reduced axis in 1, 2 and 7 chunks, unevenly and with 0-size chunks."""
+import doctest
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import assert_matches, fast_module, max_rel_diff
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+csoftmax = fast_module()
+import csoftmax.dask as csd  # noqa: E402
+
+N, C = 23, 61
+# chunks along the reduced axis: 1, 2 and 7 chunks, uneven ones with 0-size chunks
+SPLITS = {"1": (C,), "2": (30, 31), "7": (9, 9, 9, 9, 9, 9, 7), "0-size": (0, 20, 0, 41, 0)}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+                                  host="127.0.0.1", dashboard_address=None) as lc:
+        with distributed.Client(lc, set_as_default=False) as client:
+            yield client
+
+
+@pytest.fixture(params=["threads", "cluster"])
+def compute(request):
+    """dask.compute on the threaded scheduler or the LocalCluster"""
+    if request.param == "threads":
+        return lambda *xs: dask.compute(*xs, scheduler="threads")
+    client = request.getfixturevalue("cluster")
+    return lambda *xs: dask.compute(*xs, scheduler=client.get)
+
+
+def logits(dtype, seed=0):
+    """Rows of every kind: NaN, +inf, -inf entries, all -inf, a tiny tail, huge values."""
+    x = (np.random.default_rng(seed).standard_normal((N, C)) * 4).astype(dtype)
+    x[1, 40] = np.nan
+    x[2, :] = -np.inf
+    x[3, 7] = np.inf
+    x[4, :35] = -np.inf                       # the max lives in a late chunk only
+    x[5, :] = -60.0
+    x[5, 50] = 0.0                           # one max, a tiny rest: log_softmax ~ -1e-24
+    x[6, :] = np.float32(3e38) if dtype == np.float32 else 1e308
+    x[7, 3] = np.nan
+    x[7, 4] = np.inf
+    x[8, ::2] = -np.inf
+    x[9, 20] = 1000.0                        # past the floating-point pivot
+    return x
+
+
+def _check_family(compute, x, chunks, axis=-1):
+    xd = da.from_array(x, chunks=chunks)
+    names = ("softmax", "log_softmax", "logsumexp")
+    got = compute(*[getattr(csd, f)(xd, axis=axis) for f in names],
+                  csd.logsumexp(xd, axis=axis, keepdims=True))
+    for f, g in zip(names, got):
+        assert_matches(f, g, getattr(csoftmax, f)(x, axis=axis), x, axis)
+    assert_matches("logsumexp", got[3], csoftmax.logsumexp(x, axis=axis, keepdims=True), x, axis,
+                   keepdims=True)
+    return got
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("split", SPLITS)
+def test_softmax_family_rows_split(compute, dtype, split):
+    x = logits(dtype)
+    got = _check_family(compute, x, ((10, 13), SPLITS[split]))
+    # the documented accuracy: softmax within 1e-6 (float32) of the exact value, as one machine
+    exact = csoftmax.softmax(x.astype(np.float64))
+    finite = np.isfinite(exact) & (exact > np.finfo(dtype).tiny)
+    bound = 1e-6 if dtype == np.float32 else 2e-14
+    assert max_rel_diff(got[0][finite], exact[finite]) <= bound
+    # relative accuracy near 0, as one machine: log_softmax of the max of row 5, logsumexp
+    tiny = csoftmax.log_softmax(x)[5, 50]
+    assert tiny != 0 and max_rel_diff(got[1][5, 50], tiny) <= 4 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_other_axes_and_shapes(compute, dtype):
+    x = logits(dtype)
+    _check_family(compute, x, (7, 20), axis=0)              # the batch axis, 4 chunks
+    x3 = x[:20].reshape(4, 5, C)
+    _check_family(compute, x3, (3, (2, 3), (30, 31)), axis=1)
+    _check_family(compute, x3, (3, 5, (0, 61)), axis=-1)
+    empty = np.zeros((0, 5), dtype)
+    _check_family(compute, empty, ((0,), (2, 3)))
+
+
+def test_axis_none_and_ints(compute):
+    x = logits(np.float32)[:4, :10]
+    xd = da.from_array(x, chunks=(2, 5))
+    got = compute(csd.softmax(xd, axis=None), csd.logsumexp(xd, axis=None),
+                  csd.logsumexp(xd, axis=None, keepdims=True))
+    assert_matches("softmax", got[0], csoftmax.softmax(x, axis=None), x, None)
+    assert_matches("logsumexp", got[1][()], csoftmax.logsumexp(x, axis=None), x, None)
+    assert got[2].shape == (1, 1)
+    xi = np.arange(12).reshape(3, 4)
+    y = csd.softmax(da.from_array(xi, chunks=2))
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(compute(y)[0], csoftmax.softmax(xi), rtol=1e-15)
+
+
+def test_split_every_trees(compute):
+    x = logits(np.float64)
+    xd = da.from_array(x, chunks=(N, 3))                    # 21 chunks: a tree of depth 3
+    for k in (2, 3, 30):
+        got = compute(csd.softmax(xd, split_every=k), csd.log_softmax(xd, split_every=k))
+        assert_matches("softmax", got[0], csoftmax.softmax(x), x)
+        assert_matches("log_softmax", got[1], csoftmax.log_softmax(x), x)
+
+
+def test_lazy_and_never_rechunked():
+    x = da.random.default_rng(0).standard_normal((40, 100), chunks=(20, 25))
+    y = csd.softmax(x)
+    assert isinstance(y, da.Array) and y.chunks == x.chunks
+    assert csd.logsumexp(x).chunks == ((20, 20),)
+    # x is read twice: by the statistics and by the normalization, and by nothing else
+    graph = dict(y.__dask_graph__())
+    assert sum(1 for k in graph if k[0] == x.name) == 8
+    assert not any("rechunk" in str(k[0]) for k in graph)
+
+
+def test_core_functions_hand_dask_arrays_over():
+    x = logits(np.float32)
+    xd = da.from_array(x, chunks=(10, 30))
+    for f in ("softmax", "log_softmax", "logsumexp"):
+        r = getattr(csoftmax, f)(xd)
+        assert isinstance(r, da.Array)
+        assert_matches(f, r.compute(scheduler="threads"), getattr(csoftmax, f)(x), x)
+    r = csoftmax.logsumexp(xd, axis=0, keepdims=True)
+    assert isinstance(r, da.Array) and r.shape == (1, C)
+    with pytest.raises(TypeError, match="out="):
+        csoftmax.softmax(xd, out=np.empty_like(x))
+
+
+def test_core_does_not_import_dask():
+    code = ("import sys, numpy as np, csoftmax\n"
+            "csoftmax.softmax([1.0, 2.0]); csoftmax.logsumexp(np.zeros((2, 3)).T)\n"
+            "csoftmax.cross_entropy([[1.0, 2.0]], [0])\n"
+            "assert not any(m.startswith('dask') for m in sys.modules), 'dask imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_task_threads(compute):
+    assert csd.get_task_threads() == 1
+    with pytest.raises(ValueError):
+        csd.set_task_threads(0)
+    if not csoftmax.openmp_available():
+        pytest.skip("built without OpenMP")
+    try:
+        csd.set_task_threads(2)
+        probe = da.from_array(np.zeros((2, 1)), chunks=1).map_blocks(
+            csd._task(lambda b: np.full(b.shape, csoftmax.get_num_threads())), dtype=int)
+    finally:
+        csd.set_task_threads(1)
+    assert (compute(probe)[0] == 2).all()
+
+
+def test_statistics_functions():
+    """The public pieces an engine other than Dask would use, on NumPy arrays."""
+    x = logits(np.float64)
+    parts = np.array_split(x, 5, axis=1)
+    st = [csoftmax.softmax_stats(p) for p in parts]
+    stats = csoftmax.combine_softmax_stats(np.stack([s.max for s in st]),
+                                           np.stack([s.excess for s in st]))
+    y = np.concatenate([csoftmax.softmax_from_stats(p, stats) for p in parts], axis=1)
+    assert_matches("softmax", y, csoftmax.softmax(x), x)
+    ly = np.concatenate([csoftmax.log_softmax_from_stats(p, stats) for p in parts], axis=1)
+    assert_matches("log_softmax", ly, csoftmax.log_softmax(x), x)
+    assert_matches("logsumexp", csoftmax.logsumexp_from_stats(stats), csoftmax.logsumexp(x), x)
+    kept = csoftmax.softmax_stats(x, keepdims=True)
+    assert kept.max.shape == (N, 1)
+    assert_matches("softmax", csoftmax.softmax_from_stats(x, kept), csoftmax.softmax(x), x)
+    with pytest.raises(ValueError, match="stats.max"):
+        csoftmax.softmax_from_stats(x, csoftmax.SoftmaxStats(np.zeros(3), np.zeros(3)))
+
+
+@pytest.mark.parametrize("module", ["csoftmax._stats", "csoftmax.dask"])
+def test_docstring_examples(module):
+    import importlib
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
