@@ -19,6 +19,7 @@ from ._core import (binary_cross_entropy, cross_entropy, log_sigmoid, log_softma
                     nll_loss, sigmoid, softmax_backward)
 from ._core import log_softmax_from_stats, softmax_from_stats, softmax_stats
 from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats
+from ._chunk_losses import cross_entropy_from_stats
 from ._threads import get_num_threads, num_threads, set_num_threads
 from ._output_cache import OutputCacheInfo, output_cache_info, set_output_cache
 from . import _core
@@ -33,7 +34,7 @@ __all__ = [
     "set_output_cache", "output_cache_info", "OutputCacheInfo",
     "get_isa", "available_isas", "openmp_available", "reference",
     "softmax_stats", "combine_softmax_stats", "softmax_from_stats", "log_softmax_from_stats",
-    "logsumexp_from_stats", "SoftmaxStats",
+    "logsumexp_from_stats", "SoftmaxStats", "cross_entropy_from_stats",
 ]
 
 if not _core._init_isa_from_env():

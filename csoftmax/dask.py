@@ -34,7 +34,7 @@ import csoftmax
 from ._stats import combine_softmax_stats, logsumexp_from_stats
 from ._validation import _dtypes_for, normalize_axis
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "row_stats", "set_task_threads",
+__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "row_stats", "set_task_threads",
            "get_task_threads"]
 
 _task_threads = 1
@@ -227,3 +227,142 @@ def logsumexp(x, axis=-1, *, keepdims=False, split_every=None):
                             token="csoftmax-logsumexp")
     agg = functools.partial(_lse_aggregate, dtype=res)
     return _reduce_stats(x, ax, agg, keepdims, res, split_every)
+
+
+# --------------------------------------------------------------------------- cross-entropy
+
+def _ce_block(x, t, gscale, **kw):
+    """The axis in one chunk: the csoftmax kernel, per-row losses (float64) and the gradient of
+    their sum times gscale"""
+    r = csoftmax.cross_entropy(x, t, reduction="none", **kw)
+    loss, g = r if kw["return_grad"] else (r, None)
+    gscale = float(gscale)
+    if g is not None and gscale != 1:
+        np.multiply(g, gscale, out=g)
+    return loss.astype(np.float64)[..., None], g
+
+
+def _ce_chunk(x, t, stats, offset, gscale, **kw):
+    """The axis split: one chunk of the classes (last) of rows in any shape"""
+    rows = x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+    r = csoftmax.cross_entropy_from_stats(rows, t.reshape(-1), (stats["max"], stats["excess"]),
+                                          class_offset=int(offset[0]), grad_scale=float(gscale),
+                                          **kw)
+    loss, g = r if kw["return_grad"] else (r, None)
+    return loss.reshape(x.shape[:-1] + (1,)), (None if g is None else g.reshape(x.shape))
+
+
+def _row_weight(t, weight, ignore_index):
+    """The mean's denominator per row: weight[t] (or 1), 0 for ignored rows"""
+    keep = t != ignore_index
+    if weight is None:
+        return keep.astype(np.float64)
+    # out-of-range targets are clipped here: the loss's tasks raise their IndexError
+    return np.where(keep, weight[np.clip(np.where(keep, t, 0), 0, len(weight) - 1)], 0
+                    ).astype(np.float64)
+
+
+def _mean_scale(denom):
+    return np.float64(1 / denom if denom != 0 else np.nan)
+
+
+def _finish(total, denom, dtype):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / denom if denom != 0 else np.nan).astype(dtype)
+
+
+def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, return_grad=False, split_every=None):
+    """:func:`csoftmax.cross_entropy` of Dask logits, lazily: the loss (0-d for "mean" and "sum")
+    and, with ``return_grad``, the gradient with the logits' chunks.
+
+    `target` may be a Dask or NumPy array. Index targets with the class axis split across chunks
+    use :func:`csoftmax.cross_entropy_from_stats` on each chunk after the rows' statistics are
+    combined; probability targets need the class axis in one chunk (NotImplementedError else).
+    Out-of-range targets raise IndexError when the graph is computed.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> x = da.from_array(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), chunks=(1, 2))
+    >>> loss, grad = cross_entropy(x, np.array([0, 1]), return_grad=True)
+    >>> round(float(loss.compute()), 6), grad.chunks
+    (0.669079, ((1, 1), (2, 1)))
+    """
+    from ._validation import (check_class_weight, check_classes, check_reduction,
+                              check_smoothing, class_axis)
+    x = _as_dask(logits)
+    ax = class_axis(axis, x.ndim, "logits")
+    C = check_classes(x.shape[ax], "logits")
+    reduction = check_reduction(reduction)
+    eps = check_smoothing(label_smoothing)
+    res = _result_dtype(x)
+    w = check_class_weight(weight, C, np.dtype(np.float64) if res == np.float64 else
+                           np.dtype(np.float32))
+    xl = da.moveaxis(x, ax, -1) if ax != x.ndim - 1 else x
+    batch = xl.shape[:-1]
+    t = target if isinstance(target, da.Array) else np.asarray(target)
+    prob = t.dtype.kind == "f"
+    if t.dtype.kind not in "iuf":
+        from ._validation import target_kind
+        target_kind(np.empty(0, t.dtype))   # the TypeError
+    if prob:
+        t = da.moveaxis(da.asarray(t), ax, -1) if ax != x.ndim - 1 else da.asarray(t)
+        if t.shape != xl.shape:
+            raise ValueError(f"csoftmax: probability target must have the shape of logits "
+                             f"{x.shape}, got {tuple(t.shape)}")
+        t = t.rechunk(xl.chunks)
+    else:
+        if tuple(t.shape) != batch:
+            raise ValueError(f"csoftmax: integer target must have the shape of logits without "
+                             f"the class axis, {batch}, got {tuple(t.shape)}")
+        t = da.asarray(t).rechunk(xl.chunks[:-1])
+    nd = xl.ndim
+    ind = tuple(range(nd))
+    if prob:
+        denom = da.from_array(np.float64(int(np.prod(batch))))
+    else:
+        denom = t.map_blocks(_row_weight, weight=w, ignore_index=ignore_index,
+                             dtype=np.float64).sum()
+    gscale = (da.blockwise(_mean_scale, (), denom, (), dtype=np.float64)
+              if reduction == "mean" else da.from_array(np.float64(1.0)))
+    kw = dict(weight=w, ignore_index=ignore_index, label_smoothing=eps, return_grad=return_grad)
+    meta = np.empty((0,) * nd, dtype=res)
+    if xl.numblocks[-1] == 1:
+        pairs = da.blockwise(_task(_ce_block), ind, xl, ind, t, ind if prob else ind[:-1],
+                             gscale, (), dtype=res, meta=meta, token="csoftmax-ce", **kw)
+    else:
+        if prob:
+            raise NotImplementedError("csoftmax.dask.cross_entropy: probability targets need "
+                                      "the class axis in one chunk")
+        stats = _reduce_stats(xl, nd - 1, _stats_pack, False, _STATS, split_every)
+        starts = np.cumsum((0,) + xl.chunks[-1][:-1])
+        offsets = da.from_array(starts, chunks=1)
+        # the offsets align with the class chunks by block, not by length
+        pairs = da.blockwise(_task(_ce_chunk), ind, xl, ind, t, ind[:-1], stats, ind[:-1],
+                             offsets, ind[-1:], gscale, (), dtype=res, meta=meta,
+                             token="csoftmax-ce", align_arrays=False, num_classes=C, **kw)
+    # each task's losses (its share of its rows'), a column per class chunk, summed
+    parts = pairs.map_blocks(_first, chunks=xl.chunks[:-1] + ((1,) * xl.numblocks[-1],),
+                             dtype=np.float64, meta=np.empty((0,) * nd))
+    losses = parts.sum(axis=-1, split_every=split_every)
+    if reduction == "none":
+        loss = losses.astype(res)
+    elif reduction == "sum":
+        loss = losses.sum(split_every=split_every).astype(res)
+    else:
+        loss = da.blockwise(functools.partial(_finish, dtype=res), (),
+                            losses.sum(split_every=split_every), (), denom, (), dtype=res,
+                            meta=np.empty((), res))
+    if not return_grad:
+        return loss
+    grad = pairs.map_blocks(_second, dtype=res, meta=meta)
+    return loss, (da.moveaxis(grad, -1, ax) if ax != x.ndim - 1 else grad)
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _second(pair):
+    return pair[1]

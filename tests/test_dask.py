@@ -189,3 +189,77 @@ def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module),
                              optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --------------------------------------------------------------------------- cross-entropy
+
+def _assert_close(got, want, dtype, rtol=None):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert (np.isnan(got) == np.isnan(want)).all()
+    eps = float(np.finfo(dtype).eps)
+    finite = want[np.isfinite(want)]
+    atol = 16 * eps * (float(np.abs(finite).max()) if finite.size else 1.0)
+    np.testing.assert_allclose(got, want, rtol=rtol or 64 * eps, atol=atol, equal_nan=True)
+
+
+CE_CASES = {
+    "plain": {},
+    "weight+ignore": dict(weight=np.linspace(0.5, 2.0, C), ignore_index=3),
+    "smoothing sum": dict(label_smoothing=0.2, reduction="sum"),
+    "all none": dict(weight=np.linspace(2.0, 0.0, C), label_smoothing=0.1, reduction="none"),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("split", ["1", "2", "7", "0-size"])
+@pytest.mark.parametrize("case", CE_CASES)
+def test_cross_entropy(compute, dtype, split, case):
+    x = logits(dtype)
+    t = np.random.default_rng(1).integers(0, C, N)
+    t[[4, 5]] = [60, 50]                       # the max of rows with a late or tiny-tail max
+    kw = CE_CASES[case]
+    t[[10, 11]] = [kw.get("ignore_index", -100), 3]
+    xd = da.from_array(x, chunks=((10, 13), SPLITS[split]))
+    td = da.from_array(t, chunks=7) if split == "2" else t   # a Dask target, other chunks
+    loss, grad = compute(*csd.cross_entropy(xd, td, return_grad=True, **kw))
+    want_loss, want_grad = csoftmax.cross_entropy(x, t, return_grad=True, **kw)
+    _assert_close(loss, want_loss, dtype, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    _assert_close(grad, want_grad, dtype)
+    only = compute(csd.cross_entropy(xd, td, **kw))[0]
+    _assert_close(only, want_loss, dtype, rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+def test_cross_entropy_specials_and_errors(compute):
+    x = logits(np.float64)[:12]
+    t = np.arange(12) % C
+    t[7] = -100                                 # an ignored row with NaN logits: 0 and 0
+    xd = da.from_array(x, chunks=(6, 20))
+    rows = compute(csd.cross_entropy(xd, t, reduction="none"))[0]
+    want = csoftmax.cross_entropy(x, t, reduction="none")
+    np.testing.assert_array_equal(np.isnan(rows), np.isnan(want))
+    assert rows[7] == 0 and np.isnan(rows[[1, 2, 3]]).all()
+    # a class axis that is not last, and a tiny loss that keeps its relative accuracy
+    x3 = np.array([[0.0, -37.0], [1.0, 1.0]]).T.copy()       # classes along axis 0
+    l3 = compute(csd.cross_entropy(da.from_array(x3, chunks=1), [0, 1], axis=0,
+                                   reduction="none"))[0]
+    _assert_close(l3, csoftmax.cross_entropy(x3, [0, 1], axis=0, reduction="none"), np.float64)
+    assert l3[0] > 0
+    # probability targets: the class axis in one chunk
+    q = csoftmax.softmax(logits(np.float64, seed=2)[:12])
+    q[~np.isfinite(q)] = 0.5
+    pl, pg = compute(*csd.cross_entropy(da.from_array(x, chunks=(5, C)), q, return_grad=True,
+                                        label_smoothing=0.1))
+    wl, wg = csoftmax.cross_entropy(x, q, return_grad=True, label_smoothing=0.1)
+    _assert_close(pl, wl, np.float64)
+    _assert_close(pg, wg, np.float64)
+    with pytest.raises(NotImplementedError):
+        csd.cross_entropy(xd, q)
+    bad = t.copy()
+    bad[0] = C
+    with pytest.raises(IndexError):
+        compute(csd.cross_entropy(xd, bad))
+    with pytest.raises(ValueError):
+        csd.cross_entropy(xd, t[:5])
+    r = csoftmax.cross_entropy(xd, t, return_grad=True)     # the core function hands it over
+    assert isinstance(r[0], da.Array) and isinstance(r[1], da.Array)
