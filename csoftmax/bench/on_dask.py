@@ -7,7 +7,7 @@ Each timed run builds the graph, persists its results on the workers and waits f
 results are then dropped. Rows: softmax, and the cross-entropy loss with its gradient (mean, int64
 labels); csoftmax.dask against ``da.exp(x - x.max(...)) / sum`` and the same cross-entropy
 formula in dask.array. The per-element cost is wall time / elements (2 workers) and, beside it,
-one-machine csoftmax on one thread (a row block of the same logits, NumPy in and out).
+one-machine csoftmax on one thread (a block of rows drawn alike, NumPy in and out).
 """
 from __future__ import annotations
 
