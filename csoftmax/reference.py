@@ -234,3 +234,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
 # The training functions' reference lives in its own module; same namespace for users.
 from ._reference_losses import (binary_cross_entropy, cross_entropy, log_sigmoid,  # noqa: E402
                                 log_softmax_backward, nll_loss, sigmoid, softmax_backward)
+# Rows split into chunks (csoftmax.dask, or any engine): the statistics and the normalization.
+from ._reference_stats import (log_softmax_from_stats, softmax_from_stats,  # noqa: E402, F401
+                               softmax_stats)
+from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats  # noqa: E402, F401

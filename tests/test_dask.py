@@ -164,26 +164,7 @@ def test_task_threads(compute):
     assert (compute(probe)[0] == 2).all()
 
 
-def test_statistics_functions():
-    """The public pieces an engine other than Dask would use, on NumPy arrays."""
-    x = logits(np.float64)
-    parts = np.array_split(x, 5, axis=1)
-    st = [csoftmax.softmax_stats(p) for p in parts]
-    stats = csoftmax.combine_softmax_stats(np.stack([s.max for s in st]),
-                                           np.stack([s.excess for s in st]))
-    y = np.concatenate([csoftmax.softmax_from_stats(p, stats) for p in parts], axis=1)
-    assert_matches("softmax", y, csoftmax.softmax(x), x)
-    ly = np.concatenate([csoftmax.log_softmax_from_stats(p, stats) for p in parts], axis=1)
-    assert_matches("log_softmax", ly, csoftmax.log_softmax(x), x)
-    assert_matches("logsumexp", csoftmax.logsumexp_from_stats(stats), csoftmax.logsumexp(x), x)
-    kept = csoftmax.softmax_stats(x, keepdims=True)
-    assert kept.max.shape == (N, 1)
-    assert_matches("softmax", csoftmax.softmax_from_stats(x, kept), csoftmax.softmax(x), x)
-    with pytest.raises(ValueError, match="stats.max"):
-        csoftmax.softmax_from_stats(x, csoftmax.SoftmaxStats(np.zeros(3), np.zeros(3)))
-
-
-@pytest.mark.parametrize("module", ["csoftmax._stats", "csoftmax.dask"])
+@pytest.mark.parametrize("module", ["csoftmax.dask"])
 def test_docstring_examples(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module),
