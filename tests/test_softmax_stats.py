@@ -1,6 +1,7 @@
 """The statistics of rows split into chunks, on NumPy arrays (no engine): softmax_stats,
 combine_softmax_stats, softmax_from_stats, log_softmax_from_stats, logsumexp_from_stats and
-cross_entropy_from_stats, fast against reference and against the one-machine functions."""
+cross_entropy_from_stats, fast against reference and against the one-machine functions, on
+every instruction set."""
 import doctest
 import importlib
 
@@ -38,7 +39,7 @@ def split(impl, x, bounds, axis=1):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bounds", [[], [25], [0, 3, 3, 20, 49, 50]])
-def test_split_rows_equal_one_machine(dtype, bounds):
+def test_split_rows_equal_one_machine(isa, dtype, bounds):
     x = rows(dtype)
     for impl in (csoftmax, ref):
         parts, stats = split(impl, x, bounds)
@@ -53,7 +54,7 @@ def test_split_rows_equal_one_machine(dtype, bounds):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_stats_fast_against_reference(dtype):
+def test_stats_fast_against_reference(isa, dtype):
     x = rows(dtype)
     for axis, keepdims in [(-1, False), (0, True), (1, True)]:
         got = csoftmax.softmax_stats(x, axis=axis, keepdims=keepdims)
@@ -89,7 +90,7 @@ def test_combine():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kw", [{}, dict(label_smoothing=0.2), dict(ignore_index=5),
                                 dict(weight=np.linspace(2.0, 0.0, 50), label_smoothing=0.1)])
-def test_cross_entropy_from_stats(dtype, kw):
+def test_cross_entropy_from_stats(isa, dtype, kw):
     x = rows(dtype)
     t = np.random.default_rng(2).integers(0, 50, len(x))
     t[[5, 9]] = [45, kw.get("ignore_index", -100)]
