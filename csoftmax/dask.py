@@ -32,7 +32,8 @@ import numpy as np
 import csoftmax
 
 from ._stats import combine_softmax_stats, logsumexp_from_stats
-from ._validation import _dtypes_for, normalize_axis
+from ._validation import (_dtypes_for, check_class_weight, check_classes, check_reduction,
+                          check_smoothing, class_axis, normalize_axis, target_kind, work_dtype)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "row_stats", "set_task_threads",
            "get_task_threads"]
@@ -289,22 +290,18 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     >>> round(float(loss.compute()), 6), grad.chunks
     (0.669079, ((1, 1), (2, 1)))
     """
-    from ._validation import (check_class_weight, check_classes, check_reduction,
-                              check_smoothing, class_axis)
     x = _as_dask(logits)
     ax = class_axis(axis, x.ndim, "logits")
     C = check_classes(x.shape[ax], "logits")
     reduction = check_reduction(reduction)
     eps = check_smoothing(label_smoothing)
     res = _result_dtype(x)
-    w = check_class_weight(weight, C, np.dtype(np.float64) if res == np.float64 else
-                           np.dtype(np.float32))
+    w = check_class_weight(weight, C, work_dtype(res))
     xl = da.moveaxis(x, ax, -1) if ax != x.ndim - 1 else x
     batch = xl.shape[:-1]
     t = target if isinstance(target, da.Array) else np.asarray(target)
     prob = t.dtype.kind == "f"
     if t.dtype.kind not in "iuf":
-        from ._validation import target_kind
         target_kind(np.empty(0, t.dtype))   # the TypeError
     if prob:
         t = da.moveaxis(da.asarray(t), ax, -1) if ax != x.ndim - 1 else da.asarray(t)
