@@ -329,6 +329,9 @@ cdef object _dask_call(str name, object out, tuple args, dict kwargs):
     return getattr(csoftmax_dask, name)(*args, **kwargs)
 
 
+include "_stats.pxi"
+
+
 cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef cnp.ndarray a, r, dst = None
     cdef cnp.npy_intp *dims
@@ -499,4 +502,3 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
 
 
 include "_training.pxi"
-include "_stats.pxi"

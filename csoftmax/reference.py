@@ -72,6 +72,13 @@ def _aliases_exactly(a, b):
     )
 
 
+# Rows split into chunks (csoftmax.dask, or any engine): the statistics and the normalization,
+# from their own modules (csoftmax/_reference_stats.py, _stats.py).
+from ._reference_stats import (log_softmax_from_stats, softmax_from_stats,  # noqa: E402, F401
+                               softmax_stats)
+from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats  # noqa: E402, F401
+
+
 def _destination(arr, out):
     """Where to compute a shape-preserving result: `out` itself or a fresh array.
 
@@ -234,7 +241,3 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
 # The training functions' reference lives in its own module; same namespace for users.
 from ._reference_losses import (binary_cross_entropy, cross_entropy, log_sigmoid,  # noqa: E402
                                 log_softmax_backward, nll_loss, sigmoid, softmax_backward)
-# Rows split into chunks (csoftmax.dask, or any engine): the statistics and the normalization.
-from ._reference_stats import (log_softmax_from_stats, softmax_from_stats,  # noqa: E402, F401
-                               softmax_stats)
-from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats  # noqa: E402, F401

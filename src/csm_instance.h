@@ -8,7 +8,7 @@
 #include "csm_cols.h"
 #include "csm_rows_small.h"
 #include "csm_rows.h"
-#include "csm_stats.h"
 #include "csm_losses.h"
+#include "csm_stats.h"
 #include "csm_elementwise.h"
 #include "csm_entries.h"

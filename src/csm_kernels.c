@@ -44,13 +44,13 @@
 const csm_kernel_table CSM_TABLE(CSM_ISA) = {
     .rows = {CSM_OPS(rows, f32), CSM_OPS(rows, f64)},
     .cols = {CSM_OPS(cols, f32), CSM_OPS(cols, f64)},
-    .stats = CSM_BY_DTYPE(stats_rows_entry),
-    .from_stats = {CSM_PAIR(softmax_from_stats_entry, log_softmax_from_stats_entry, f32),
-                   CSM_PAIR(softmax_from_stats_entry, log_softmax_from_stats_entry, f64)},
     .cross_entropy = CSM_BY_DTYPE(cross_entropy_entry),
     .softmax_backward = {CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry, f32),
                          CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry, f64)},
     .sigmoid = {CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f32),
                 CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f64)},
+    .stats = CSM_BY_DTYPE(stats_rows_entry),
+    .from_stats = {CSM_PAIR(softmax_from_stats_entry, log_softmax_from_stats_entry, f32),
+                   CSM_PAIR(softmax_from_stats_entry, log_softmax_from_stats_entry, f64)},
     .binary_cross_entropy = CSM_BY_DTYPE(binary_cross_entropy_entry),
 };

@@ -39,6 +39,15 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads);
 
+/* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when
+ * out of memory. Rows are split over nthreads. */
+int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads);
+/* Index targets: -1 when every target is in [0, ncls) or ignore_index, else the position of the
+ * first that is not. *denom = sum of weight[t] (or the count) over the rows not ignored. */
+ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t n, ptrdiff_t ncls,
+                               long long ignore_index, const void *weight, double *denom);
+/* Sum in index order (deterministic whatever the thread split that produced v). */
+double csm_sum(const double *v, ptrdiff_t n);
 /* Rows split into chunks (csm_stats.h): per row r of a chunk, its max and excess = sum(exp(x -
  * max)) - 1 (double); then softmax or log_softmax (op) of a chunk's rows given the statistics of
  * the whole rows, combined from every chunk's (max must be at least every x of its row). softmax
@@ -51,15 +60,6 @@ void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrd
                          const double *excess, const double *scale, const double *bias,
                          const void *wc, int nthreads);
 
-/* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when
- * out of memory. Rows are split over nthreads. */
-int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads);
-/* Index targets: -1 when every target is in [0, ncls) or ignore_index, else the position of the
- * first that is not. *denom = sum of weight[t] (or the count) over the rows not ignored. */
-ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t n, ptrdiff_t ncls,
-                               long long ignore_index, const void *weight, double *denom);
-/* Sum in index order (deterministic whatever the thread split that produced v). */
-double csm_sum(const double *v, ptrdiff_t n);
 /* log = 0: y * (g - sum(g y)); log = 1: g - exp(y) sum(g); contiguous rows of n. */
 void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, void *out,
                           ptrdiff_t nrows, ptrdiff_t n, int nthreads);
