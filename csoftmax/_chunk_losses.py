@@ -16,8 +16,8 @@ parts are NumPy.
 import numpy as np
 
 from ._core import _scaled_softmax_from_stats
-from ._validation import (as_input, check_class_weight, check_smoothing, raise_bad_target,
-                          work_dtype)
+from ._validation import (as_input, check_class_weight, check_smoothing, deliver,
+                          raise_bad_target, work_dtype)
 
 __all__ = ["cross_entropy_from_stats"]
 
@@ -122,4 +122,4 @@ def cross_entropy_from_stats(logits, target, stats, *, class_offset=0, num_class
         g_t = grad_scale * (-a[here] * q_t + sm * (W * p_t - wt[here]))
         g[here, local[here]] = np.where(special[here], np.nan, g_t)
         g[ignored] = 0
-    return loss, g
+    return loss, deliver(g, res)   # float16 logits: computed in float32, returned as float16

@@ -108,6 +108,22 @@ def test_axis_none_and_ints(compute):
     np.testing.assert_allclose(compute(y)[0], csoftmax.softmax(xi), rtol=1e-15)
 
 
+def test_half_and_int_inputs(compute):
+    """float16 is computed in float32 and returned as float16, as one machine does"""
+    x = logits(np.float32)[:6, :20].astype(np.float16)
+    x[~np.isfinite(x)] = 1.0
+    xd = da.from_array(x, chunks=(3, 7))
+    t = np.arange(6)
+    got = compute(csd.softmax(xd), csd.log_softmax(xd), csd.logsumexp(xd),
+                  *csd.cross_entropy(xd, t, return_grad=True))
+    want = (csoftmax.softmax(x), csoftmax.log_softmax(x), csoftmax.logsumexp(x),
+            *csoftmax.cross_entropy(x, t, return_grad=True))
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == np.float16
+        np.testing.assert_allclose(np.asarray(g, float), np.asarray(w, float), rtol=2e-3,
+                                   atol=1e-4)
+
+
 def test_split_every_trees(compute):
     x = logits(np.float64)
     xd = da.from_array(x, chunks=(N, 3))                    # 21 chunks: a tree of depth 3
