@@ -16,7 +16,7 @@ parts are NumPy.
 import numpy as np
 
 from ._core import _scaled_softmax_from_stats
-from ._validation import (as_input, check_class_weight, check_smoothing, deliver,
+from ._validation import (as_input, as_real, check_class_weight, check_smoothing, deliver,
                           raise_bad_target, work_dtype)
 
 __all__ = ["cross_entropy_from_stats"]
@@ -32,18 +32,40 @@ def _weighted_shift_sum(x, m, wc):
     return d.sum(axis=1)
 
 
+def _prob_chunk(x, q, m, e, L, special, class_offset, C, wc, eps, grad_scale, prob_total,
+                return_grad):
+    """Probability targets: coef = ((1-eps) q + eps/C) wc (in the compute dtype, as csm_losses.h),
+    loss = sum(coef) L - sum_c coef_c (x_c - max), grad = gscale (sum(coef) p - coef)"""
+    n = x.shape[1]
+    coef = (x.dtype.type(1 - eps) * q + x.dtype.type(eps / C)) * (1 if wc is None else wc)
+    total = (coef.sum(axis=1, dtype=np.float64) if prob_total is None
+             else np.asarray(prob_total, dtype=np.float64).reshape(len(x)))
+    with np.errstate(**_QUIET):
+        loss = -_weighted_shift_sum(x, m, coef)
+        if class_offset == 0 and n > 0:   # the chunk holding class 0 adds it, once
+            loss += total * L
+        loss[special] = np.nan
+        if not return_grad:
+            return loss, None
+        g = _scaled_softmax_from_stats(x, (m, e), grad_scale * total)
+        g -= (grad_scale * coef).astype(g.dtype)
+        g[special] = np.nan
+    return loss, g
+
+
 def cross_entropy_from_stats(logits, target, stats, *, class_offset=0, num_classes=None,
                              weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0,
-                             return_grad=False):
-    """One chunk of the classes' share of a softmax cross-entropy with index targets, given the
-    whole rows' statistics.
+                             return_grad=False, prob_total=None):
+    """One chunk of the classes' share of a softmax cross-entropy, given the whole rows'
+    statistics.
 
     Parameters
     ----------
     logits : array_like, shape (N, n)
         Classes ``class_offset`` to ``class_offset + n`` of N rows.
-    target : array_like of int, shape (N,)
-        Class indices in ``[0, num_classes)``, or `ignore_index`.
+    target : array_like of int, shape (N,), or of float, shape (N, n)
+        Class indices in ``[0, num_classes)``, or `ignore_index`; or the chunk's columns of
+        class probabilities.
     stats : SoftmaxStats
         The whole rows' statistics (:func:`combine_softmax_stats` of every chunk's), shape (N,).
     class_offset : int
@@ -57,6 +79,9 @@ def cross_entropy_from_stats(logits, target, stats, *, class_offset=0, num_class
     grad_scale : float
         The gradient's factor: 1 for a sum, 1 / (the mean's denominator) for a mean.
     return_grad : bool
+    prob_total : array_like, shape (N,), optional
+        Probability targets only: each whole row's ``sum(((1 - eps) q + eps / C) * weight)``
+        (default: this chunk's, as if it were the whole row).
 
     Returns
     -------
@@ -83,9 +108,18 @@ def cross_entropy_from_stats(logits, target, stats, *, class_offset=0, num_class
     C = class_offset + n if num_classes is None else int(num_classes)
     eps = check_smoothing(label_smoothing)
     w = check_class_weight(weight, C, work_dtype(res))
-    t = np.asarray(target).reshape(nrows).astype(np.int64)
     m = np.asarray(stats[0], dtype=np.float64).reshape(nrows)
     e = np.asarray(stats[1], dtype=np.float64).reshape(nrows)
+    tgt = np.asarray(target)
+    if tgt.dtype.kind == "f":
+        with np.errstate(**_QUIET):
+            L = np.log1p(e)
+        special = ~np.isfinite(m) | np.isnan(e)
+        wcp = None if w is None else w[class_offset:class_offset + n]
+        loss, g = _prob_chunk(x, as_real(tgt, x.dtype).reshape(nrows, n), m, e, L, special,
+                              class_offset, C, wcp, eps, grad_scale, prob_total, return_grad)
+        return (loss, deliver(g, res)) if return_grad else loss
+    t = tgt.reshape(nrows).astype(np.int64)
     ignored = t == ignore_index
     bad = ~ignored & ((t < 0) | (t >= C))
     if bad.any():

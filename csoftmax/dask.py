@@ -33,7 +33,8 @@ import csoftmax
 
 from ._stats import combine_softmax_stats, logsumexp_from_stats
 from ._validation import (_dtypes_for, check_class_weight, check_classes, check_reduction,
-                          check_smoothing, class_axis, normalize_axis, target_kind, work_dtype)
+                          check_probability_target, check_smoothing, class_axis, normalize_axis,
+                          target_kind, work_dtype)
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "row_stats", "set_task_threads",
            "get_task_threads"]
@@ -243,12 +244,14 @@ def _ce_block(x, t, gscale, **kw):
     return loss.astype(np.float64)[..., None], g
 
 
-def _ce_chunk(x, t, stats, offset, gscale, **kw):
+def _ce_chunk(x, t, stats, offset, gscale, prob_total=None, **kw):
     """The axis split: one chunk of the classes (last) of rows in any shape"""
-    rows = x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
-    r = csoftmax.cross_entropy_from_stats(rows, t.reshape(-1), (stats["max"], stats["excess"]),
+    nrows = int(np.prod(x.shape[:-1]))
+    rows = x.reshape(nrows, x.shape[-1])
+    t = t.reshape(rows.shape) if t.dtype.kind == "f" else t.reshape(-1)
+    r = csoftmax.cross_entropy_from_stats(rows, t, (stats["max"], stats["excess"]),
                                           class_offset=int(offset[0]), grad_scale=float(gscale),
-                                          **kw)
+                                          prob_total=prob_total, **kw)
     loss, g = r if kw["return_grad"] else (r, None)
     return loss.reshape(x.shape[:-1] + (1,)), (None if g is None else g.reshape(x.shape))
 
@@ -277,10 +280,10 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     """:func:`csoftmax.cross_entropy` of Dask logits, lazily: the loss (0-d for "mean" and "sum")
     and, with ``return_grad``, the gradient with the logits' chunks.
 
-    `target` may be a Dask or NumPy array. Index targets with the class axis split across chunks
-    use :func:`csoftmax.cross_entropy_from_stats` on each chunk after the rows' statistics are
-    combined; probability targets need the class axis in one chunk (NotImplementedError else).
-    Out-of-range targets raise IndexError when the graph is computed.
+    `target` may be a Dask or NumPy array. With the class axis split across chunks, each chunk
+    runs :func:`csoftmax.cross_entropy_from_stats` after the rows' statistics are combined
+    (probability targets: with each row's sum of target coefficients, a reduction of the
+    targets). Out-of-range targets raise IndexError when the graph is computed.
 
     Examples
     --------
@@ -304,10 +307,8 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     if t.dtype.kind not in "iuf":
         target_kind(np.empty(0, t.dtype))   # the TypeError
     if prob:
+        check_probability_target(t, x.shape, ignore_index)
         t = da.moveaxis(da.asarray(t), ax, -1) if ax != x.ndim - 1 else da.asarray(t)
-        if t.shape != xl.shape:
-            raise ValueError(f"csoftmax: probability target must have the shape of logits "
-                             f"{x.shape}, got {tuple(t.shape)}")
         t = t.rechunk(xl.chunks)
     else:
         if tuple(t.shape) != batch:
@@ -329,16 +330,18 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
         pairs = da.blockwise(_task(_ce_block), ind, xl, ind, t, ind if prob else ind[:-1],
                              gscale, (), dtype=res, meta=meta, token="csoftmax-ce", **kw)
     else:
-        if prob:
-            raise NotImplementedError("csoftmax.dask.cross_entropy: probability targets need "
-                                      "the class axis in one chunk")
         stats = _reduce_stats(xl, nd - 1, _stats_pack, False, _STATS, split_every)
         starts = np.cumsum((0,) + xl.chunks[-1][:-1])
         offsets = da.from_array(starts, chunks=1)
+        extra = ()
+        if prob:   # each row's sum of target coefficients, for every chunk's gradient
+            coef = (1 - eps) * t.astype(np.float64) + eps / C
+            extra = ((coef if w is None else coef * w).sum(axis=-1), ind[:-1])
         # the offsets align with the class chunks by block, not by length
-        pairs = da.blockwise(_task(_ce_chunk), ind, xl, ind, t, ind[:-1], stats, ind[:-1],
-                             offsets, ind[-1:], gscale, (), dtype=res, meta=meta,
-                             token="csoftmax-ce", align_arrays=False, num_classes=C, **kw)
+        pairs = da.blockwise(_task(_ce_chunk), ind, xl, ind, t, ind if prob else ind[:-1], stats,
+                             ind[:-1], offsets, ind[-1:], gscale, (), *extra, dtype=res,
+                             meta=meta, token="csoftmax-ce", align_arrays=False, num_classes=C,
+                             **kw)
     # each task's losses (its share of its rows'), a column per class chunk, summed
     parts = pairs.map_blocks(_first, chunks=xl.chunks[:-1] + ((1,) * xl.numblocks[-1],),
                              dtype=np.float64, meta=np.empty((0,) * nd))

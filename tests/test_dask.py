@@ -250,8 +250,15 @@ def test_cross_entropy_specials_and_errors(compute):
     wl, wg = csoftmax.cross_entropy(x, q, return_grad=True, label_smoothing=0.1)
     _assert_close(pl, wl, np.float64)
     _assert_close(pg, wg, np.float64)
-    with pytest.raises(NotImplementedError):
-        csd.cross_entropy(xd, q)
+    # and split across chunks: each row's sum of target coefficients goes to every chunk
+    for kw in ({}, dict(weight=np.linspace(2.0, 0.5, C), label_smoothing=0.3, reduction="sum")):
+        pl, pg = compute(*csd.cross_entropy(xd, da.from_array(q, chunks=(4, 9)),
+                                            return_grad=True, **kw))
+        wl, wg = csoftmax.cross_entropy(x, q, return_grad=True, **kw)
+        _assert_close(pl, wl, np.float64)
+        _assert_close(pg, wg, np.float64)
+    with pytest.raises(ValueError, match="ignore_index"):
+        csd.cross_entropy(xd, q, ignore_index=0)
     bad = t.copy()
     bad[0] = C
     with pytest.raises(IndexError):

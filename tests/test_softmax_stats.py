@@ -112,6 +112,26 @@ def test_cross_entropy_from_stats(isa, dtype, kw):
         csoftmax.cross_entropy_from_stats(x[:, :10], np.full(len(x), 50), stats, num_classes=50)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_from_stats_probabilities(isa, dtype):
+    x = rows(dtype)
+    q = csoftmax.softmax(rows(np.float64, seed=4)).astype(dtype)
+    q[~np.isfinite(q)] = 0.25
+    kw = dict(weight=np.linspace(2.0, 0.0, 50), label_smoothing=0.1)
+    bounds = [0, 10, 10, 31, 50]
+    parts, stats = split(csoftmax, x, bounds[1:-1])
+    coef = (0.9 * q.astype(np.float64) + 0.1 / 50) * kw["weight"]
+    out = [csoftmax.cross_entropy_from_stats(p, qp, stats, class_offset=o, num_classes=50,
+                                             return_grad=True, prob_total=coef.sum(axis=1), **kw)
+           for p, qp, o in zip(parts, np.split(q, bounds[1:-1], axis=1), bounds)]
+    want_loss, want_grad = csoftmax.cross_entropy(x, q, reduction="none", return_grad=True, **kw)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(sum(o[0] for o in out), want_loss, rtol=1e-6 if dtype ==
+                               np.float32 else 1e-13, equal_nan=True)
+    np.testing.assert_allclose(np.concatenate([o[1] for o in out], axis=1), want_grad,
+                               rtol=64 * eps, atol=16 * eps, equal_nan=True)
+
+
 def test_argument_errors():
     x = rows(np.float64)
     with pytest.raises(ValueError, match="stats.max"):
