@@ -269,6 +269,9 @@ def test_cross_entropy_specials_and_errors(compute):
     assert isinstance(r[0], da.Array) and isinstance(r[1], da.Array)
 
 
+# with the dashboard off a scheduler still serves /health on port 8787, so the command's own
+# cluster, started while the module's runs, moves to another port and says so
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 def test_benchmark_command(capsys):
     """python -m csoftmax.bench --dask on a tiny shape: its own cluster, the check, the table"""
     from csoftmax.bench import cli
