@@ -20,6 +20,9 @@ from ._core import (binary_cross_entropy, cross_entropy, log_sigmoid, log_softma
 from ._core import sample, top_k_softmax
 from ._threads import get_num_threads, num_threads, set_num_threads
 from ._output_cache import OutputCacheInfo, output_cache_info, set_output_cache
+from ._core import log_softmax_from_stats, softmax_from_stats, softmax_stats
+from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats
+from ._chunk_losses import cross_entropy_from_stats
 from . import _core
 from . import _threadpoolctl  # noqa: F401  (registers the controller when available)
 
@@ -28,6 +31,8 @@ __all__ = [
     "softmax", "log_softmax", "logsumexp",
     "cross_entropy", "nll_loss", "softmax_backward", "log_softmax_backward",
     "sigmoid", "log_sigmoid", "binary_cross_entropy",
+    "softmax_stats", "combine_softmax_stats", "softmax_from_stats", "log_softmax_from_stats",
+    "logsumexp_from_stats", "SoftmaxStats", "cross_entropy_from_stats",
     "set_num_threads", "get_num_threads", "num_threads",
     "set_output_cache", "output_cache_info", "OutputCacheInfo",
     "get_isa", "available_isas", "openmp_available", "reference",

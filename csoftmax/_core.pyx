@@ -316,6 +316,22 @@ cdef bint _direct_out(cnp.ndarray a, object out):
     return pa == po or po + nbytes <= pa or pa + nbytes <= po
 
 
+cdef inline bint _is_dask(object x):
+    """A Dask array, known by its type's module: dask is imported only when x is one."""
+    return type(x).__module__.startswith("dask.array")
+
+
+cdef object _dask_call(str name, object out, tuple args, dict kwargs):
+    """csoftmax.dask's lazy result for a Dask array; out= cannot take a lazy result."""
+    if out is not None:
+        raise TypeError("csoftmax: out= is not supported for a Dask array (the result is lazy)")
+    from . import dask as csoftmax_dask
+    return getattr(csoftmax_dask, name)(*args, **kwargs)
+
+
+include "_stats.pxi"
+
+
 cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef cnp.ndarray a, r, dst = None
     cdef cnp.npy_intp *dims
@@ -341,6 +357,8 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
                 with nogil:
                     csm_rows(op, dt, xp, op_, nrows, n, n, n, nt)
             return r
+    if _is_dask(x):
+        return _dask_call("softmax" if op == CSM_SOFTMAX else "log_softmax", out, (x, axis), {})
     a, result_dtype, shape, ax = _prologue(x, axis)
     if out is not None:
         check_out(out, shape, result_dtype if result_dtype is not None else a.dtype)
@@ -376,6 +394,8 @@ cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
             with nogil:
                 csm_rows(CSM_LOGSUMEXP, dt, xp, op_, nrows, n, n, 1, nt)
             return r[()] if nd == 1 else r
+    if _is_dask(x):
+        return _dask_call("logsumexp", out, (x, axis), {"keepdims": keepdims})
     a, result_dtype, shape, ax = _prologue(x, axis)
     rshape = reduced_shape(shape, None if axis is None else ax, keepdims)
     if out is not None:

@@ -101,6 +101,11 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     cdef double denom = 0
     cdef int nt, status
     cdef csm_dtype dt
+    if _is_dask(logits):
+        return _dask_call("cross_entropy", None, (logits, target),
+                          dict(axis=axis, weight=weight, ignore_index=ignore_index,
+                               reduction=reduction, label_smoothing=label_smoothing,
+                               return_grad=return_grad))
     # The common call (native float logits, int class axis, known reduction, float smoothing)
     # skips the generic helpers; anything else goes through them for the same errors.
     if type(logits) is cnp.ndarray and _native_float(<cnp.ndarray>logits):

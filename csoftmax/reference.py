@@ -114,6 +114,13 @@ def _aliases_exactly(a, b):
     )
 
 
+# Rows split into chunks (csoftmax.dask, or any engine): the statistics and the normalization,
+# from their own modules (csoftmax/_reference_stats.py, _stats.py).
+from ._reference_stats import (log_softmax_from_stats, softmax_from_stats,  # noqa: E402, F401
+                               softmax_stats)
+from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats  # noqa: E402, F401
+
+
 def _destination(arr, out):
     """Where to compute a shape-preserving result: `out` itself or a fresh array.
 

@@ -276,6 +276,50 @@ void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t noute
         split_rows((ninner + COL_GRAIN - 1) / COL_GRAIN, nthreads, cols_inner_part, &j);
 }
 
+/* ---- rows split into chunks (csm_stats.h) ---- */
+
+typedef struct {
+    row_job r;               /* r.out NULL: statistics */
+    double *max;             /* written by csm_row_stats, read by csm_rows_from_stats */
+    double *excess;
+    const double *scale, *bias;   /* per row, or NULL */
+    const void *wc;
+} stats_job;
+
+static int stats_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const stats_job *s = (const stats_job *)ctx;
+    const row_job *j = &s->r;
+    const char *x = j->x + (size_t)(r0 * j->ldx) * elsize(j->dt);
+    if (!j->out) {
+        j->t->stats[j->dt](x, r1 - r0, j->n, j->ldx, s->max + r0, s->excess + r0);
+        return 0;
+    }
+    j->t->from_stats[j->dt][j->op == CSM_LOG_SOFTMAX](
+        x, j->out + (size_t)(r0 * j->ldo) * elsize(j->dt), r1 - r0, j->n, j->ldx, j->ldo,
+        s->max + r0, s->excess + r0, s->scale ? s->scale + r0 : NULL,
+        s->bias ? s->bias + r0 : NULL, s->wc);
+    return 0;
+}
+
+void csm_row_stats(csm_dtype dt, const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                   double *max, double *excess, int nthreads)
+{
+    stats_job j = {{table(), CSM_LOGSUMEXP, dt, (const char *)x, NULL, n, ldx, 0, 0, 0}, max,
+                   excess, NULL, NULL, NULL};
+    split_rows(nrows, nthreads, stats_part, &j);
+}
+
+void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows,
+                         ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
+                         const double *excess, const double *scale, const double *bias,
+                         const void *wc, int nthreads)
+{
+    stats_job j = {{table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0, 0},
+                   (double *)max, (double *)excess, scale, bias, wc};
+    split_rows(nrows, nthreads, stats_part, &j);
+}
+
 /* ---- training kernels ---- */
 
 typedef struct {

@@ -43,6 +43,27 @@ static int CSM_FN(cross_entropy_entry)(const csm_ce_args *a)
     return 0;
 }
 
+/* partial statistics and normalization of chunks of rows (csm_stats.h) */
+static void CSM_FN(stats_rows_entry)(const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                                     double *max, double *excess)
+{
+    CSM_FN(stats_rows)((const T *)x, nrows, n, ldx, max, excess);
+}
+
+#define CSM_FROM_STATS_ENTRY(name, log)                                                        \
+    static void CSM_FN(name##_from_stats_entry)(const void *x, void *out, ptrdiff_t nrows,     \
+                                                ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo,     \
+                                                const double *max, const double *excess,       \
+                                                const double *scale, const double *bias,       \
+                                                const void *wc)                                \
+    {                                                                                          \
+        CSM_FN(from_stats_rows)((const T *)x, (T *)out, nrows, n, ldx, ldo, max, excess, scale, \
+                                bias, (const T *)wc, log);                                     \
+    }
+CSM_FROM_STATS_ENTRY(softmax, 0)
+CSM_FROM_STATS_ENTRY(log_softmax, 1)
+#undef CSM_FROM_STATS_ENTRY
+
 #define CSM_BACKWARD_ENTRY(kernel)                                                             \
     static void CSM_FN(kernel##_entry)(const void *g, const void *y, void *out,                \
                                        ptrdiff_t nrows, ptrdiff_t n)                           \

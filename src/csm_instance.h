@@ -11,6 +11,7 @@
 #include "csm_half.h"
 #include "csm_rows_fused.h"
 #include "csm_losses.h"
+#include "csm_stats.h"
 #include "csm_elementwise.h"
 #include "csm_decode.h"
 #include "csm_entries.h"

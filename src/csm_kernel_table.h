@@ -24,6 +24,14 @@ typedef struct {
                                                ptrdiff_t nrows, ptrdiff_t n);
     /* [dtype][0: sigmoid, 1: log_sigmoid] */
     void (*sigmoid[CSM_NUM_DTYPES][2])(const void *x, void *out, ptrdiff_t n);
+    /* rows split into chunks (csm_stats.h): a chunk's statistics; [dtype][0: softmax, 1:
+     * log_softmax] of a chunk from the whole rows' statistics */
+    void (*stats[CSM_NUM_DTYPES])(const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                                  double *max, double *excess);
+    void (*from_stats[CSM_NUM_DTYPES][2])(const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n,
+                                          ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
+                                          const double *excess, const double *scale,
+                                          const double *bias, const void *wc);
     double (*binary_cross_entropy[CSM_NUM_DTYPES])(const void *x, const void *t, const void *w,
                                                    ptrdiff_t n, double grad_scale, void *loss,
                                                    void *grad);

@@ -80,6 +80,18 @@ ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t 
                                long long ignore_index, const void *weight, double *denom);
 /* Sum in index order (deterministic whatever the thread split that produced v). */
 double csm_sum(const double *v, ptrdiff_t n);
+/* Rows split into chunks (csm_stats.h): per row r of a chunk, its max and excess = sum(exp(x -
+ * max)) - 1 (double); then softmax or log_softmax (op) of a chunk's rows given the statistics of
+ * the whole rows, combined from every chunk's (max must be at least every x of its row). softmax
+ * only, when scale is not NULL: out = softmax * scale[r] - bias[r] * wc (bias, wc may be NULL;
+ * wc: n values of the dtype, else 1), the cross-entropy gradient's form. */
+void csm_row_stats(csm_dtype dt, const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                   double *max, double *excess, int nthreads);
+void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows,
+                         ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
+                         const double *excess, const double *scale, const double *bias,
+                         const void *wc, int nthreads);
+
 /* log = 0: y * (g - sum(g y)); log = 1: g - exp(y) sum(g); contiguous rows of n. */
 void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, void *out,
                           ptrdiff_t nrows, ptrdiff_t n, int nthreads);

@@ -74,6 +74,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--max-time", type=float, default=270.0,
                    help="after this many seconds, time remaining cells minimally")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--dask", action="store_true",
+                   help="instead: csoftmax.dask against dask.array on a 2-worker LocalCluster "
+                   "(16384x32000 float32, or the first of --shapes; needs the dask extra)")
     args = p.parse_args(argv)
     try:
         args.shape_list = parse_shapes(args.shapes or (QUICK_SHAPES if args.quick else DEFAULT_SHAPES))
@@ -133,6 +136,9 @@ def whole_call_variants(peers) -> List[Tuple[str, object]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.dask:
+        from . import on_dask
+        return on_dask.main(args)
     started = time.monotonic()
     if args.plot:
         try:
