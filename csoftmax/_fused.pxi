@@ -139,6 +139,11 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
     cdef csm_fused_args args
     cdef int kind, rc, nt
     cdef csm_dtype dt
+    if _is_dask(x) or _is_dask(scale) or _is_dask(bias) or _is_dask(where):
+        # csoftmax.dask takes the plain calls only; computing the graph here would be silent
+        raise TypeError(f"csoftmax.{_OP_NAMES[<int>op]}: scale=, bias=, where= and dtype= are not "
+                        f"supported with Dask arrays (csoftmax.dask handles the plain call); "
+                        f"compute the array first, or form x * scale + bias with dask.array")
     if scale is None and bias is None and where is None and dtype is None:
         r = _half_rows(op, x, axis, keepdims, out)
         if r is not None:

@@ -157,6 +157,20 @@ def test_core_functions_hand_dask_arrays_over():
         csoftmax.softmax(xd, out=np.empty_like(x))
 
 
+def test_fused_arguments_with_dask_arrays_are_refused():
+    """scale=, bias=, where= and dtype= have no csoftmax.dask counterpart: a clear TypeError, not a
+    silent compute of the whole graph."""
+    x = logits(np.float32)
+    xd = da.from_array(x, chunks=(10, 30))
+    for f in ("softmax", "log_softmax", "logsumexp"):
+        for kw in (dict(scale=0.5), dict(bias=np.zeros(C, np.float32)), dict(dtype=np.float64),
+                   dict(where=np.ones(C, bool))):
+            with pytest.raises(TypeError, match="Dask"):
+                getattr(csoftmax, f)(xd, **kw)
+    with pytest.raises(TypeError, match="Dask"):
+        csoftmax.softmax(x, bias=da.zeros(C, chunks=C))
+
+
 def test_core_does_not_import_dask():
     code = ("import sys, numpy as np, csoftmax\n"
             "csoftmax.softmax([1.0, 2.0]); csoftmax.logsumexp(np.zeros((2, 3)).T)\n"
