@@ -22,12 +22,6 @@
  * block was prefetched in bursts between kernel calls, 2.4-2.6 ms with 16 KB ahead in the pass
  * (4 KB: 2.6, 32 KB: 2.6); scale + causal bias 3.6-4.1 ms -> 2.9-3.0 ms. */
 #define FUSED_AHEAD_BYTES 16384
-/* Outputs of a thread's part from this size on are written with non-temporal stores (and the
- * input prefetched non-temporally, prefetchnta): they would not stay in cache anyway, and
- * streaming them keeps the bias in L2/L3 and saves the read-for-ownership. (2, 16, 512, 512)
- * float32, interleaved in one process: with nothing to fuse 1.26x plain softmax -> 1.18x, scale
- * 1.27x -> 1.15x, scale + causal bias 1.49x -> 1.42x, where= 1.38x -> 1.25x. */
-#define FUSED_STREAM_MIN_BYTES (16 << 20)
 #endif
 
 /* z[0..n) = the row at p (elements step bytes apart) converted to T */
@@ -305,7 +299,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
     const ptrdiff_t ahead = 1 + FUSED_AHEAD_BYTES / (n * (ptrdiff_t)sizeof(T));
     const int stream = op != CSM_LOGSUMEXP && a->okind == own
                        && (a->ostep == (ptrdiff_t)sizeof(T) || n == 1)
-                       && a->nrows * n * (ptrdiff_t)sizeof(T) >= FUSED_STREAM_MIN_BYTES;
+                       && a->nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES;   /* csm_tuning.h */
     if (op == CSM_SOFTMAX && a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
         && (!a->where || a->wstep == 1) && a->okind == own && a->ostep == (ptrdiff_t)sizeof(T)
         && (!a->bias || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))

@@ -94,6 +94,23 @@ static inline void CSM_FN(vstore_part)(T *p, VT v, int count)
 #endif
 }
 
+/* v to p (aligned to the vector) with a non-temporal store where the build has one: the line goes
+ * to memory without being read first. The caller ends its streaming with csm_stream_fence. */
+static inline void CSM_FN(vstream)(T *p, VT v)
+{
+#if CSM_AVX512 && defined(CSM_F32)
+    _mm512_stream_ps(p, (__m512)v);
+#elif CSM_AVX512
+    _mm512_stream_pd(p, (__m512d)v);
+#elif CSM_VEC_BYTES == 32 && defined(__AVX__) && defined(CSM_F32)
+    _mm256_stream_ps(p, (__m256)v);
+#elif CSM_VEC_BYTES == 32 && defined(__AVX__)
+    _mm256_stream_pd(p, (__m256d)v);
+#else
+    CSM_FN(vstore)(p, v);
+#endif
+}
+
 /* mask lanes are all ones or all zeros (a comparison result) */
 static inline VT CSM_FN(vselect)(VI mask, VT a, VT b)
 {

@@ -58,14 +58,20 @@ static void CSM_FN(stats_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff
 }
 
 /* out = expm(x) * inv, one pass */
-CSM_HOT void CSM_FN(exp_scale)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s, VT inv)
+CSM_HOT void CSM_FN(exp_scale)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s, VT inv,
+                               const int stream)
 {
     ptrdiff_t i = 0;
     for (; i + 2 * VL <= n; i += 2 * VL) {
         VT e0 = CSM_FN(expm)(CSM_FN(vload)(x + i), s);
         VT e1 = CSM_FN(expm)(CSM_FN(vload)(x + i + VL), s);
-        CSM_FN(vstore)(out + i, e0 * inv);
-        CSM_FN(vstore)(out + i + VL, e1 * inv);
+        if (stream) {   /* a large chunk's output, aligned: no read-for-ownership */
+            CSM_FN(vstream)(out + i, e0 * inv);
+            CSM_FN(vstream)(out + i + VL, e1 * inv);
+        } else {
+            CSM_FN(vstore)(out + i, e0 * inv);
+            CSM_FN(vstore)(out + i + VL, e1 * inv);
+        }
     }
     for (; i < n; i += VL) {
         int rest = n - i < VL ? (int)(n - i) : VL;
@@ -88,6 +94,9 @@ static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff
                                     const double *excess, const double *scale,
                                     const double *bias, const T *wc, const int log)
 {
+    /* plain softmax of a large chunk whose rows start aligned: streamed (STREAM_MIN_BYTES) */
+    const int stream = !log && !bias && ((uintptr_t)out % CSM_VEC_BYTES) == 0 && ldo % VL == 0
+                       && nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const T *xr = x + r * ldx;
         T *o = out + r * ldo, m = (T)max[r];
@@ -101,11 +110,14 @@ static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff
             VT inv = CSM_FN(vsplat)((T)(a / ((1.0 + excess[r]) * CSM_FN(shift_unit)(m, s))));
             if (m < T_PIVOT_MIN && m > -T_PIVOT_MIN) {
                 s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
-                CSM_FN(exp_scale)(xr, o, n, s, inv);
+                CSM_FN(exp_scale)(xr, o, n, s, inv, stream);
             } else {
-                CSM_FN(exp_scale)(xr, o, n, s, inv);
+                CSM_FN(exp_scale)(xr, o, n, s, inv, stream);
             }
             if (bias && bias[r] != 0) CSM_FN(axpb)(o, n, 1, (T)bias[r], wc);   /* in cache */
         }
     }
+#if defined(__SSE2__)
+    if (stream) _mm_sfence();   /* the streamed stores ordered before whatever follows */
+#endif
 }

@@ -54,6 +54,20 @@ def test_split_rows_equal_one_machine(isa, dtype, bounds):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_chunk_streamed(isa, dtype):
+    """A chunk's softmax of 16 MB or more is written with non-temporal stores: the same bits as
+    parts under 16 MB written plainly, special rows included."""
+    x = np.tile(rows(dtype, n=17, c=64), (130 if dtype == np.float32 else 65, 36))   # >= 16 MB
+    stats = csoftmax.softmax_stats(x)
+    streamed = csoftmax.softmax_from_stats(x, stats)
+    assert x.nbytes >= 16 << 20 and streamed.ctypes.data % 64 == 0
+    parts = [x[i:i + 100] for i in range(0, x.shape[0], 100)]   # each under 16 MB
+    plain = np.concatenate([csoftmax.softmax_from_stats(p, csoftmax.softmax_stats(p)) for p in parts])
+    np.testing.assert_array_equal(streamed, plain)
+    assert_matches("softmax", streamed, csoftmax.softmax(x), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_stats_fast_against_reference(isa, dtype):
     x = rows(dtype)
     for axis, keepdims in [(-1, False), (0, True), (1, True)]:
