@@ -112,15 +112,14 @@ static inline VI CSM_FN(vselected)(const unsigned char *w, int k)
 
 /* The common case in one pass: z = x * s + b with x in T and unit steps; s NULL for none; b NULL,
  * one value (bstep 0) or a row of unit steps; w NULL, or bytes with unit steps whose 0 entries
- * make z -inf (*any then says whether any entry is selected). Returns z's max (NaN ignored, as
- * row_max) when want_max (a constant where inlined), else -inf. */
+ * make z -inf. Returns z's max (NaN ignored, as row_max) when want_max (a constant where
+ * inlined), else -inf. */
 static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, const T *b,
-                                 ptrdiff_t bstep, const unsigned char *w, int *any,
-                                 const T *next, const int want_max)
+                                 ptrdiff_t bstep, const unsigned char *w, const T *next,
+                                 const int want_max)
 {
     const VT vs = CSM_FN(vsplat)(s ? *s : (T)1), vb = CSM_FN(vsplat)(b && !bstep ? *b : (T)0);
     VT m = CSM_FN(vsplat)(-(T)INFINITY);
-    VI selected = {0};
     ptrdiff_t j = 0;
     for (; j < n; j += VL) {
         int k = n - j < VL ? (int)(n - j) : VL;
@@ -131,17 +130,9 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
             CSM_PIN(v);
         }
         if (b) v += bstep ? CSM_FN(vload_part)(b + j, k, 0) : vb;
-        if (w) {
-            VI sel = CSM_FN(vselected)(w + j, k);
-            v = CSM_FN(vselect)(sel, v, CSM_FN(vsplat)(-(T)INFINITY));
-            selected |= sel;
-        }
+        if (w) v = CSM_FN(vselect)(CSM_FN(vselected)(w + j, k), v, CSM_FN(vsplat)(-(T)INFINITY));
         CSM_FN(vstore_part)(z + j, v, k);
         if (want_max) m = CSM_FN(vmax)(k == VL ? v : CSM_FN(vload_part)(z + j, k, -(T)INFINITY), m);
-    }
-    if (w) {
-        *any = 0;
-        for (int l = 0; l < VL; l++) *any |= selected[l] != 0;
     }
     return CSM_FN(hmax)(m);
 }
@@ -151,27 +142,10 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
  * without pushing the inputs, the bias above all, out of the caches */
 static void CSM_FN(stream_row)(T *dst, const T *src, ptrdiff_t n, T f)
 {
-    ptrdiff_t j = 0;
-#if defined(__SSE2__)
     const VT fv = CSM_FN(vsplat)(f);
+    ptrdiff_t j = 0;
     for (; j < n && ((uintptr_t)(dst + j) & (CSM_VEC_BYTES - 1)); j++) dst[j] = src[j] * f;
-    for (; j + VL <= n; j += VL) {
-        VT v = CSM_FN(vload)(src + j) * fv;
-#if CSM_VEC_BYTES == 64 && defined(CSM_F32)
-        _mm512_stream_ps((float *)(dst + j), (__m512)v);
-#elif CSM_VEC_BYTES == 64
-        _mm512_stream_pd((double *)(dst + j), (__m512d)v);
-#elif CSM_VEC_BYTES == 32 && defined(CSM_F32)
-        _mm256_stream_ps((float *)(dst + j), (__m256)v);
-#elif CSM_VEC_BYTES == 32
-        _mm256_stream_pd((double *)(dst + j), (__m256d)v);
-#elif defined(CSM_F32)
-        _mm_stream_ps((float *)(dst + j), (__m128)v);
-#else
-        _mm_stream_pd((double *)(dst + j), (__m128d)v);
-#endif
-    }
-#endif
+    for (; j + VL <= n; j += VL) CSM_FN(vstream)(dst + j, CSM_FN(vload)(src + j) * fv);
     for (; j < n; j++) dst[j] = src[j] * f;
 }
 
@@ -184,17 +158,23 @@ static void CSM_FN(add_bias)(T *z, ptrdiff_t n, const char *b, ptrdiff_t step)
         for (ptrdiff_t j = 0; j < n; j++) z[j] += *(const T *)(b + j * step);
 }
 
+/* the first index where w is not 0, or -1 when there is none */
+static ptrdiff_t CSM_FN(first_selected)(const unsigned char *w, ptrdiff_t n, ptrdiff_t step)
+{
+    ptrdiff_t j = 0;
+    while (j < n && !w[j * step]) j++;
+    return j < n ? j : -1;
+}
+
 /* z = -inf where w is 0; returns the first selected index, or -1 when there is none */
 static ptrdiff_t CSM_FN(select_row)(T *z, ptrdiff_t n, const unsigned char *w, ptrdiff_t step)
 {
     const T ninf = -(T)INFINITY;
-    ptrdiff_t j = 0;
     if (step == 1)
         for (ptrdiff_t i = 0; i < n; i++) z[i] = w[i] ? z[i] : ninf;
     else
         for (ptrdiff_t i = 0; i < n; i++) z[i] = w[i * step] ? z[i] : ninf;
-    while (j < n && !w[j * step]) j++;
-    return j < n ? j : -1;
+    return CSM_FN(first_selected)(w, n, step);
 }
 
 /* The where= rule on a result row y: excluded entries are exactly `fill` (0 or -inf). The
@@ -240,27 +220,19 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
         const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
         T *o = (T *)(a->out + a->ooff[r]);
         const unsigned char *w = a->where ? (const unsigned char *)a->where + a->woff[r] : NULL;
-        int any = 1;
         T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
                                  a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep,
-                                 w, &any, next, 1);
+                                 w, next, 1);
+        int special = CSM_FN(row_is_special)(max);
         T inv = 1;
-        if (CSM_FN(row_is_special)(max)) {
-            CSM_FN(softmax_row)(z, z, n, NULL);
-            if (w) {   /* the where= rule: nothing selected gives 0, excluded entries are 0 */
-                ptrdiff_t first = 0;
-                while (first < n && !w[first]) first++;
-                CSM_FN(fix_row)(z, n, w, 1, any ? first : -1, 0);
-            }
-        } else {
-            inv = (T)(1.0 / CSM_FN(exp_store_sum_max)(z, z, n, max, NULL));
-            if (w && inv != inv) {   /* a selected NaN: NaN selected, 0 excluded */
-                ptrdiff_t first = 0;
-                while (first < n && !w[first]) first++;
-                for (ptrdiff_t j = 0; j < n; j++) z[j] *= inv;
-                CSM_FN(fix_row)(z, n, w, 1, first, 0);
-                inv = 1;
-            }
+        if (special) CSM_FN(softmax_row)(z, z, n, NULL);
+        else inv = (T)(1.0 / CSM_FN(exp_store_sum_max)(z, z, n, max, NULL));
+        if (w && (special || inv != inv)) {
+            /* the where= rule where it matters: a selected NaN or +inf makes the selected entries
+             * NaN and the excluded 0; nothing selected (all -inf) gives 0 */
+            for (ptrdiff_t j = 0; j < n; j++) z[j] *= inv;
+            CSM_FN(fix_row)(z, n, w, 1, CSM_FN(first_selected)(w, n, 1), 0);
+            inv = 1;
         }
         if (stream) {
             CSM_FN(stream_row)(o, z, n, inv);
@@ -305,9 +277,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
         && (!a->bias || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))
         && n > SMALL_ROW_MAX && !CSM_FN(reg_row_length)(n) && !CSM_FN(is_long_row)(n)) {
         CSM_FN(fused_softmax_direct)(a, buf, stream);
-#if defined(__SSE2__)
-        if (stream) _mm_sfence();
-#endif
+        if (stream) CSM_FN(vstream_fence)();
         free(mem);
         return 0;
     }
@@ -323,7 +293,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
             if (a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
                 && (!b || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))) {
                 CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL,
-                                 (const T *)b, a->bstep, NULL, NULL,
+                                 (const T *)b, a->bstep, NULL,
                                  r + i + ahead < a->nrows
                                      ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0);
             } else {
@@ -357,9 +327,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
                 CSM_FN(store_row)(a->out + a->ooff[r + i], a->ostep, buf + i * n, n, a->okind);
         }
     }
-#if defined(__SSE2__)
-    if (stream) _mm_sfence();   /* the streamed stores ordered before whatever follows */
-#endif
+    if (stream) CSM_FN(vstream_fence)();
     free(mem);
     return 0;
 }

@@ -95,7 +95,7 @@ static inline void CSM_FN(vstore_part)(T *p, VT v, int count)
 }
 
 /* v to p (aligned to the vector) with a non-temporal store where the build has one: the line goes
- * to memory without being read first. The caller ends its streaming with csm_stream_fence. */
+ * to memory without being read first. The caller ends its streaming with vstream_fence. */
 static inline void CSM_FN(vstream)(T *p, VT v)
 {
 #if CSM_AVX512 && defined(CSM_F32)
@@ -106,8 +106,20 @@ static inline void CSM_FN(vstream)(T *p, VT v)
     _mm256_stream_ps(p, (__m256)v);
 #elif CSM_VEC_BYTES == 32 && defined(__AVX__)
     _mm256_stream_pd(p, (__m256d)v);
+#elif CSM_VEC_BYTES == 16 && defined(__SSE2__) && defined(CSM_F32)
+    _mm_stream_ps(p, (__m128)v);
+#elif CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    _mm_stream_pd(p, (__m128d)v);
 #else
     CSM_FN(vstore)(p, v);
+#endif
+}
+
+/* the streamed stores ordered before whatever follows them */
+static inline void CSM_FN(vstream_fence)(void)
+{
+#if defined(__SSE2__)
+    _mm_sfence();
 #endif
 }
 

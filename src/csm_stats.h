@@ -117,7 +117,5 @@ static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff
             if (bias && bias[r] != 0) CSM_FN(axpb)(o, n, 1, (T)bias[r], wc);   /* in cache */
         }
     }
-#if defined(__SSE2__)
-    if (stream) _mm_sfence();   /* the streamed stores ordered before whatever follows */
-#endif
+    if (stream) CSM_FN(vstream_fence)();
 }

@@ -12,6 +12,7 @@
 """
 
 import contextlib
+import subprocess
 import importlib
 import importlib.util
 import math
@@ -255,3 +256,10 @@ def no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         yield
+
+
+def assert_not_imported(module, code):
+    """Run ``code`` in a fresh interpreter and check that it never imported ``module`` (an optional
+    dependency that csoftmax must not pull in by itself)."""
+    check = f"\nassert not any(m == {module!r} or m.startswith({module + '.'!r}) for m in sys.modules)\n"
+    subprocess.run([sys.executable, "-c", "import sys\n" + code + check], check=True)
