@@ -5,6 +5,8 @@
 # or expanded to x's size: broadcast axes keep their 0 strides. A single reduced axis stays
 # where it is; several (a tuple) are moved last and collapsed into one first.
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
 from ._fused_args import finish, fused_inputs, reduced_shape_axes
 from ._validation import is_half
 
@@ -34,6 +36,14 @@ cdef extern from "csoftmax.h" nogil:
         Py_ssize_t wstep
     int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads)
 
+cdef extern from "numpy/arrayobject.h":
+    enum:
+        NPY_HALF
+        NPY_USERDEF
+
+cdef object _bf16_descr = None   # ml_dtypes' bfloat16, once a call has shown it (never imported)
+
+
 _OP_NAMES = ("softmax", "log_softmax", "logsumexp")
 
 
@@ -56,7 +66,13 @@ cdef bint _plain(object x, object axis):
     """True when no fused feature is involved: the original path handles the call."""
     if isinstance(axis, tuple):
         return False
-    if type(x) is cnp.ndarray or isinstance(x, np.generic):
+    cdef int t
+    if type(x) is cnp.ndarray:
+        # by type number: float16, or a user type that may be bfloat16 (dtype.name is slow)
+        t = cnp.PyArray_TYPE(<cnp.ndarray>x)
+        return (cnp.PyArray_NDIM(<cnp.ndarray>x) > 0 and t != NPY_HALF
+                and (t < NPY_USERDEF or (x.dtype is not _bf16_descr and not is_half(x.dtype))))
+    if isinstance(x, np.generic):
         return np.ndim(x) > 0 and not is_half(x.dtype)
     if isinstance(x, np.ma.MaskedArray) or isinstance(x, (int, float)):
         return False
@@ -97,38 +113,86 @@ cdef inline const Py_ssize_t *_ptr(object a):
     return <const Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+cdef int _half_kind(cnp.ndarray a):
+    """CSM_STORE_F16 or CSM_STORE_BF16 for a native half array, else -1, by type number (comparing
+    the dtype with np.float32 and the like cost ~0.4 us each for bfloat16)."""
+    global _bf16_descr
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == NPY_HALF:
+        return CSM_STORE_F16 if a.dtype.isnative else -1
+    if t < NPY_USERDEF:
+        return -1
+    d = a.dtype
+    if d is _bf16_descr:
+        return CSM_STORE_BF16
+    if d.itemsize == 2 and d.name == "bfloat16" and d.isnative:
+        _bf16_descr = d
+        return CSM_STORE_BF16
+    return -1
+
+
 cdef object _half_rows(csm_op op, object x, object axis, bint keepdims, object out):
     """The common half-precision call, a C-contiguous float16 / bfloat16 array over its last axis
-    with nothing else, with little Python (the general path costs ~9 us a call); None when the
-    call is not that one."""
+    with nothing else (softmax / log_softmax may write to `out`, or in place), with little Python
+    (the general path costs ~9 us a call); None when the call is not that one."""
     cdef cnp.ndarray a, r
     cdef csm_fused_args args
     cdef int nd, kind, rc, nt
-    cdef Py_ssize_t n, nrows
+    cdef Py_ssize_t n, nrows, i, xbytes
+    cdef Py_ssize_t *off
+    cdef char *xp
+    cdef char *rp
     cdef bint reduce = op == CSM_LOGSUMEXP
-    if out is not None or keepdims or type(x) is not cnp.ndarray:
+    if keepdims or type(x) is not cnp.ndarray or (out is not None and reduce):
         return None
     a = <cnp.ndarray>x
     nd = cnp.PyArray_NDIM(a)
     if (nd < 1 or not _is_last_axis(axis, nd) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
             or not cnp.PyArray_ISALIGNED(a)):
         return None
-    kind = _storage(a.dtype)
+    kind = _half_kind(a)
     n = cnp.PyArray_DIMS(a)[nd - 1]
-    if (kind != CSM_STORE_F16 and kind != CSM_STORE_BF16) or n == 0 or cnp.PyArray_SIZE(a) == 0:
+    if kind < 0 or n == 0 or cnp.PyArray_SIZE(a) == 0:
         return None
     nrows = cnp.PyArray_SIZE(a) // n
-    r = cnp.PyArray_EMPTY(nd - 1 if reduce else nd, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
-    xoff = np.arange(0, nrows * n * 2, n * 2, dtype=np.intp)
-    ooff = np.arange(0, nrows * 2, 2, dtype=np.intp) if reduce else xoff
-    args.x, args.xoff, args.xstep = <const char *>cnp.PyArray_DATA(a), _ptr(xoff), 2
+    xp = <char *>cnp.PyArray_DATA(a)
+    xbytes = nrows * n * 2
+    if out is None:
+        r = cnp.PyArray_EMPTY(nd - 1 if reduce else nd, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
+    else:
+        # exactly x's shape and dtype, C-contiguous and writeable; x itself, or apart from it
+        if type(out) is not cnp.ndarray:
+            return None
+        r = <cnp.ndarray>out
+        rp = <char *>cnp.PyArray_DATA(r)
+        if (r.dtype is not a.dtype or cnp.PyArray_NDIM(r) != nd or not cnp.PyArray_IS_C_CONTIGUOUS(r)
+                or not cnp.PyArray_ISALIGNED(r) or not cnp.PyArray_ISWRITEABLE(r)
+                or (rp != xp and rp < xp + xbytes and xp < rp + xbytes)):
+            return None
+        for i in range(nd):
+            if cnp.PyArray_DIMS(r)[i] != cnp.PyArray_DIMS(a)[i]:
+                return None
+    off = <Py_ssize_t *>PyMem_Malloc(nrows * sizeof(Py_ssize_t))
+    if off == NULL:
+        raise MemoryError()
+    for i in range(nrows):
+        off[i] = i * (2 if reduce else n * 2)
+    args.x, args.xstep = xp, 2
+    args.xoff = off if not reduce else NULL
     args.xkind = args.okind = <csm_storage>kind
-    args.out, args.ooff, args.ostep = <char *>cnp.PyArray_DATA(r), _ptr(ooff), 0 if reduce else 2
+    args.out, args.ooff, args.ostep = <char *>cnp.PyArray_DATA(r), off, 0 if reduce else 2
     args.nrows, args.n = nrows, n
     args.scale, args.sstep, args.bias, args.where = NULL, 0, NULL, NULL
     nt = _threads_for(nrows * n)
-    with nogil:
-        rc = csm_rows_fused(op, CSM_FLOAT32, &args, nt)
+    try:
+        if reduce:
+            # logsumexp: x's rows n * 2 bytes apart, the results 2 apart
+            xoff = np.arange(0, xbytes, n * 2, dtype=np.intp)
+            args.xoff = _ptr(xoff)
+        with nogil:
+            rc = csm_rows_fused(op, CSM_FLOAT32, &args, nt)
+    finally:
+        PyMem_Free(off)
     if rc != 0:
         raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
     return r[()] if reduce and nd == 1 else r
@@ -139,7 +203,8 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
     cdef csm_fused_args args
     cdef int kind, rc, nt
     cdef csm_dtype dt
-    if _is_dask(x) or _is_dask(scale) or _is_dask(bias) or _is_dask(where):
+    if ((type(x) is not cnp.ndarray and _is_dask(x)) or (scale is not None and _is_dask(scale))
+            or (bias is not None and _is_dask(bias)) or (where is not None and _is_dask(where))):
         # csoftmax.dask takes the plain calls only; computing the graph here would be silent
         raise TypeError(f"csoftmax.{_OP_NAMES[<int>op]}: scale=, bias=, where= and dtype= are not "
                         f"supported with Dask arrays (csoftmax.dask handles the plain call); "

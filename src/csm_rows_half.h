@@ -5,16 +5,24 @@
  *
  * The block path converts each block into a float32 buffer and back, two passes more than float32
  * input needs (64x1000 float16 softmax: 1.64x float32's time). Here the max and exp passes read
- * the half row (vcvtph2ps, or a shift for bfloat16), the exps wait in a float32 row buffer, and
- * the last pass rounds to nearest even on the way out. */
+ * the half row (vcvtph2ps, or a shift and a mask for bfloat16), the exps, computed only to the
+ * half type's precision (half_expm), wait in a float32 row buffer, and the last pass rounds to
+ * nearest even on the way out. So a half row costs less than a float32 one (8x128256 softmax:
+ * float16 0.82x, bfloat16 0.83x float32's time; 64x1000 0.92x, 0.88x), though float32 softmax is
+ * bound by its exp's vector operations here, not by memory. The rounding differs from the block
+ * path's in the last bit now and then, so a strided half array (block path) and a contiguous one
+ * may differ by one ULP, each within one ULP of exact. */
 
-/* Rows of at most this many take the block path: in cache, its row kernels (groups, pairs)
- * gain more than the two conversion passes cost. Interleaved, time / float32 softmax's, block path
- * against this one: 64x1000 float16 log_softmax 1.38x / 1.58x, softmax 1.23x / 1.27x; 256x1000
- * 1.11x / 1.30x, 1.16x / 1.19x; 4096x100 log_softmax 194 / 311 us; 8x128256 softmax 1.45x / 1.22x,
- * bfloat16 1.53x / 1.22x. */
-#ifndef HALF_ROW_MIN
-#define HALF_ROW_MIN 16384
+/* Shorter rows take the block path, whose float32 row kernels (groups of rows, the log-sum-exps
+ * in one vector log1p) gain more than its two conversion passes cost. Interleaved, time / float32
+ * softmax's, block path against this one: softmax 16384x32 float16 1.69x / 1.94x, 4096x100
+ * 1.94x / 1.55x (bfloat16 1.86x / 1.82x), 2048x257 1.60x / 1.15x, 64x1000 1.22x / 0.92x;
+ * log_softmax 64x512 1.22x / 1.29x, 64x768 1.25x / 1.18x (its two libm calls a row). */
+#ifndef HALF_SOFTMAX_ROW_MIN
+#define HALF_SOFTMAX_ROW_MIN 96
+#endif
+#ifndef HALF_LOG_ROW_MIN
+#define HALF_LOG_ROW_MIN 640
 #endif
 
 #if CSM_AVX512 && defined(CSM_F32)
@@ -47,24 +55,115 @@ static inline void CSM_FN(vstore_half)(uint16_t *p, VT v, int count, int bf16)
     else _mm256_mask_storeu_epi16(p, (__mmask16)((1u << count) - 1), h);
 }
 
-static inline int CSM_FN(half_count)(ptrdiff_t n, ptrdiff_t i)
+/* The row kernels below move 2 VL values at a time (one 512-bit load of halves) as two float32
+ * vectors: float16 in order, bfloat16 as its even and its odd elements, which a shift and a mask
+ * give (widening took two operations a vector), and which half_store2 puts back in place, so the
+ * order never shows: the passes only reduce, or map element by element. */
+#define HALF_PAIR (2 * VL)
+
+/* count (1..HALF_PAIR) values from p, the rest `fill` (0 or -inf) */
+static inline void CSM_FN(half_load2)(const uint16_t *p, int count, const int bf16, T fill,
+                                      VT *lo, VT *hi)
 {
-    return n - i < VL ? (int)(n - i) : VL;
+    if (bf16) {
+        __m512i w;
+        if (count == HALF_PAIR) {
+            w = _mm512_loadu_si512(p);
+        } else {
+            uint32_t bits;
+            memcpy(&bits, &fill, sizeof bits);
+            w = _mm512_mask_loadu_epi16(_mm512_set1_epi16((short)(bits >> 16)),
+                                        (__mmask32)((1ull << count) - 1), p);
+        }
+        *lo = (VT)_mm512_slli_epi32(w, 16);
+        *hi = (VT)_mm512_and_si512(w, _mm512_set1_epi32((int)0xFFFF0000u));
+    } else {
+        *lo = CSM_FN(vload_half)(p, count < VL ? count : VL, 0, fill);
+        *hi = count > VL ? CSM_FN(vload_half)(p + VL, count - VL, 0, fill) : CSM_FN(vsplat)(fill);
+    }
 }
 
-/* e[i] = expm(x[i]) for the half row x; returns the sum in double, in exp_store_sum's blocks */
-CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, int bf16,
-                                          CSM_FN(shift) s)
+/* half_load2's inverse, rounding to nearest even; bfloat16 values must not be NaN (the kernels
+ * give a NaN row to the one-row rules), which saves the two operations a vector that keep a NaN
+ * a NaN */
+static inline void CSM_FN(half_store2)(uint16_t *p, VT lo, VT hi, int count, const int bf16)
 {
-    VT acc = CSM_FN(vsplat)(0);
+    if (bf16) {
+        const __m512i one = _mm512_set1_epi32(1), half_ulp = _mm512_set1_epi32(0x7FFF);
+        __m512i a = (__m512i)lo, b = (__m512i)hi;
+        a = _mm512_add_epi32(_mm512_add_epi32(a, half_ulp), _mm512_and_si512(_mm512_srli_epi32(a, 16), one));
+        b = _mm512_add_epi32(_mm512_add_epi32(b, half_ulp), _mm512_and_si512(_mm512_srli_epi32(b, 16), one));
+        /* (b & 0xFFFF0000) | (a >> 16): the odd element in the high half, the even in the low */
+        __m512i w = _mm512_ternarylogic_epi32(b, _mm512_srli_epi32(a, 16),
+                                              _mm512_set1_epi32((int)0xFFFF0000u), 0xEC);
+        if (count == HALF_PAIR) _mm512_storeu_si512(p, w);
+        else _mm512_mask_storeu_epi16(p, (__mmask32)((1ull << count) - 1), w);
+    } else {
+        CSM_FN(vstore_half)(p, lo, count < VL ? count : VL, 0);
+        if (count > VL) CSM_FN(vstore_half)(p + VL, hi, count - VL, 0);
+    }
+}
+
+static inline int CSM_FN(half_count)(ptrdiff_t n, ptrdiff_t i)
+{
+    return n - i < HALF_PAIR ? (int)(n - i) : HALF_PAIR;
+}
+
+/* The exps of a half row need only the half type's precision: each output is rounded to 11
+ * (float16) or 8 (bfloat16) significant bits at the end. So exp(x - max) is 2^t, t = x log2e - k,
+ * as 2^n * p(t - n) with one rounding of t (|x| < T_PIVOT_MIN: its error is below 2^-17 of the
+ * result) and a degree-4 polynomial for 2^f on |f| <= 1/2 (relative error 2.9e-6, 2^-18.4): 9
+ * vector operations where float32's expm issues 12. An output's error before its final rounding
+ * stays below 2^-16 of its value, well inside the one-ULP bound (float16's ULP is >= 2^-11 of
+ * a value). Far from 0 (|max| >= T_PIVOT_MIN) the max is subtracted first, exactly as expm does. */
+typedef struct {
+    VT c;   /* subtracted before scaling: 0, or the max when it is large */
+    VT k;   /* round(max log2e) when c is 0 */
+} CSM_FN(half_shift);
+
+static inline CSM_FN(half_shift) CSM_FN(make_half_shift)(T max)
+{
+    CSM_FN(half_shift) s;
+    int big = !(max < T_PIVOT_MIN && max > -T_PIVOT_MIN);
+    s.c = CSM_FN(vsplat)(big ? max : 0);
+    s.k = CSM_FN(vsplat)(big ? 0 : rintf(max * T_LOG2E));
+    return s;
+}
+
+static inline VT CSM_FN(half_expm)(VT x, CSM_FN(half_shift) s)
+{
+    /* -inf clamps to 2^-152, which scales to exactly 0; this operand order keeps a NaN (the max
+     * pass may skip one, and the row is then NaN through the sum) */
+    VT t = CSM_FN(vmax)(CSM_FN(vsplat)(-152), (x - s.c) * T_LOG2E - s.k);
+    VT n = (VT)_mm512_roundscale_ps((__m512)t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    VT f = t - n;
+    VT p = (((0x1.3a02ccp-7f * f + 0x1.c9fc46p-5f) * f + 0x1.ec0378p-3f) * f + 0x1.62e12cp-1f) * f
+           + 1;
+    return CSM_FN(vscalef)(p, n);
+}
+
+/* The passes below take bf16 as a constant (half_row instantiates both) and run whole pairs, then
+ * one masked tail: the load's type test and the tail test were two branches a vector. */
+
+/* e[i] = half_expm(x[i]) for the half row x (in half_load2's order); returns the sum in double,
+ * in exp_store_sum's blocks */
+CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16,
+                                          CSM_FN(half_shift) s)
+{
+    VT acc = CSM_FN(vsplat)(0), lo, hi;
     VD wide = {0};
     int blocks = 0;
-    for (ptrdiff_t i = 0; i < n; i += VL) {
+    ptrdiff_t i = 0;
+    for (; i < n; i += HALF_PAIR) {
         int count = CSM_FN(half_count)(n, i);
-        VT v = CSM_FN(expm)(CSM_FN(vload_half)(x + i, count, bf16, -(T)INFINITY), s);
-        CSM_FN(vstore)(e + i, v);   /* e has room for whole vectors */
-        acc += v;
-        if (++blocks == FLUSH) {
+        if (count == HALF_PAIR) CSM_FN(half_load2)(x + i, HALF_PAIR, bf16, 0, &lo, &hi);
+        else CSM_FN(half_load2)(x + i, count, bf16, -(T)INFINITY, &lo, &hi);
+        lo = CSM_FN(half_expm)(lo, s);
+        hi = CSM_FN(half_expm)(hi, s);
+        CSM_FN(vstore)(e + i, lo);   /* e has room for whole pairs */
+        CSM_FN(vstore)(e + i + VL, hi);
+        acc += lo + hi;
+        if ((blocks += 2) == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc);
             acc = CSM_FN(vsplat)(0);
             blocks = 0;
@@ -73,19 +172,38 @@ CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, 
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
 }
 
-/* One row; 0 (nothing written) for a row whose max is not finite, which the caller gives to the
- * one-row rules. e: scratch for the row's exps, n rounded up to whole vectors. */
-static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf16, csm_op op,
-                            T *e)
+/* the row's max; four chains, as vmax's latency would otherwise set the pace */
+CSM_HOT T CSM_FN(half_max)(const uint16_t *x, ptrdiff_t n, const int bf16)
 {
-    VT m = CSM_FN(vsplat)(-(T)INFINITY);
+    VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0, m2 = m0, m3 = m0, a, b, c, d;
+    ptrdiff_t i = 0;
+    for (; i + 2 * HALF_PAIR <= n; i += 2 * HALF_PAIR) {
+        CSM_FN(half_load2)(x + i, HALF_PAIR, bf16, 0, &a, &b);
+        CSM_FN(half_load2)(x + i + HALF_PAIR, HALF_PAIR, bf16, 0, &c, &d);
+        m0 = CSM_FN(vmax)(a, m0);
+        m1 = CSM_FN(vmax)(b, m1);
+        m2 = CSM_FN(vmax)(c, m2);
+        m3 = CSM_FN(vmax)(d, m3);
+    }
+    for (; i < n; i += HALF_PAIR) {
+        CSM_FN(half_load2)(x + i, CSM_FN(half_count)(n, i), bf16, -(T)INFINITY, &a, &b);
+        m0 = CSM_FN(vmax)(a, m0);
+        m1 = CSM_FN(vmax)(b, m1);
+    }
+    return CSM_FN(hmax)(CSM_FN(vmax)(CSM_FN(vmax)(m0, m1), CSM_FN(vmax)(m2, m3)));
+}
+
+/* One row; 0 (nothing written) for a row whose max is not finite or whose result is NaN, which the
+ * caller gives to the one-row rules. e: scratch for the row's exps, n rounded up to whole pairs. */
+CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, const int bf16,
+                                csm_op op, T *e)
+{
     ptrdiff_t i;
-    for (i = 0; i < n; i += VL)
-        m = CSM_FN(vmax)(CSM_FN(vload_half)(x + i, CSM_FN(half_count)(n, i), bf16, -(T)INFINITY), m);
-    T max = CSM_FN(hmax)(m);
+    VT lo, hi;
+    T max = CSM_FN(half_max)(x, n, bf16);
     if (CSM_FN(row_is_special)(max)) return 0;
     VT mv = CSM_FN(vsplat)(max);
-    CSM_FN(shift) s = CSM_FN(make_shift)(mv);
+    CSM_FN(half_shift) s = CSM_FN(make_half_shift)(max);
     if (op == CSM_SOFTMAX) {
         double sum;
         if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
@@ -94,9 +212,11 @@ static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf1
         } else {
             sum = CSM_FN(half_exp_store_sum)(x, e, n, bf16, s);
         }
+        if (sum != sum) return 0;   /* a NaN the max pass skipped */
         VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
-        for (i = 0; i < n; i += VL)
-            CSM_FN(vstore_half)(o + i, CSM_FN(vload)(e + i) * inv, CSM_FN(half_count)(n, i), bf16);
+        for (i = 0; i < n; i += HALF_PAIR)
+            CSM_FN(half_store2)(o + i, CSM_FN(vload)(e + i) * inv, CSM_FN(vload)(e + i + VL) * inv,
+                                CSM_FN(half_count)(n, i), bf16);
         return 1;
     }
     /* log_softmax: the sum below the max and the ties, as exp_sum_below_max */
@@ -104,23 +224,32 @@ static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf1
     VD wide = {0};
     CSM_FN(tie_count) ties = {0};
     int blocks = 0;
-    for (i = 0; i < n; i += VL) {
-        VT v = CSM_FN(vload_half)(x + i, CSM_FN(half_count)(n, i), bf16, -(T)INFINITY);
-        acc = CSM_FN(vadd_below)(acc, CSM_FN(expm)(v, s), v, mv, &ties);
-        if (++blocks == FLUSH) {
+    for (i = 0; i < n; i += HALF_PAIR) {
+        CSM_FN(half_load2)(x + i, CSM_FN(half_count)(n, i), bf16, -(T)INFINITY, &lo, &hi);
+        acc = CSM_FN(vadd_below)(acc, CSM_FN(half_expm)(lo, s), lo, mv, &ties);
+        acc = CSM_FN(vadd_below)(acc, CSM_FN(half_expm)(hi, s), hi, mv, &ties);
+        if ((blocks += 2) == FLUSH) {
             wide += CSM_FN(vwiden_sum)(acc);
             acc = CSM_FN(vsplat)(0);
             blocks = 0;
         }
     }
     double rest = CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
-    double count = (double)CSM_FN(ties_total)(ties), e_max = (double)CSM_FN(expm)(mv, s)[0];
+    if (rest != rest) return 0;
+    double count = (double)CSM_FN(ties_total)(ties), e_max = (double)CSM_FN(half_expm)(mv, s)[0];
     VT lv = CSM_FN(vsplat)((T)(log(count) + log1p(rest / (count * e_max))));
-    for (i = 0; i < n; i += VL) {
+    for (i = 0; i < n; i += HALF_PAIR) {
         int k = CSM_FN(half_count)(n, i);
-        CSM_FN(vstore_half)(o + i, (CSM_FN(vload_half)(x + i, k, bf16, 0) - mv) - lv, k, bf16);
+        CSM_FN(half_load2)(x + i, k, bf16, 0, &lo, &hi);
+        CSM_FN(half_store2)(o + i, (lo - mv) - lv, (hi - mv) - lv, k, bf16);
     }
     return 1;
+}
+
+static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf16, csm_op op,
+                            T *e)
+{
+    return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, op, e) : CSM_FN(half_row_of)(x, o, n, 0, op, e);
 }
 #endif
 
@@ -132,9 +261,9 @@ static int CSM_FN(half_rows)(const csm_fused_args *a, csm_op op)
     const int bf16 = a->xkind == CSM_STORE_BF16;
     if (op == CSM_LOGSUMEXP || (a->xkind != CSM_STORE_F16 && !bf16) || a->okind != a->xkind
         || a->xstep != 2 || a->ostep != 2 || a->scale || a->bias || a->where
-        || a->n <= HALF_ROW_MIN)
+        || a->n < (op == CSM_SOFTMAX ? HALF_SOFTMAX_ROW_MIN : HALF_LOG_ROW_MIN))
         return 0;
-    T *e = (T *)aligned_alloc(64, (size_t)((a->n + VL - 1) / VL * VL) * sizeof(T));
+    T *e = (T *)aligned_alloc(64, (size_t)((a->n + HALF_PAIR - 1) / HALF_PAIR * HALF_PAIR) * sizeof(T));
     if (!e) return -1;
     for (ptrdiff_t r = 0; r < a->nrows; r++) {
         const uint16_t *x = (const uint16_t *)(a->x + a->xoff[r]);
@@ -154,3 +283,6 @@ static int CSM_FN(half_rows)(const csm_fused_args *a, csm_op op)
     return 0;
 #endif
 }
+#ifdef HALF_PAIR
+#undef HALF_PAIR
+#endif
