@@ -113,11 +113,13 @@ static inline VI CSM_FN(vselected)(const unsigned char *w, int k)
 /* The common case in one pass: z = x * s + b with x in T and unit steps; s NULL for none; b NULL,
  * one value (bstep 0) or a row of unit steps; w NULL, or bytes with unit steps whose 0 entries
  * make z -inf. Returns z's max (NaN ignored, as row_max) when want_max (a constant where
- * inlined), else -inf. */
+ * inlined), else -inf; *end (when end is not NULL): past the last vector with an entry other than
+ * -inf (NaN counts), so the exps of a masked tail (a causal or padding mask) can be skipped. */
 static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, const T *b,
                                  ptrdiff_t bstep, const unsigned char *w, const T *next,
-                                 const int want_max)
+                                 const int want_max, ptrdiff_t *end)
 {
+    ptrdiff_t last = 0;
     const VT vs = CSM_FN(vsplat)(s ? *s : (T)1), vb = CSM_FN(vsplat)(b && !bstep ? *b : (T)0);
     VT m = CSM_FN(vsplat)(-(T)INFINITY);
     ptrdiff_t j = 0;
@@ -132,8 +134,11 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
         if (b) v += bstep ? CSM_FN(vload_part)(b + j, k, 0) : vb;
         if (w) v = CSM_FN(vselect)(CSM_FN(vselected)(w + j, k), v, CSM_FN(vsplat)(-(T)INFINITY));
         CSM_FN(vstore_part)(z + j, v, k);
-        if (want_max) m = CSM_FN(vmax)(k == VL ? v : CSM_FN(vload_part)(z + j, k, -(T)INFINITY), m);
+        if (k < VL) v = CSM_FN(vload_part)(z + j, k, -(T)INFINITY);   /* the row's lanes only */
+        if (want_max) m = CSM_FN(vmax)(v, m);
+        if (end && CSM_FN(vany_ne)(v, -(T)INFINITY)) last = j + k;
     }
+    if (end) *end = last;
     return CSM_FN(hmax)(m);
 }
 
@@ -220,13 +225,20 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
         const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
         T *o = (T *)(a->out + a->ooff[r]);
         const unsigned char *w = a->where ? (const unsigned char *)a->where + a->woff[r] : NULL;
+        ptrdiff_t end;
         T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
                                  a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep,
-                                 w, next, 1);
+                                 w, next, 1, a->bias || w ? &end : NULL);
+        if (!a->bias && !w) end = n;
         int special = CSM_FN(row_is_special)(max);
         T inv = 1;
-        if (special) CSM_FN(softmax_row)(z, z, n, NULL);
-        else inv = (T)(1.0 / CSM_FN(exp_store_sum_max)(z, z, n, max, NULL));
+        if (special) {
+            CSM_FN(softmax_row)(z, z, n, NULL);
+        } else {
+            /* the exps of the -inf tail are 0: a causal mask leaves half the exps to compute */
+            inv = (T)(1.0 / CSM_FN(exp_store_sum_max)(z, z, end, max, NULL));
+            for (ptrdiff_t j = end; j < n; j++) z[j] = 0;
+        }
         if (w && (special || inv != inv)) {
             /* the where= rule where it matters: a selected NaN or +inf makes the selected entries
              * NaN and the excluded 0; nothing selected (all -inf) gives 0 */
@@ -295,7 +307,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
                 CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL,
                                  (const T *)b, a->bstep, NULL,
                                  r + i + ahead < a->nrows
-                                     ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0);
+                                     ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0, NULL);
             } else {
                 CSM_FN(load_row)(z, a->x + a->xoff[r + i], a->xstep, n, a->xkind);
                 if (a->scale)

@@ -129,6 +129,30 @@ static inline VT CSM_FN(vselect)(VI mask, VT a, VT b)
     return (VT)(((VI)a & mask) | ((VI)b & ~mask));
 }
 
+/* 1 when some lane of a is not c (a NaN lane counts), in one compare and a mask test where the
+ * build has them */
+static inline int CSM_FN(vany_ne)(VT a, T c)
+{
+#if CSM_AVX512 && defined(CSM_F32)
+    return _mm512_cmp_ps_mask((__m512)a, _mm512_set1_ps(c), _CMP_NEQ_UQ) != 0;
+#elif CSM_AVX512
+    return _mm512_cmp_pd_mask((__m512d)a, _mm512_set1_pd(c), _CMP_NEQ_UQ) != 0;
+#elif defined(CSM_F32) && CSM_VEC_BYTES == 32 && defined(__AVX__)
+    return _mm256_movemask_ps((__m256)(a != c)) != 0;
+#elif defined(CSM_F64) && CSM_VEC_BYTES == 32 && defined(__AVX__)
+    return _mm256_movemask_pd((__m256d)(a != c)) != 0;
+#elif defined(CSM_F32) && CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    return _mm_movemask_ps((__m128)(a != c)) != 0;
+#elif defined(CSM_F64) && CSM_VEC_BYTES == 16 && defined(__SSE2__)
+    return _mm_movemask_pd((__m128d)(a != c)) != 0;
+#else
+    VI ne = a != c;
+    int r = 0;
+    for (int l = 0; l < VL; l++) r |= ne[l] != 0;
+    return r;
+#endif
+}
+
 /* |a|: the sign bit cleared (NaN stays NaN) */
 static inline VT CSM_FN(vabs)(VT a)
 {

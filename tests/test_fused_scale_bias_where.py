@@ -406,3 +406,28 @@ def test_fast_matches_reference_on_any_broadcast(fast, reference, case):
             got = getattr(fast, func)(x, axis=axis, **kw)
         want = getattr(reference, func)(x, axis=axis, **kw)
         assert_matches(func, got, want, z, axis)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n", [300, 512, 1000])   # rows formed in the max pass (fused_softmax_direct)
+def test_masked_tail_skipped_exactly(fast, reference, isa, dtype, n):
+    """The exps of a -inf tail are skipped (causal and padding masks): every tail length, a NaN or
+    +inf in x under a -inf bias still makes the row NaN (NaN + -inf), under where= it does not, and
+    the result is the softmax of the kept prefix alone."""
+    x = rng.standard_normal((n, n)).astype(dtype)
+    causal = np.triu(np.full((n, n), -INF, dtype), 1)
+    keep = ~np.triu(np.ones((n, n), bool), 1)
+    for kw in (dict(bias=causal), dict(where=keep), dict(scale=0.5, bias=causal)):
+        got = fast.softmax(x, **kw)
+        assert_matches("softmax", got, reference.softmax(x, **kw), z_of(x, **kw))
+        for r in (0, 1, 15, 16, 17, n // 2, n - 2):
+            np.testing.assert_array_equal(got[r, r + 1:], 0)
+            np.testing.assert_allclose(got[r, :r + 1],
+                                       fast.softmax(x[r, :r + 1] * kw.get("scale", 1)),
+                                       rtol=1e-5 if dtype == np.float32 else 1e-13)
+    for r, bad in ((3, NAN), (40, INF), (n // 2, NAN)):
+        xp = x.copy()
+        xp[r, -1] = bad
+        got = fast.softmax(xp, bias=causal)
+        assert np.isnan(got[r]).all() and not np.isnan(np.delete(got, r, 0)).any()
+        np.testing.assert_array_equal(fast.softmax(xp, where=keep), fast.softmax(x, where=keep))
