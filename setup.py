@@ -83,6 +83,14 @@ OPENMP_PROBE = "#include <omp.h>\nint csm_probe(void) { return omp_get_max_threa
 class BuildExt(build_ext):
     def build_extension(self, ext):
         cc = self.compiler
+        if cc.compiler_type == "msvc":
+            # Otherwise cl.exe stops at the kernels' first __attribute__ with a syntax error that
+            # does not say why (README: "Installing and building from source").
+            raise CompileError(
+                "csoftmax cannot be built with Microsoft Visual C++ (MSVC): its C kernels use the "
+                "GCC/Clang vector extensions (__attribute__((vector_size))) and C11 aligned_alloc, "
+                "which MSVC and its C runtime lack. Build from source with GCC or Clang on Linux "
+                "or macOS; Windows is not supported yet (there are no Windows wheels either).")
         gnu_like = cc.compiler_type == "unix"
         use_x86 = False
         if IS_X86 and gnu_like:
