@@ -14,6 +14,11 @@ typedef struct {
     T v;
 } CSM_FN(cand);
 
+/* top_p on rows from this long is bracketed by a subsample first (top_p_cutoff) */
+#ifndef TOP_P_SUB_MIN
+#define TOP_P_SUB_MIN 16384
+#endif
+
 /* any lane of a comparison result set: one mask move or test where the ISA has one */
 static inline int CSM_FN(vany)(VI m)
 {
@@ -226,7 +231,7 @@ static inline VT CSM_FN(rounded)(VT v)
  * prefetches that row (the next one), as softmax does, so the next row's first pass does not
  * wait on memory. */
 CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s,
-                                      const T *next)
+                                      const T *next, T *sub)
 {
     VD wide = {0};
     for (ptrdiff_t b = 0; b < n; b += 16 * VL) {
@@ -238,6 +243,8 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
             VT e = CSM_FN(expm)(CSM_FN(rounded)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY)
                                                 * inv_t), s);
             if (out) CSM_FN(vstore_part)(out + i, e, rest);
+            if (sub) sub[i / VL] = e[0];   /* top_p's subsample, in the pass: a strided pass
+                                            * after it touched a cache line an entry */
             acc += e;
         }
         wide += CSM_FN(vwiden_sum)(acc);
@@ -273,16 +280,21 @@ static inline ptrdiff_t CSM_FN(append_hits)(T *buf, ptrdiff_t j, VT v, VI hit, i
  * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
  * top; the digits above the boundary digit are all kept, those below all dropped, and only the
  * boundary digit's entries (copied to buf) go on to the next digit. */
-static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf)
+static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf,
+                           double *kept)
 {
-    enum { DIGIT = 10, NDIG = 1 << DIGIT };
-    double mass[NDIG];
+    enum { DIGIT = 10, NDIG = 1 << DIGIT, WAYS = 4 };
+    /* WAYS histograms, entry i into mass[i % WAYS] on large sets: a probability mass is spread
+     * over few digits, and one histogram made each add wait on the previous add to the same digit
+     * (through memory, ~5 cycles an entry) */
+    double mass[WAYS][NDIG];
     double above = 0;
     int shift = (int)(8 * sizeof(T)) - 2 - DIGIT;
     const T *src = e;
     ptrdiff_t m = n;
     while (m > 16 && shift >= 0) {
-        memset(mass, 0, sizeof mass);
+        const int ways = m >= 2048 ? WAYS : 1;
+        memset(mass, 0, (size_t)ways * sizeof mass[0]);
         T lo = src == e ? floor : 0;
         if (lo > 0) {   /* worth it only when most of the row is below: else a missed branch */
             ptrdiff_t probe = m < 4096 ? m : 4096, above_lo = 0;
@@ -297,23 +309,25 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
                 UT b;
                 T v = src[i + l];
                 memcpy(&b, &v, sizeof b);
-                mass[(b >> shift) & (NDIG - 1)] += v >= lo ? v : 0;
+                mass[ways == 1 ? 0 : l % WAYS][(b >> shift) & (NDIG - 1)] += v >= lo ? v : 0;
             }
         }
+        for (int w = 1; w < ways; w++)
+            for (int q = 0; q < NDIG; q++) mass[0][q] += mass[w][q];
         /* the walk down from the top digit, 32 digits at a time first: one dependent add per
          * digit cost ~1 us a level, which short rows and the small refining sets felt */
         double group[NDIG / 32];
         for (int g = 0; g < NDIG / 32; g++) {
             double t = 0;
-            for (int q = 0; q < 32; q++) t += mass[g * 32 + q];
+            for (int q = 0; q < 32; q++) t += mass[0][g * 32 + q];
             group[g] = t;
         }
         int g = NDIG / 32 - 1;
         for (; g > 0 && above + group[g] < target; g--) above += group[g];
         int d = g * 32 + 31;
         for (; d > g * 32; d--) {
-            if (above + mass[d] >= target) break;
-            above += mass[d];
+            if (above + mass[0][d] >= target) break;
+            above += mass[0][d];
         }
         /* on to the entries of digit d (all share the digits above it) */
         ptrdiff_t j = 0;
@@ -347,51 +361,125 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
         for (; j < m && buf[j] == cut; j++) above += buf[j];
         i = j;
     }
+    /* above started below target, so it now holds the mass of every entry >= cut: the draw's
+     * total, without another pass (NaN when nothing was left to pick a cut from) */
+    if (kept) *kept = m ? above : (double)NAN;
     return cut;
+}
+
+/* Approximate mass thresholds of v[0..m) (non-negative, no NaN), for the bracket below: *hi, a
+ * value whose entries at or above it sum to less than want_hi (just), and *lo, one whose entries
+ * at or above it sum to at least want_lo (just). Two bisections on the bit patterns (which order
+ * non-negative floats) share each vector pass, and stop 2^-7 apart in relative value: ~15 passes
+ * over the subsample, where two radix selects with their scalar histograms took ~25 us a row. */
+static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, double want_lo,
+                                    T *hi, T *lo)
+{
+    VT mx = CSM_FN(vsplat)(0), zero = mx;
+    for (ptrdiff_t i = 0; i < m; i += VL)
+        mx = CSM_FN(vmax)(CSM_FN(vload_part)(v + i, m - i < VL ? (int)(m - i) : VL, 0), mx);
+    T top = CSM_FN(hmax)(mx);
+    UT a[2] = {0, 0}, b[2], stop = (UT)1 << (T_MANT - 7);
+    memcpy(&b[0], &top, sizeof top);
+    b[0] += 1;   /* nothing at or above: a sum of 0, below either want */
+    b[1] = b[0];
+    const double want[2] = {want_hi, want_lo};
+    while (b[0] - a[0] > stop || b[1] - a[1] > stop) {
+        UT mid[2] = {a[0] + (b[0] - a[0]) / 2, a[1] + (b[1] - a[1]) / 2};
+        T t0, t1;
+        memcpy(&t0, &mid[0], sizeof t0);
+        memcpy(&t1, &mid[1], sizeof t1);
+        VT s0 = zero, s1 = zero, vt0 = CSM_FN(vsplat)(t0), vt1 = CSM_FN(vsplat)(t1);
+        for (ptrdiff_t i = 0; i < m; i += VL) {
+            VT x = CSM_FN(vload_part)(v + i, m - i < VL ? (int)(m - i) : VL, 0);
+            s0 += CSM_FN(vselect)(x >= vt0, x, zero);
+            s1 += CSM_FN(vselect)(x >= vt1, x, zero);
+        }
+        double got[2] = {CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(s0)), CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(s1))};
+        for (int k = 0; k < 2; k++) {
+            if (got[k] >= want[k]) a[k] = mid[k];
+            else b[k] = mid[k];
+        }
+    }
+    memcpy(hi, &b[0], sizeof *hi);
+    memcpy(lo, &a[1], sizeof *lo);
 }
 
 /* top_p_cut of e[0..n) summing to total. Entries below (total - target) / n are all dropped
  * (those at or below one of them sum to less than total - target, so the rest, strictly above
  * it, reach target): the first histogram leaves them out, which is exact (the walk stops at or
  * above their digit) and skips most of a real vocabulary, whose long tail holds little mass.
- * Long rows first bracket the cutoff between the cutoffs of a 1-in-16 subsample for mass
- * fractions 1% either side; one vector pass then sums the entries above the bracket and
- * gathers those inside it, and when the cutoff is indeed inside (checked exactly), only they
- * are resolved. Otherwise (or for short rows) the whole row is. sub has room for n / 16 + 1. */
+ * Rows of at least TOP_P_SUB_MIN first bracket the cutoff between mass thresholds of a
+ * subsample (sub[0..ms), the first lane of every vector, which the exp pass kept) for mass
+ * fractions a little either side (mass_thresholds); one vector pass then sums the entries above
+ * the bracket and gathers those inside it, and when the cutoff is indeed inside (checked
+ * exactly), only they are resolved. Otherwise (or for short rows) the whole row is. */
 static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double total, T *buf,
-                              T *sub)
+                              const T *sub, ptrdiff_t ms, double *kept)
 {
-    enum { STRIDE = 16, MIN_N = 16384 };
+    enum { NMARGIN = 2 };
     const T floor = (T)((total - target) / (double)n);
-    if (n < MIN_N) return CSM_FN(top_p_cut)(e, n, target, floor, buf);
-    ptrdiff_t ms = 0, j = 0;
-    double sub_total = 0, f = target / total, above = 0, band = 0;
-    double part[4] = {0, 0, 0, 0};   /* four chains: one add per element was latency-bound */
-    for (ptrdiff_t i = 0; i < n; i += STRIDE, ms++) part[ms & 3] += (double)(sub[ms] = e[i]);
-    sub_total = (part[0] + part[1]) + (part[2] + part[3]);
-    T hi = f > 0.01 ? CSM_FN(top_p_cut)(sub, ms, (f - 0.01) * sub_total, 0, buf) : (T)INFINITY;
-    T lo = f < 0.99 ? CSM_FN(top_p_cut)(sub, ms, (f + 0.01) * sub_total, 0, buf) : 0;
-    VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0);
-    VD wide = {0}, wide_in = {0};
-    for (ptrdiff_t b = 0; b < n; b += 64 * VL) {     /* float sums over 64 vectors, then double */
-        ptrdiff_t end = b + 64 * VL < n ? b + 64 * VL : n;
-        VT acc = zero, acc_in = zero;
-        for (ptrdiff_t i = b; i < end; i += VL) {
-            int rest = end - i < VL ? (int)(end - i) : VL;
-            VT v = CSM_FN(vload_part)(e + i, rest, 0);
-            VI top = v >= vhi, in = (v >= vlo) & ~top;
-            acc += CSM_FN(vselect)(top, v, zero);
-            acc_in += CSM_FN(vselect)(in, v, zero);
-            if (CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
+    if (n < TOP_P_SUB_MIN) return CSM_FN(top_p_cut)(e, n, target, floor, buf, kept);
+    ptrdiff_t j = 0;
+    double f = target / total, above = 0, band = 0;
+    VT part = CSM_FN(vsplat)(0);
+    for (ptrdiff_t i = 0; i < ms; i += VL)
+        part += CSM_FN(vload_part)(sub + i, ms - i < VL ? (int)(ms - i) : VL, 0);
+    double sub_total = CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(part));
+    /* A few heavy entries make the subsample's mass fractions miss by more than 1% (logits of
+     * standard deviation 3 at temperature 0.8: 1844 entries kept of 128256, 306 us a row with
+     * only the 1% bracket, then the whole row resolved): wider brackets before that. */
+    /* the subsample's mass fractions err by ~0.1 / sqrt(ms) (logits of standard deviation 1 at
+     * temperature 0.8), and the band, hence its gathering and resolving, grows with the margin */
+    const double margin[NMARGIN] = {0.25 / sqrt((double)ms), 1.0 / sqrt((double)ms)};
+    T hi_known = (T)INFINITY, lo_known = floor;   /* the cutoff is known to be in [lo, hi) */
+    for (int t = 0; t < NMARGIN; t++) {
+        T hi, lo;
+        CSM_FN(mass_thresholds)(sub, ms, (f - margin[t]) * sub_total, (f + margin[t]) * sub_total,
+                                &hi, &lo);
+        if (f <= margin[t]) hi = (T)INFINITY;
+        if (f >= 1 - margin[t]) lo = floor;
+        hi = hi < hi_known ? hi : hi_known;
+        lo = lo > lo_known ? lo : lo_known;
+        VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0);
+        VD wide = {0}, wide_in = {0};
+        j = 0;
+        for (ptrdiff_t b = 0; b < n; b += 64 * VL) {   /* float sums over 64 vectors, then double */
+            ptrdiff_t end = b + 64 * VL < n ? b + 64 * VL : n;
+            VT acc = zero, acc_in = zero;
+            for (ptrdiff_t i = b; i < end; i += VL) {
+                int rest = end - i < VL ? (int)(end - i) : VL;
+                VT v = CSM_FN(vload_part)(e + i, rest, 0);
+                VI top = v >= vhi, in = (v >= vlo) & ~top;
+                acc += CSM_FN(vselect)(top, v, zero);
+                acc_in += CSM_FN(vselect)(in, v, zero);
+                /* AVX-512 compresses every vector: a branch on whether it holds a band entry
+                 * mispredicted (a 32000 row's pass 27k cycles with it, 11k without) */
+                if (CSM_AVX512 || CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
+            }
+            wide += CSM_FN(vwiden_sum)(acc);
+            wide_in += CSM_FN(vwiden_sum)(acc_in);
         }
-        wide += CSM_FN(vwiden_sum)(acc);
-        wide_in += CSM_FN(vwiden_sum)(acc_in);
+        above = CSM_FN(hsum_d)(wide);
+        band = CSM_FN(hsum_d)(wide_in);
+        if (above < target && above + band >= target) {
+            T cut = CSM_FN(top_p_cut)(buf, j, target - above, 0, buf, kept);
+            *kept += above;
+            return cut;
+        }
+        if (above >= target) lo_known = hi;   /* the cutoff is at or above hi */
+        else hi_known = lo;                   /* below lo */
     }
-    above = CSM_FN(hsum_d)(wide);
-    band = CSM_FN(hsum_d)(wide_in);
-    if (above < target && above + band >= target)
-        return CSM_FN(top_p_cut)(buf, j, target - above, 0, buf);
-    return CSM_FN(top_p_cut)(e, n, target, floor, buf);
+    /* the entries at or above the floor, gathered by vectors, resolved alone */
+    VT vfloor = CSM_FN(vsplat)(floor);
+    j = 0;
+    for (ptrdiff_t i = 0; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(e + i, rest, 0);
+        VI in = v >= vfloor;
+        if (CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
+    }
+    return CSM_FN(top_p_cut)(buf, j, target, 0, buf, kept);
 }
 
 /* Sum of the e[i] >= cut. */
@@ -540,17 +628,23 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     T zmax = max * (T)inv_t;
     if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
-    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next);
+    T *sub = a->top_p < 1 && n >= TOP_P_SUB_MIN ? (T *)s->w : NULL;   /* room for n doubles */
+    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub);
     if (total != total) return 1;
     T cut = 0;
+    double kept = total;
     if (a->top_p < 1)
-        cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, (T *)s->w);
+        cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, sub,
+                                   (n + VL - 1) / VL, &kept);
     if (a->min_p > 0) {
         T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
         T c2 = (T)(a->min_p * (double)top);
-        cut = c2 > cut ? c2 : cut;
+        if (c2 > cut) {
+            cut = c2;
+            kept = (double)NAN;
+        }
     }
-    double kept = cut > 0 ? CSM_FN(sum_at_least)(s->e, n, cut) : total;
+    if (kept != kept) kept = CSM_FN(sum_at_least)(s->e, n, cut);
     *out = CSM_FN(draw_scan)(s->e, n, cut, u * kept);
     return 0;
 }
@@ -578,7 +672,7 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     T zmax = max * (T)inv_t;
     if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
-    double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next);
+    double total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
     double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
     double log_pmax = log(top) - log(total);   /* log p of the max */
     for (ptrdiff_t j = 0; j < a->k; j++) {
