@@ -216,10 +216,11 @@ static LD set(csm_dtype dt, void *p, ptrdiff_t i, LD v) { return set_k(KIND(dt),
 static size_t esz(csm_dtype dt) { return kind_size(KIND(dt)); }
 
 /* Rows of logits: kinds 0..NSPECIAL-1 are special_rows() of tests/test_fast_vs_reference.py plus
- * tiny, subnormal and huge magnitudes and the logsumexp-near-0 rows of test_accuracy.py; the
+ * tiny, subnormal and huge magnitudes, a half far below the other, and the logsumexp-near-0
+ * rows of test_accuracy.py; the
  * others are random, drawn as test_accuracy.py's distributions (normal 1, normal 10, uniform
  * +-100, uniform +-1e4) with ~2% -inf entries that are never the max. */
-enum { K_NEAR_ZERO = 21, NSPECIAL = 22, NKINDS = NSPECIAL + 4 };
+enum { K_NEAR_ZERO = 22, NSPECIAL = 23, NKINDS = NSPECIAL + 4 };
 
 static LD gen_value(csm_dtype dt, int kind, ptrdiff_t j, ptrdiff_t n)
 {
@@ -243,6 +244,8 @@ static LD gen_value(csm_dtype dt, int kind, ptrdiff_t j, ptrdiff_t n)
     case 18: return normal() * (dt == CSM_FLOAT32 ? 1e-40 : 1e-310);   /* subnormal */
     case 19: return normal() * 1e30;                          /* huge */
     case 20: return normal() * (dt == CSM_FLOAT32 ? 1e36 : 1e306);
+    case 21:   /* far below from the middle on: past the pivot (csm_types.h) from there */
+        return j < n / 2 ? normal() * 3 : normal() - 3000;
     case K_NEAR_ZERO:   /* one 0, the rest far below (test_logsumexp_relative_accuracy_near_zero) */
         return j == n / 3 ? 0 : -(20 + unif() * (dt == CSM_FLOAT32 ? 40 : 580));
     }
@@ -313,7 +316,8 @@ static rowref ref_row(const LD *x, ptrdiff_t n, ptrdiff_t step)
  *   log_softmax and logsumexp: absolute error <= 4 eps max(|x|, |result|, 1), |x| the largest
  *   finite magnitude in the row; logsumexp of a row whose max is 0 (near_zero): relative <= 8 eps.
  * Results stored in float16 / bfloat16 (okind): within one unit in the last place of that type
- * of the exact value (test_half_precision.py's test_within_one_ulp_of_float64).
+ * of the exact value (test_half_precision.py's test_within_one_ulp_of_float64), and below the
+ * compute dtype's normal range within its smallest normal (the rule above).
  * Rows with no finite max follow reference.py: NaN anywhere makes the row NaN; +inf makes
  * softmax and log_softmax NaN and logsumexp +inf; a row with nothing above -inf gives NaN and
  * logsumexp -inf. rr: ref_row(x, n, xstep), computed once per row. `excluded` (or NULL): the entries where=False masks, exactly 0 / -inf. */
@@ -326,7 +330,7 @@ static void check_family(int entry, csm_op op, csm_dtype dt, int okind, const LD
     int half = okind >= CSM_STORE_F16;
     if (op == CSM_LOGSUMEXP) {
         LD want = r.cls == 0 ? r.max + r.logs : r.cls == 1 ? NAN : r.cls == 2 ? INFINITY : -INFINITY;
-        LD tol = half ? ulp_of(okind, want)
+        LD tol = half ? fmaxl(ulp_of(okind, want), fabsl(want) < tiny ? tiny : 0)
                  : near_zero ? 8 * eps * fabsl(want)
                  : 4 * eps * fmaxl(fmaxl(r.scale, fabsl(want)), 1);
         check(entry, dt, okind, got[0], want, tol, 0);
@@ -353,7 +357,8 @@ static void check_family(int entry, csm_op op, csm_dtype dt, int okind, const LD
             tol = want < tiny ? tiny : half ? ulp_of(okind, want) : rtol * want;
         } else {
             want = (v - r.max) - r.logs;
-            tol = half ? ulp_of(okind, want) : 4 * eps * fmaxl(fmaxl(r.scale, fabsl(want)), 1);
+            tol = half ? fmaxl(ulp_of(okind, want), fabsl(want) < tiny ? tiny : 0)
+                       : 4 * eps * fmaxl(fmaxl(r.scale, fabsl(want)), 1);
         }
         check(entry, dt, okind, g, want, tol, j);
     }
@@ -509,12 +514,13 @@ static LD add_t(csm_dtype dt, LD a, LD b)
  * transposed layout (a row's elements nrows apart) for input and output, a scalar scale, a
  * per-row bias broadcast along the row (step 0); 3 like 1 with x and out stored in float16;
  * 4 like 2 with bfloat16; 5 float16 input, float32 output, where=; 6 float32 input computed in
- * float64 (dtype=float64). */
+ * float64 (dtype=float64); 7 float16 in and out, nothing fused (csm_rows_half.h's own passes). */
 static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
 {
-    static const int xkinds[7] = {-1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F16,
-                                  CSM_STORE_F32};
-    static const int okinds[7] = {-1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F32, -1};
+    static const int xkinds[8] = {-1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F16,
+                                  CSM_STORE_F32, CSM_STORE_F16};
+    static const int okinds[8] = {-1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F32, -1,
+                                  CSM_STORE_F16};
     int xkind = xkinds[variant] < 0 ? KIND(dt) : xkinds[variant];
     int okind = okinds[variant] < 0 ? KIND(dt) : okinds[variant];
     int transposed = variant == 2 || variant == 4, use_where = variant == 1 || variant == 3 || variant == 5;
@@ -1272,7 +1278,9 @@ static void test_controls(void)
 
 int main(int argc, char **argv)
 {
-    static const ptrdiff_t extra[] = {127, 128, 129, 1000, 20000};
+    /* 33000: a float32 row over ROW_L2_BYTES (csm_tuning.h), for csm_rows_long.h (float64 rows
+     * are from 16385 elements on), and float16 rows over 16384 (csm_rows_half.h) */
+    static const ptrdiff_t extra[] = {127, 128, 129, 1000, 20000, 33000};
     clock_t start = clock();
     time_t wall = time(NULL);
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -1287,20 +1295,24 @@ int main(int argc, char **argv)
     test_controls();
     for (int d = 0; d < 2; d++) {
         csm_dtype dt = (csm_dtype)d;
-        ptrdiff_t lengths[80];
+        ptrdiff_t lengths[90];
         int nl = 0;
         for (ptrdiff_t n = 1; n <= 70; n++) lengths[nl++] = n;
-        for (int i = 0; i < 5; i++) lengths[nl++] = extra[i];
+        for (int i = 0; i < 6; i++) lengths[nl++] = extra[i];
         for (int i = 0; i < nl; i++) {
             ptrdiff_t n = lengths[i];
             if (quick && n > 1000) continue;
             test_rows(dt, n, n <= 40 ? 70 : n <= 1000 ? 12 : 4);
+            if (n == 33000) {
+                if (dt == CSM_FLOAT32) test_fused(dt, n, 7);
+                continue;
+            }
             test_stats(dt, n);
             test_backward(dt, n);
             test_sigmoid(dt, n);
             test_bce(dt, n);
-            for (int variant = 0; variant < 7; variant++) {
-                if ((variant >= 3 && variant <= 5 && dt != CSM_FLOAT32) || (variant == 6 && dt != CSM_FLOAT64))
+            for (int variant = 0; variant < 8; variant++) {
+                if ((variant >= 3 && dt != CSM_FLOAT32 && variant != 6) || (variant == 6 && dt != CSM_FLOAT64))
                     continue;
                 if (n > 129 && n != 1000 && n != 20000) continue;
                 test_fused(dt, n, variant);
