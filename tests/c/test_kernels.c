@@ -28,29 +28,64 @@ typedef long double LD;
 /* ------------------------------------------------------------------------- bookkeeping */
 
 enum {
-    E_ROWS_SM, E_ROWS_LSM, E_ROWS_LSE, E_COLS_SM, E_COLS_LSM, E_COLS_LSE, E_FUSED_SM,
-    E_FUSED_LSM, E_FUSED_LSE, E_CE, E_CE_TARGETS, E_SUM, E_STATS, E_FROM_STATS_SM,
-    E_FROM_STATS_LSM, E_BWD, E_LOG_BWD, E_SIGMOID, E_LOG_SIGMOID, E_BCE, E_TOPK, E_SAMPLE,
-    E_CONTROLS, NE
+    E_ROWS_SM,
+    E_ROWS_LSM,
+    E_ROWS_LSE,
+    E_COLS_SM,
+    E_COLS_LSM,
+    E_COLS_LSE,
+    E_FUSED_SM,
+    E_FUSED_LSM,
+    E_FUSED_LSE,
+    E_CE,
+    E_CE_TARGETS,
+    E_SUM,
+    E_STATS,
+    E_FROM_STATS_SM,
+    E_FROM_STATS_LSM,
+    E_BWD,
+    E_LOG_BWD,
+    E_SIGMOID,
+    E_LOG_SIGMOID,
+    E_BCE,
+    E_TOPK,
+    E_SAMPLE,
+    E_CONTROLS,
+    NE
 };
-static const char *entry_name[NE] = {
-    "csm_rows softmax", "csm_rows log_softmax", "csm_rows logsumexp", "csm_cols softmax",
-    "csm_cols log_softmax", "csm_cols logsumexp", "csm_rows_fused softmax",
-    "csm_rows_fused log_softmax", "csm_rows_fused logsumexp", "csm_cross_entropy",
-    "csm_ce_check_targets", "csm_sum", "csm_row_stats", "csm_rows_from_stats softmax",
-    "csm_rows_from_stats log_softmax", "csm_softmax_backward", "csm_softmax_backward log",
-    "csm_sigmoid", "csm_sigmoid log", "csm_binary_cross_entropy", "csm_top_k_softmax",
-    "csm_sample", "ISA and thread controls"};
+static const char *entry_name[NE] = {"csm_rows softmax",
+                                     "csm_rows log_softmax",
+                                     "csm_rows logsumexp",
+                                     "csm_cols softmax",
+                                     "csm_cols log_softmax",
+                                     "csm_cols logsumexp",
+                                     "csm_rows_fused softmax",
+                                     "csm_rows_fused log_softmax",
+                                     "csm_rows_fused logsumexp",
+                                     "csm_cross_entropy",
+                                     "csm_ce_check_targets",
+                                     "csm_sum",
+                                     "csm_row_stats",
+                                     "csm_rows_from_stats softmax",
+                                     "csm_rows_from_stats log_softmax",
+                                     "csm_softmax_backward",
+                                     "csm_softmax_backward log",
+                                     "csm_sigmoid",
+                                     "csm_sigmoid log",
+                                     "csm_binary_cross_entropy",
+                                     "csm_top_k_softmax",
+                                     "csm_sample",
+                                     "ISA and thread controls"};
 
 typedef struct {
     long checks, fails;
-    double max_ulp;     /* largest |got - want| in units in the last place, over results in the
-                         * normal range (below it the bounds are absolute) */
-    double max_ratio;   /* largest |got - want| / tolerance */
+    double max_ulp;   /* largest |got - want| in units in the last place, over results in the
+                       * normal range (below it the bounds are absolute) */
+    double max_ratio; /* largest |got - want| / tolerance */
 } tally;
 static tally tallies[MAX_ISAS][2][NE];
-static int cur_isa;               /* the build being checked */
-static char ctx[256];             /* what is being checked, for failure messages */
+static int cur_isa;   /* the build being checked */
+static char ctx[256]; /* what is being checked, for failure messages */
 static long printed[NE];
 
 /* how a value is stored: the csm_storage kinds (F32, F64, F16, BF16) */
@@ -58,10 +93,14 @@ static LD round_to(int kind, LD v)
 {
     if (isnan(v)) return v;
     switch (kind) {
-    case CSM_STORE_F32: return (float)v;
-    case CSM_STORE_F64: return (double)v;
-    case CSM_STORE_F16: return fabsl(v) >= 65520 ? copysignl(INFINITY, v) : v;
-    default: return fabsl(v) >= 0x1.FFp127L ? copysignl(INFINITY, v) : v;
+    case CSM_STORE_F32:
+        return (float)v;
+    case CSM_STORE_F64:
+        return (double)v;
+    case CSM_STORE_F16:
+        return fabsl(v) >= 65520 ? copysignl(INFINITY, v) : v;
+    default:
+        return fabsl(v) >= 0x1.FFp127L ? copysignl(INFINITY, v) : v;
     }
 }
 
@@ -166,10 +205,10 @@ static uint16_t to_half(int kind, float f)
     if (isnan(f)) return sign | 0x7E00;
     float a = fabsf(f);
     if (a >= 65520.0f) return sign | 0x7C00;
-    if (a < 0x1p-14f) return sign | (uint16_t)lrintf(a * 0x1p24f);   /* subnormal (or 0) */
+    if (a < 0x1p-14f) return sign | (uint16_t)lrintf(a * 0x1p24f); /* subnormal (or 0) */
     int e;
-    float m = frexpf(a, &e);                                           /* a = m 2^e, m in [.5, 1) */
-    long q = lrintf(ldexpf(m, 11));                                    /* 11 significant bits */
+    float m = frexpf(a, &e);        /* a = m 2^e, m in [.5, 1) */
+    long q = lrintf(ldexpf(m, 11)); /* 11 significant bits */
     if (q == 2048) q = 1024, e++;
     if (e + 14 > 30) return sign | 0x7C00;
     return sign | (uint16_t)((e + 14) << 10) | (uint16_t)(q - 1024);
@@ -188,14 +227,20 @@ static LD from_half(int kind, uint16_t h)
     return (h & 0x8000) ? -v : v;
 }
 
-static size_t kind_size(int kind) { return kind == CSM_STORE_F64 ? 8 : kind == CSM_STORE_F32 ? 4 : 2; }
+static size_t kind_size(int kind)
+{
+    return kind == CSM_STORE_F64 ? 8 : kind == CSM_STORE_F32 ? 4 : 2;
+}
 
 static LD get_k(int kind, const void *p, ptrdiff_t i)
 {
     switch (kind) {
-    case CSM_STORE_F32: return ((const float *)p)[i];
-    case CSM_STORE_F64: return ((const double *)p)[i];
-    default: return from_half(kind, ((const uint16_t *)p)[i]);
+    case CSM_STORE_F32:
+        return ((const float *)p)[i];
+    case CSM_STORE_F64:
+        return ((const double *)p)[i];
+    default:
+        return from_half(kind, ((const uint16_t *)p)[i]);
     }
 }
 
@@ -203,14 +248,19 @@ static LD get_k(int kind, const void *p, ptrdiff_t i)
 static LD set_k(int kind, void *p, ptrdiff_t i, LD v)
 {
     switch (kind) {
-    case CSM_STORE_F32: ((float *)p)[i] = (float)v; break;
-    case CSM_STORE_F64: ((double *)p)[i] = (double)v; break;
-    default: ((uint16_t *)p)[i] = to_half(kind, (float)v);
+    case CSM_STORE_F32:
+        ((float *)p)[i] = (float)v;
+        break;
+    case CSM_STORE_F64:
+        ((double *)p)[i] = (double)v;
+        break;
+    default:
+        ((uint16_t *)p)[i] = to_half(kind, (float)v);
     }
     return get_k(kind, p, i);
 }
 
-#define KIND(dt) ((int)(dt))   /* CSM_FLOAT32 -> CSM_STORE_F32, CSM_FLOAT64 -> CSM_STORE_F64 */
+#define KIND(dt) ((int)(dt)) /* CSM_FLOAT32 -> CSM_STORE_F32, CSM_FLOAT64 -> CSM_STORE_F64 */
 static LD get(csm_dtype dt, const void *p, ptrdiff_t i) { return get_k(KIND(dt), p, i); }
 static LD set(csm_dtype dt, void *p, ptrdiff_t i, LD v) { return set_k(KIND(dt), p, i, v); }
 static size_t esz(csm_dtype dt) { return kind_size(KIND(dt)); }
@@ -226,34 +276,50 @@ static LD gen_value(csm_dtype dt, int kind, ptrdiff_t j, ptrdiff_t n)
 {
     const LD big = dt == CSM_FLOAT32 ? 3e38L : 1e308L;
     LD base = n > 1 ? -3 + 5 * (LD)j / (LD)(n - 1) : -3;
-    if (kind < 9) {   /* NaN, +inf or -inf at the first, middle or last place */
+    if (kind < 9) { /* NaN, +inf or -inf at the first, middle or last place */
         ptrdiff_t pos = kind / 3 == 0 ? 0 : kind / 3 == 1 ? n / 2 : n - 1;
         LD v = kind % 3 == 0 ? NAN : kind % 3 == 1 ? INFINITY : -INFINITY;
         return j == pos ? v : base;
     }
     switch (kind) {
-    case 9: return -INFINITY;                                 /* all -inf */
-    case 10: return 0.25;                                     /* all ties */
-    case 11: return j % 2 == 0 ? -INFINITY : 0;               /* half -inf */
-    case 12: return j == n / 2 ? big : -big;                  /* x - max overflows */
-    case 13: return big;
-    case 14: return j % 3 == 0 ? 1e30 : -1e30;
-    case 15: return j % 2 == 0 ? 1e4 : -1e4;
-    case 16: return base - 1e4;
-    case 17: return normal() * 1e-30;                         /* tiny */
-    case 18: return normal() * (dt == CSM_FLOAT32 ? 1e-40 : 1e-310);   /* subnormal */
-    case 19: return normal() * 1e30;                          /* huge */
-    case 20: return normal() * (dt == CSM_FLOAT32 ? 1e36 : 1e306);
-    case 21:   /* far below from the middle on: past the pivot (csm_types.h) from there */
+    case 9:
+        return -INFINITY; /* all -inf */
+    case 10:
+        return 0.25; /* all ties */
+    case 11:
+        return j % 2 == 0 ? -INFINITY : 0; /* half -inf */
+    case 12:
+        return j == n / 2 ? big : -big; /* x - max overflows */
+    case 13:
+        return big;
+    case 14:
+        return j % 3 == 0 ? 1e30 : -1e30;
+    case 15:
+        return j % 2 == 0 ? 1e4 : -1e4;
+    case 16:
+        return base - 1e4;
+    case 17:
+        return normal() * 1e-30; /* tiny */
+    case 18:
+        return normal() * (dt == CSM_FLOAT32 ? 1e-40 : 1e-310); /* subnormal */
+    case 19:
+        return normal() * 1e30; /* huge */
+    case 20:
+        return normal() * (dt == CSM_FLOAT32 ? 1e36 : 1e306);
+    case 21: /* far below from the middle on: past the pivot (csm_types.h) from there */
         return j < n / 2 ? normal() * 3 : normal() - 3000;
-    case K_NEAR_ZERO:   /* one 0, the rest far below (test_logsumexp_relative_accuracy_near_zero) */
+    case K_NEAR_ZERO: /* one 0, the rest far below (test_logsumexp_relative_accuracy_near_zero) */
         return j == n / 3 ? 0 : -(20 + unif() * (dt == CSM_FLOAT32 ? 40 : 580));
     }
     switch ((kind - NSPECIAL) % 4) {
-    case 0: return normal();
-    case 1: return normal() * 10;
-    case 2: return -100 + 200 * unif();
-    default: return -1e4 + 2e4 * unif();
+    case 0:
+        return normal();
+    case 1:
+        return normal() * 10;
+    case 2:
+        return -100 + 200 * unif();
+    default:
+        return -1e4 + 2e4 * unif();
     }
 }
 
@@ -280,7 +346,7 @@ static LD *gen_rows(csm_dtype dt, const int *kinds, ptrdiff_t nrows, ptrdiff_t n
 /* cls: 0 finite max, 1 NaN in the row, 2 +inf (no NaN), 3 no entry above -inf (or empty) */
 typedef struct {
     int cls;
-    LD max, logs, scale;   /* logs = log(sum exp(x - max)), in log(k) + log1p(rest / k) form */
+    LD max, logs, scale; /* logs = log(sum exp(x - max)), in log(k) + log1p(rest / k) form */
     LD ties, rest;
 } rowref;
 
@@ -320,7 +386,8 @@ static rowref ref_row(const LD *x, ptrdiff_t n, ptrdiff_t step)
  * compute dtype's normal range within its smallest normal (the rule above).
  * Rows with no finite max follow reference.py: NaN anywhere makes the row NaN; +inf makes
  * softmax and log_softmax NaN and logsumexp +inf; a row with nothing above -inf gives NaN and
- * logsumexp -inf. rr: ref_row(x, n, xstep), computed once per row. `excluded` (or NULL): the entries where=False masks, exactly 0 / -inf. */
+ * logsumexp -inf. rr: ref_row(x, n, xstep), computed once per row. `excluded` (or NULL): the
+ * entries where=False masks, exactly 0 / -inf. */
 static void check_family(int entry, csm_op op, csm_dtype dt, int okind, const LD *x,
                          ptrdiff_t xstep, ptrdiff_t n, const rowref *rr, const LD *got,
                          ptrdiff_t gstep, const unsigned char *excluded, int near_zero)
@@ -329,10 +396,13 @@ static void check_family(int entry, csm_op op, csm_dtype dt, int okind, const LD
     LD eps = eps_of(dt), tiny = tiny_of(KIND(dt));
     int half = okind >= CSM_STORE_F16;
     if (op == CSM_LOGSUMEXP) {
-        LD want = r.cls == 0 ? r.max + r.logs : r.cls == 1 ? NAN : r.cls == 2 ? INFINITY : -INFINITY;
-        LD tol = half ? fmaxl(ulp_of(okind, want), fabsl(want) < tiny ? tiny : 0)
-                 : near_zero ? 8 * eps * fabsl(want)
-                 : 4 * eps * fmaxl(fmaxl(r.scale, fabsl(want)), 1);
+        LD want = r.cls == 0 ? r.max + r.logs
+            : r.cls == 1     ? NAN
+            : r.cls == 2     ? INFINITY
+                             : -INFINITY;
+        LD tol = half   ? fmaxl(ulp_of(okind, want), fabsl(want) < tiny ? tiny : 0)
+            : near_zero ? 8 * eps * fabsl(want)
+                        : 4 * eps * fmaxl(fmaxl(r.scale, fabsl(want)), 1);
         check(entry, dt, okind, got[0], want, tol, 0);
         return;
     }
@@ -376,13 +446,14 @@ static void expect_untouched(int entry, csm_dtype dt, const unsigned char *out, 
 {
     int ok = 1;
     for (ptrdiff_t r = 0; r < nrows; r++)
-        for (size_t b = (size_t)n * es; b < (size_t)ld * es; b++) ok &= out[(size_t)r * ld * es + b] == 0xA5;
+        for (size_t b = (size_t)n * es; b < (size_t)ld * es; b++)
+            ok &= out[(size_t)r * ld * es + b] == 0xA5;
     expect(entry, dt, ok, "wrote past a row's end", 0, 0, 0);
 }
 
 static int n_isas;
-#define FOR_EACH_ISA                                                                           \
-    for (cur_isa = 0; cur_isa < n_isas; cur_isa++)                                             \
+#define FOR_EACH_ISA                                                                               \
+    for (cur_isa = 0; cur_isa < n_isas; cur_isa++)                                                 \
         if (csm_isa_supported(cur_isa) && csm_set_isa(cur_isa) == 0)
 
 /* ------------------------------------------------------------------------ csm_rows */
@@ -392,9 +463,8 @@ static void test_rows(csm_dtype dt, ptrdiff_t n, int nrand)
     ptrdiff_t nrows = NSPECIAL + nrand, ldx = n + n % 3, ldo = n + 1;
     size_t es = esz(dt);
     int *kinds = xmalloc(sizeof(int) * (size_t)nrows);
-    for (ptrdiff_t r = 0; r < nrows; r++)   /* specials spread among the random rows */
-        kinds[r] = r % 2 == 0 && r / 2 < NSPECIAL ? (int)(r / 2)
-                   : NSPECIAL + (int)(r % 4);
+    for (ptrdiff_t r = 0; r < nrows; r++) /* specials spread among the random rows */
+        kinds[r] = r % 2 == 0 && r / 2 < NSPECIAL ? (int)(r / 2) : NSPECIAL + (int)(r % 4);
     /* every special kind once: the first NSPECIAL even rows are them when nrand >= NSPECIAL;
      * otherwise place the rest at the end */
     {
@@ -410,14 +480,16 @@ static void test_rows(csm_dtype dt, ptrdiff_t n, int nrand)
     }
     LD *v = gen_rows(dt, kinds, nrows, n), *got = xmalloc(sizeof(LD) * (size_t)n);
     unsigned char *x = xmalloc((size_t)(nrows * ldx) * es);
-    unsigned char *o1 = xmalloc((size_t)(nrows * ldo) * es), *o2 = xmalloc((size_t)(nrows * ldo) * es);
+    unsigned char *o1 = xmalloc((size_t)(nrows * ldo) * es),
+                  *o2 = xmalloc((size_t)(nrows * ldo) * es);
     unsigned char *inpl = xmalloc((size_t)(nrows * ldx) * es);
     rowref *rr = xmalloc(sizeof(rowref) * (size_t)nrows);
     for (ptrdiff_t r = 0; r < nrows; r++) {
         rr[r] = ref_row(v + r * n, n, 1);
         for (ptrdiff_t j = 0; j < ldx; j++) set(dt, x, r * ldx + j, j < n ? v[r * n + j] : NAN);
     }
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         for (int op = 0; op < 3; op++) {
             int entry = E_ROWS_SM + op;
             ptrdiff_t lo = op == CSM_LOGSUMEXP ? 2 : ldo, cnt = op == CSM_LOGSUMEXP ? 1 : n;
@@ -429,13 +501,13 @@ static void test_rows(csm_dtype dt, ptrdiff_t n, int nrand)
                 snprintf(ctx, sizeof ctx, "%s n=%td row %td (kind %d) ldx=%td",
                          dt ? "float64" : "float32", n, r, kinds[r], ldx);
                 for (ptrdiff_t j = 0; j < cnt; j++) got[j] = get(dt, o1, r * lo + j);
-                check_family(entry, (csm_op)op, dt, KIND(dt), v + r * n, 1, n, rr + r, got, 1,
-                             NULL, kinds[r] == K_NEAR_ZERO);
+                check_family(entry, (csm_op)op, dt, KIND(dt), v + r * n, 1, n, rr + r, got, 1, NULL,
+                             kinds[r] == K_NEAR_ZERO);
             }
             snprintf(ctx, sizeof ctx, "%s n=%td", dt ? "float64" : "float32", n);
             expect_same_bits(entry, dt, o1, o2, (size_t)(nrows * lo) * es);
             expect_untouched(entry, dt, o1, nrows, cnt, lo, es);
-            if (op != CSM_LOGSUMEXP) {   /* in place: out == x (long rows may differ in bits) */
+            if (op != CSM_LOGSUMEXP) { /* in place: out == x (long rows may differ in bits) */
                 memcpy(inpl, x, (size_t)(nrows * ldx) * es);
                 csm_rows((csm_op)op, dt, inpl, inpl, nrows, n, ldx, ldx, 1);
                 for (ptrdiff_t r = 0; r < nrows; r++) {
@@ -469,7 +541,8 @@ static void test_cols(csm_dtype dt, ptrdiff_t nouter, ptrdiff_t nred, ptrdiff_t 
         for (ptrdiff_t j = 0; j < nred; j++)
             for (ptrdiff_t c = 0; c < ninner; c++)
                 set(dt, x, (o * nred + j) * ninner + c, v[(o * ninner + c) * nred + j]);
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         for (int op = 0; op < 3; op++) {
             int entry = E_COLS_SM + op;
             ptrdiff_t size = op == CSM_LOGSUMEXP ? ncol : total;
@@ -484,8 +557,8 @@ static void test_cols(csm_dtype dt, ptrdiff_t nouter, ptrdiff_t nred, ptrdiff_t 
                     else
                         for (ptrdiff_t j = 0; j < nred; j++)
                             got[j] = get(dt, o1, (o * nred + j) * ninner + c);
-                    check_family(entry, (csm_op)op, dt, KIND(dt), v + col * nred, 1, nred,
-                                 rr + col, got, 1, NULL, kinds[col] == K_NEAR_ZERO);
+                    check_family(entry, (csm_op)op, dt, KIND(dt), v + col * nred, 1, nred, rr + col,
+                                 got, 1, NULL, kinds[col] == K_NEAR_ZERO);
                 }
             snprintf(ctx, sizeof ctx, "%s (%td, %td, %td)", dt ? "float64" : "float32", nouter,
                      nred, ninner);
@@ -517,16 +590,17 @@ static LD add_t(csm_dtype dt, LD a, LD b)
  * float64 (dtype=float64); 7 float16 in and out, nothing fused (csm_rows_half.h's own passes). */
 static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
 {
-    static const int xkinds[8] = {-1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F16,
-                                  CSM_STORE_F32, CSM_STORE_F16};
-    static const int okinds[8] = {-1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F32, -1,
-                                  CSM_STORE_F16};
+    static const int xkinds[8] = {
+        -1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F16, CSM_STORE_F32, CSM_STORE_F16};
+    static const int okinds[8] = {
+        -1, -1, -1, CSM_STORE_F16, CSM_STORE_BF16, CSM_STORE_F32, -1, CSM_STORE_F16};
     int xkind = xkinds[variant] < 0 ? KIND(dt) : xkinds[variant];
     int okind = okinds[variant] < 0 ? KIND(dt) : okinds[variant];
-    int transposed = variant == 2 || variant == 4, use_where = variant == 1 || variant == 3 || variant == 5;
+    int transposed = variant == 2 || variant == 4,
+        use_where = variant == 1 || variant == 3 || variant == 5;
     int use_scale = variant == 1 || variant == 2 || variant == 3, bias_kind = 0;
-    if (variant == 1 || variant == 3) bias_kind = 1;   /* one shared row */
-    if (variant == 2 || variant == 4) bias_kind = 2;   /* one value per row */
+    if (variant == 1 || variant == 3) bias_kind = 1; /* one shared row */
+    if (variant == 2 || variant == 4) bias_kind = 2; /* one value per row */
     ptrdiff_t nrand = 6, nrows = NSPECIAL + nrand, ldx = n + 3;
     size_t xs = kind_size(xkind), os = kind_size(okind), es = esz(dt);
     int *kinds = xmalloc(sizeof(int) * (size_t)nrows);
@@ -534,10 +608,13 @@ static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
     LD *v = gen_rows(dt, kinds, nrows, n);
     LD *z = xmalloc(sizeof(LD) * (size_t)(nrows * n)), *got = xmalloc(sizeof(LD) * (size_t)n);
     unsigned char *x = xmalloc((size_t)(nrows * ldx) * xs);
-    unsigned char *o1 = xmalloc((size_t)(nrows * ldx) * os), *o2 = xmalloc((size_t)(nrows * ldx) * os);
+    unsigned char *o1 = xmalloc((size_t)(nrows * ldx) * os),
+                  *o2 = xmalloc((size_t)(nrows * ldx) * os);
     unsigned char *where = xmalloc((size_t)(nrows * n)), *bias = xmalloc((size_t)(nrows * n) * es);
-    ptrdiff_t *xoff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows), *ooff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows);
-    ptrdiff_t *loff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows), *boff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows);
+    ptrdiff_t *xoff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows),
+              *ooff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows);
+    ptrdiff_t *loff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows),
+              *boff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows);
     ptrdiff_t *woff = xmalloc(sizeof(ptrdiff_t) * (size_t)nrows);
     double *scale = xmalloc(sizeof(double) * (size_t)nrows);
     csm_fused_args a;
@@ -551,7 +628,7 @@ static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
         woff[r] = r * n;
         for (ptrdiff_t j = 0; j < n; j++) {
             ptrdiff_t at = transposed ? j * nrows + r : r * ldx + j;
-            LD xv = set_k(xkind, x, at, v[r * n + j]);   /* the value as stored */
+            LD xv = set_k(xkind, x, at, v[r * n + j]); /* the value as stored */
             LD zv = round_to(KIND(dt), xv);
             if (use_scale) zv = mul_t(dt, zv, scale[variant == 2 ? 0 : r]);
             if (bias_kind == 1 && r == 0) set(dt, bias, j, j % 7 == 3 ? -INFINITY : normal());
@@ -561,16 +638,19 @@ static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
             z[r * n + j] = where[r * n + j] ? zv : -INFINITY;
         }
     }
-    a.x = (const char *)x, a.xoff = xoff, a.xstep = transposed ? nrows * (ptrdiff_t)xs : (ptrdiff_t)xs;
+    a.x = (const char *)x, a.xoff = xoff,
+    a.xstep = transposed ? nrows * (ptrdiff_t)xs : (ptrdiff_t)xs;
     a.xkind = (csm_storage)xkind, a.okind = (csm_storage)okind;
     a.nrows = nrows, a.n = n;
     if (use_scale) a.scale = scale, a.sstep = variant == 2 ? 0 : 1;
-    if (bias_kind) a.bias = (const char *)bias, a.boff = boff, a.bstep = bias_kind == 1 ? (ptrdiff_t)es : 0;
+    if (bias_kind)
+        a.bias = (const char *)bias, a.boff = boff, a.bstep = bias_kind == 1 ? (ptrdiff_t)es : 0;
     if (use_where) a.where = where, a.woff = woff, a.wstep = 1;
     unsigned char *excl = xmalloc((size_t)n);
     rowref *rr = xmalloc(sizeof(rowref) * (size_t)nrows);
     for (ptrdiff_t r = 0; r < nrows; r++) rr[r] = ref_row(z + r * n, n, 1);
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         for (int op = 0; op < 3; op++) {
             int entry = E_FUSED_SM + op, lse = op == CSM_LOGSUMEXP;
             a.ooff = lse ? loff : ooff;
@@ -579,7 +659,8 @@ static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
             int rc1 = csm_rows_fused((csm_op)op, dt, &a, 1);
             a.out = (char *)o2;
             int rc2 = csm_rows_fused((csm_op)op, dt, &a, 2);
-            snprintf(ctx, sizeof ctx, "%s variant %d n=%td", dt ? "float64" : "float32", variant, n);
+            snprintf(ctx, sizeof ctx, "%s variant %d n=%td", dt ? "float64" : "float32", variant,
+                     n);
             expect(entry, dt, rc1 == 0 && rc2 == 0, "returned nonzero", 0, rc1, 0);
             for (ptrdiff_t r = 0; r < nrows; r++) {
                 int none = 1;
@@ -600,7 +681,7 @@ static void test_fused(csm_dtype dt, ptrdiff_t n, int variant)
                     expect(entry, dt, !memcmp(o1 + 2 * r * os, o2 + 2 * r * os, os),
                            "1 and 2 threads differ", 0, got[0], get_k(okind, o2, 2 * r));
                 }
-                if (use_where && none) {   /* none selected: 0 / -inf / -inf, never NaN */
+                if (use_where && none) { /* none selected: 0 / -inf / -inf, never NaN */
                     LD want = op == CSM_SOFTMAX ? 0 : -INFINITY;
                     for (ptrdiff_t j = 0; j < (lse ? 1 : n); j++)
                         check(entry, dt, okind, got[j], want, 0, j);
@@ -633,13 +714,16 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
     double eps = variant == 1 || variant == 3 ? 0.3 : 0, gscale = variant == 1 ? 0.125 : 1;
     int with_grad = variant != 2;
     size_t es = esz(dt);
-    LD *x = xmalloc(sizeof(LD) * (size_t)(nrows * C)), *q = xmalloc(sizeof(LD) * (size_t)(nrows * C));
+    LD *x = xmalloc(sizeof(LD) * (size_t)(nrows * C)),
+       *q = xmalloc(sizeof(LD) * (size_t)(nrows * C));
     LD *wc = xmalloc(sizeof(LD) * (size_t)C);
-    unsigned char *xb = xmalloc((size_t)(nrows * ldx) * es), *qb = xmalloc((size_t)(nrows * ldq) * es);
+    unsigned char *xb = xmalloc((size_t)(nrows * ldx) * es),
+                  *qb = xmalloc((size_t)(nrows * ldq) * es);
     unsigned char *wb = xmalloc((size_t)C * es), *g1 = xmalloc((size_t)(nrows * ldg) * es);
     unsigned char *g2 = xmalloc((size_t)(nrows * ldg) * es);
     long long *target = xmalloc(sizeof(long long) * (size_t)nrows);
-    double *l1 = xmalloc(sizeof(double) * (size_t)nrows), *l2 = xmalloc(sizeof(double) * (size_t)nrows);
+    double *l1 = xmalloc(sizeof(double) * (size_t)nrows),
+           *l2 = xmalloc(sizeof(double) * (size_t)nrows);
     double W = 0;
     for (ptrdiff_t c = 0; c < C; c++) {
         wc[c] = weighted ? set(dt, wb, c, 0.5 + 1.5 * unif()) : 1;
@@ -650,7 +734,7 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
         target[r] = (long long)(next64() % (uint64_t)C);
         for (ptrdiff_t c = 0; c < C; c++) {
             LD v = normal() * (r % 3 == 0 ? 10 : 3);
-            if (r == 1) v = c == 0 ? 0 : -37;                      /* tiny loss, target at max */
+            if (r == 1) v = c == 0 ? 0 : -37; /* tiny loss, target at max */
             if (r == 2 && c % 4 == 1 && c != target[r]) v = -INFINITY;
             if (r == 4 && c == C / 2) v = NAN;
             if (r == 5 && c == C - 1) v = INFINITY;
@@ -659,7 +743,8 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
             q[r * C + c] = unif();
             qs += q[r * C + c];
         }
-        for (ptrdiff_t c = 0; c < C; c++) q[r * C + c] = set(dt, qb, r * ldq + c, q[r * C + c] / qs);
+        for (ptrdiff_t c = 0; c < C; c++)
+            q[r * C + c] = set(dt, qb, r * ldq + c, q[r * C + c] / qs);
         if (r == 1) target[r] = 0;
         if (r == 3 && !soft) target[r] = IGN;
     }
@@ -670,7 +755,8 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
     else a.target = target;
     a.weight = weighted ? wb : NULL, a.weight_total = W, a.smoothing = eps, a.grad_scale = gscale;
     a.ldg = ldg;
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         memset(g1, 0xA5, (size_t)(nrows * ldg) * es);
         memset(g2, 0xA5, (size_t)(nrows * ldg) * es);
         a.grad = with_grad ? g1 : NULL, a.loss = l1;
@@ -684,7 +770,8 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
         for (ptrdiff_t r = 0; r < nrows; r++) {
             const LD *xr = x + r * C, *qr = q + r * C;
             rowref rf = ref_row(xr, C, 1);
-            LD loss, S = rf.ties + rf.rest, L = rf.logs, lrtol = dt ? 1e-12 : 2e-6, latol = dt ? 1e-300 : 1e-7;
+            LD loss, S = rf.ties + rf.rest, L = rf.logs, lrtol = dt ? 1e-12 : 2e-6,
+                     latol = dt ? 1e-300 : 1e-7;
             /* (float32: the atol scaled by the largest class weight, as the gradient is a
              * difference of terms of that size: with C = 1 it is sum(coef) - coef, 0 exactly, and
              * float32 rounding leaves 1 ulp of coef, 1.19e-7 for coef = 1.3, above 1e-7) */
@@ -722,7 +809,7 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
                 LD e = expl(xr[c] - rf.max), p = e / S, g;
                 if (soft) g = sumcoef * p - ((1 - eps) * qr[c] + eps / C) * wc[c];
                 else {
-                    LD pm = p;   /* p - onehot; 1 - p_t as the other terms' sum, no cancellation */
+                    LD pm = p; /* p - onehot; 1 - p_t as the other terms' sum, no cancellation */
                     if (c == t) {
                         LD others = 0;
                         for (ptrdiff_t k = 0; k < C; k++)
@@ -732,7 +819,8 @@ static void test_cross_entropy(csm_dtype dt, ptrdiff_t C, int variant)
                     g = (1 - eps) * wc[t] * pm + eps / C * (W * p - wc[c]);
                 }
                 g *= gscale;
-                check(E_CE, dt, KIND(dt), get(dt, g1, r * ldg + c), g, close_tol(g, grtol, gatol), c);
+                check(E_CE, dt, KIND(dt), get(dt, g1, r * ldg + c), g, close_tol(g, grtol, gatol),
+                      c);
             }
         }
     }
@@ -749,7 +837,8 @@ static void test_targets_and_sum(csm_dtype dt)
     for (int c = 0; c < 3; c++) set(dt, w, c, c + 1);
     for (int i = 0; i < 1000; i++) v[i] = normal() * (i % 7 == 0 ? 1e10 : 1);
     for (int i = 0; i < 1000; i++) s += v[i];
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         snprintf(ctx, sizeof ctx, "%s", dt ? "float64" : "float32");
         ptrdiff_t bad = csm_ce_check_targets(dt, t, 5, 3, -100, w, &d);
         expect(E_CE_TARGETS, dt, bad == -1 && d == 1 + 3 + 2 + 3, "weighted", bad, d, 9);
@@ -804,7 +893,8 @@ static void test_stats(csm_dtype dt, ptrdiff_t n)
     int *kinds = xmalloc(sizeof(int) * (size_t)nrows);
     for (ptrdiff_t r = 0; r < nrows; r++) kinds[r] = (int)(r % NKINDS);
     LD *v = gen_rows(dt, kinds, nrows, n), *got = xmalloc(sizeof(LD) * (size_t)n);
-    unsigned char *x = xmalloc((size_t)(nrows * ldx) * es), *o = xmalloc((size_t)(nrows * ldo) * es);
+    unsigned char *x = xmalloc((size_t)(nrows * ldx) * es),
+                  *o = xmalloc((size_t)(nrows * ldo) * es);
     unsigned char *wcb = xmalloc((size_t)n * es);
     double *m1 = xmalloc(sizeof(double) * 6 * (size_t)nrows), *e1 = m1 + nrows, *ma = e1 + nrows;
     double *ea = ma + nrows, *mb = ea + nrows, *eb = mb + nrows;
@@ -818,7 +908,8 @@ static void test_stats(csm_dtype dt, ptrdiff_t n)
     }
     for (ptrdiff_t j = 0; j < n; j++) set(dt, wcb, j, 0.5 + unif());
     LD eps = eps_of(dt), srtol = dt ? 1e-14 : 1e-6;
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         csm_row_stats(dt, x, nrows, n, ldx, m1, e1, 1);
         csm_row_stats(dt, x, nrows, n, ldx, m2, e2, 2);
         snprintf(ctx, sizeof ctx, "%s n=%td", dt ? "float64" : "float32", n);
@@ -832,13 +923,17 @@ static void test_stats(csm_dtype dt, ptrdiff_t n)
                 nan |= isnan(xr[j]);
                 if (xr[j] > mx) mx = xr[j];
             }
-            ex = nan ? NAN : mx == -INFINITY ? -1 : mx == INFINITY ? 0 : rr[r].ties - 1 + rr[r].rest;
-            snprintf(ctx, sizeof ctx, "%s n=%td row %td (kind %d)", dt ? "float64" : "float32", n, r,
-                     kinds[r]);
+            ex = nan              ? NAN
+                : mx == -INFINITY ? -1
+                : mx == INFINITY  ? 0
+                                  : rr[r].ties - 1 + rr[r].rest;
+            snprintf(ctx, sizeof ctx, "%s n=%td row %td (kind %d)", dt ? "float64" : "float32", n,
+                     r, kinds[r]);
             check(E_STATS, dt, CSM_STORE_F64, m1[r], mx, 0, r);
             /* terms below the dtype's normal range are flushed to 0 (csm_exp.h): n of them at most
              * (test_accuracy.py's absolute bound below the normal range, per term) */
-            check(E_STATS, dt, CSM_STORE_F64, e1[r], ex, srtol * fabsl(ex) + n * tiny_of(KIND(dt)), r);
+            check(E_STATS, dt, CSM_STORE_F64, e1[r], ex, srtol * fabsl(ex) + n * tiny_of(KIND(dt)),
+                  r);
         }
         /* the two chunks (the first empty when n < 3) */
         csm_row_stats(dt, x, nrows, c, ldx, ma, ea, 1);
@@ -865,7 +960,8 @@ static void test_stats(csm_dtype dt, ptrdiff_t n)
                 snprintf(ctx, sizeof ctx, "%s n=%td gradient form %d row %td (kind %d)",
                          dt ? "float64" : "float32", n, form, r, kinds[r]);
                 for (ptrdiff_t j = 0; j < n; j++) {
-                    LD xv = v[r * n + j], p = rr[r].cls ? NAN : expl(xv - rr[r].max) / (rr[r].ties + rr[r].rest);
+                    LD xv = v[r * n + j],
+                       p = rr[r].cls ? NAN : expl(xv - rr[r].max) / (rr[r].ties + rr[r].rest);
                     LD want = p * scale[r] - (form ? bias[r] * get(dt, wcb, j) : 0);
                     check(E_FROM_STATS_SM, dt, KIND(dt), get(dt, o, r * ldo + j), want,
                           close_tol(want, 64 * (double)eps, 16 * (double)eps), j);
@@ -885,8 +981,10 @@ static void test_backward(csm_dtype dt, ptrdiff_t n)
 {
     const ptrdiff_t nrows = 5;
     size_t es = esz(dt), bytes = (size_t)(nrows * n) * es;
-    LD *gv = xmalloc(sizeof(LD) * (size_t)(nrows * n)), *yv = xmalloc(sizeof(LD) * (size_t)(nrows * n));
-    unsigned char *g = xmalloc(bytes), *y = xmalloc(bytes), *o1 = xmalloc(bytes), *o2 = xmalloc(bytes);
+    LD *gv = xmalloc(sizeof(LD) * (size_t)(nrows * n)),
+       *yv = xmalloc(sizeof(LD) * (size_t)(nrows * n));
+    unsigned char *g = xmalloc(bytes), *y = xmalloc(bytes), *o1 = xmalloc(bytes),
+                  *o2 = xmalloc(bytes);
     double tol = dt ? 1e-13 : 1e-5;
     for (int log = 0; log < 2; log++) {
         int entry = log ? E_LOG_BWD : E_BWD;
@@ -900,11 +998,13 @@ static void test_backward(csm_dtype dt, ptrdiff_t n)
             rowref rf = ref_row(xr, n, 1);
             for (ptrdiff_t j = 0; j < n; j++) {
                 LD d = xr[j] - rf.max;
-                yv[r * n + j] = set(dt, y, r * n + j, log ? d - rf.logs : expl(d) / (rf.ties + rf.rest));
+                yv[r * n + j] = set(dt, y, r * n + j,
+                                    log ? d - rf.logs : expl(d) / (rf.ties + rf.rest));
             }
             free(xr);
         }
-        FOR_EACH_ISA {
+        FOR_EACH_ISA
+        {
             csm_softmax_backward(dt, log, g, y, o1, nrows, n, 1);
             csm_softmax_backward(dt, log, g, y, o2, nrows, n, 2);
             snprintf(ctx, sizeof ctx, "%s n=%td", dt ? "float64" : "float32", n);
@@ -917,7 +1017,8 @@ static void test_backward(csm_dtype dt, ptrdiff_t n)
                 for (ptrdiff_t j = 0; j < n; j++) {
                     LD gj = gv[r * n + j], yj = yv[r * n + j];
                     LD want = log ? gj - expl(yj) * s : yj * (gj - s);
-                    check(entry, dt, KIND(dt), get(dt, o1, r * n + j), want, close_tol(want, tol, tol), j);
+                    check(entry, dt, KIND(dt), get(dt, o1, r * n + j), want,
+                          close_tol(want, tol, tol), j);
                 }
             }
         }
@@ -931,8 +1032,8 @@ static void test_backward(csm_dtype dt, ptrdiff_t n)
  * <= the smallest normal (test_accuracy.py's rule for softmax). */
 static LD elementwise_x(ptrdiff_t j)
 {
-    static const double fixed[] = {0, -0.0, INFINITY, -INFINITY, NAN, 1000, -1000, 40, -40,
-                                   -80, 80, 1e-30, -1e-30, 17.5, -17.5, 0.5};
+    static const double fixed[] = {0,   -0.0, INFINITY, -INFINITY, NAN,    1000, -1000, 40,
+                                   -40, -80,  80,       1e-30,     -1e-30, 17.5, -17.5, 0.5};
     if (j % 5 == 0) return fixed[(j / 5) % 16];
     if (j % 5 == 1) return -40 + 80 * unif();
     return normal() * (j % 5 == 2 ? 1 : 10);
@@ -954,7 +1055,8 @@ static void test_sigmoid(csm_dtype dt, ptrdiff_t n)
     for (int log = 0; log < 2; log++) {
         int entry = log ? E_LOG_SIGMOID : E_SIGMOID;
         double rtol = dt == CSM_FLOAT32 ? 1e-6 : log ? 1e-14 : 1e-15;
-        FOR_EACH_ISA {
+        FOR_EACH_ISA
+        {
             memset(o, 0xA5, (size_t)(n + 1) * es);
             csm_sigmoid(dt, log, x, o, n);
             snprintf(ctx, sizeof ctx, "%s n=%td", dt ? "float64" : "float32", n);
@@ -987,13 +1089,15 @@ static void test_bce(csm_dtype dt, ptrdiff_t n)
         tv[j] = set(dt, t, j, j % 7 == 0 ? 0 : j % 7 == 1 ? 1 : unif());
         wv[j] = set(dt, w, j, j % 11 == 4 ? 0 : 2 * unif());
     }
-    for (int variant = 0; variant < 3; variant++) {   /* no weight; weight; weight, sum only */
+    for (int variant = 0; variant < 3; variant++) { /* no weight; weight; weight, sum only */
         int weighted = variant > 0, outs = variant < 2;
-        FOR_EACH_ISA {
+        FOR_EACH_ISA
+        {
             double sum = csm_binary_cross_entropy(dt, x, t, weighted ? w : NULL, n, gs,
                                                   outs ? loss : NULL, outs ? grad : NULL);
             LD want_sum = 0, abs_sum = 0;
-            snprintf(ctx, sizeof ctx, "%s n=%td variant %d", dt ? "float64" : "float32", n, variant);
+            snprintf(ctx, sizeof ctx, "%s n=%td variant %d", dt ? "float64" : "float32", n,
+                     variant);
             for (ptrdiff_t j = 0; j < n; j++) {
                 LD v = xv[j], tj = tv[j], wj = weighted ? wv[j] : 1, e = expl(-fabsl(v));
                 LD f = v >= 0 ? 1 - tj : tj, l, g;
@@ -1003,7 +1107,8 @@ static void test_bce(csm_dtype dt, ptrdiff_t n)
                 want_sum += l;
                 abs_sum += fabsl(l);
                 if (!outs) continue;
-                check(E_BCE, dt, KIND(dt), get(dt, loss, j), l, below_normal(dt, l, lrtol * fabsl(l)), j);
+                check(E_BCE, dt, KIND(dt), get(dt, loss, j), l,
+                      below_normal(dt, l, lrtol * fabsl(l)), j);
                 /* float32: the atol is the Python test's at its gradient factor gs w = 1/12 (a
                  * mean over 12 elements), scaled to this one's (the gradient is gs w times a
                  * difference of terms up to 1, (1 - t) - sigmoid(-|x|), each rounded to float32) */
@@ -1024,7 +1129,7 @@ static int by_key_desc(const void *pa, const void *pb)
 {
     ptrdiff_t a = *(const ptrdiff_t *)pa, b = *(const ptrdiff_t *)pb;
     if (sort_key[a] != sort_key[b]) return sort_key[a] > sort_key[b] ? -1 : 1;
-    return a < b ? -1 : 1;   /* ties by lower index first */
+    return a < b ? -1 : 1; /* ties by lower index first */
 }
 
 /* status of a row (csoftmax.h): 1 NaN or +inf, 2 no finite entry, 3 max / temperature overflows */
@@ -1046,10 +1151,12 @@ static void test_top_k(csm_dtype dt, ptrdiff_t n, ptrdiff_t k)
     const ptrdiff_t nrand = 9, nrows = nrand + 6, ldx = n + 1;
     const double inv_t = 1 / 0.8;
     size_t es = esz(dt);
-    LD *xv = xmalloc(sizeof(LD) * (size_t)(nrows * n)), *ls = xmalloc(sizeof(LD) * (size_t)(nrows * n));
+    LD *xv = xmalloc(sizeof(LD) * (size_t)(nrows * n)),
+       *ls = xmalloc(sizeof(LD) * (size_t)(nrows * n));
     ptrdiff_t *order = xmalloc(sizeof(ptrdiff_t) * (size_t)(nrows * n));
     unsigned char *x = xmalloc((size_t)(nrows * ldx) * es);
-    unsigned char *v1 = xmalloc((size_t)(nrows * k) * es + 1), *v2 = xmalloc((size_t)(nrows * k) * es + 1);
+    unsigned char *v1 = xmalloc((size_t)(nrows * k) * es + 1),
+                  *v2 = xmalloc((size_t)(nrows * k) * es + 1);
     long long *i1 = xmalloc(sizeof(long long) * (size_t)(nrows * k) + 1);
     long long *i2 = xmalloc(sizeof(long long) * (size_t)(nrows * k) + 1);
     signed char st1[16], st2[16];
@@ -1059,7 +1166,8 @@ static void test_top_k(csm_dtype dt, ptrdiff_t n, ptrdiff_t k)
         ptrdiff_t *o = order + r * n;
         for (ptrdiff_t j = 0; j < n; j++) {
             LD v = r < nrand ? normal() * 3 : gen_value(dt, special[r - nrand], j, n);
-            if (r >= nrand && special[r - nrand] == 13) v = (dt ? 1e308 : 3e38) * (j == n / 2 ? 1 : 0.5);
+            if (r >= nrand && special[r - nrand] == 13)
+                v = (dt ? 1e308 : 3e38) * (j == n / 2 ? 1 : 0.5);
             xr[j] = set(dt, x, r * ldx + j, v);
         }
         want_st[r] = row_status(dt, xr, n, inv_t);
@@ -1083,25 +1191,27 @@ static void test_top_k(csm_dtype dt, ptrdiff_t n, ptrdiff_t k)
         memset(&a, 0, sizeof a);
         a.x = x, a.nrows = nrows, a.n = n, a.ldx = ldx, a.inv_temp = inv_t, a.k = k, a.top_p = 1;
         a.log = log;
-        FOR_EACH_ISA {
+        FOR_EACH_ISA
+        {
             a.values = v1, a.indices = i1, a.status = st1;
             int rc1 = csm_top_k_softmax(dt, &a, 1);
             a.values = v2, a.indices = i2, a.status = st2;
             int rc2 = csm_top_k_softmax(dt, &a, 2);
-            snprintf(ctx, sizeof ctx, "%s n=%td k=%td log=%d", dt ? "float64" : "float32", n, k, log);
+            snprintf(ctx, sizeof ctx, "%s n=%td k=%td log=%d", dt ? "float64" : "float32", n, k,
+                     log);
             expect(E_TOPK, dt, rc1 == 0 && rc2 == 0, "returned nonzero", 0, rc1, 0);
             expect_same_bits(E_TOPK, dt, st1, st2, (size_t)nrows);
             for (ptrdiff_t r = 0; r < nrows; r++) {
                 const LD *lr = ls + r * n;
                 const ptrdiff_t *o = order + r * n;
-                snprintf(ctx, sizeof ctx, "%s n=%td k=%td log=%d row %td", dt ? "float64" : "float32",
-                         n, k, log, r);
+                snprintf(ctx, sizeof ctx, "%s n=%td k=%td log=%d row %td",
+                         dt ? "float64" : "float32", n, k, log, r);
                 if (!expect(E_TOPK, dt, st1[r] == want_st[r], "status", r, st1[r], want_st[r])
                     || want_st[r])
                     continue;
-                expect(E_TOPK, dt, !memcmp(v1 + (size_t)(r * k) * es, v2 + (size_t)(r * k) * es,
-                                           (size_t)k * es) && !memcmp(i1 + r * k, i2 + r * k,
-                                                                     sizeof(long long) * (size_t)k),
+                expect(E_TOPK, dt,
+                       !memcmp(v1 + (size_t)(r * k) * es, v2 + (size_t)(r * k) * es, (size_t)k * es)
+                           && !memcmp(i1 + r * k, i2 + r * k, sizeof(long long) * (size_t)k),
                        "1 and 2 threads differ", r, 0, 0);
                 for (ptrdiff_t j = 0; j < k; j++) {
                     LD want = log ? lr[o[j]] : expl(lr[o[j]]);
@@ -1139,7 +1249,7 @@ static long long ref_sample(const LD *x, ptrdiff_t n, double inv_t, ptrdiff_t to
         if (keep[j]) m = fmaxl(m, p[j]);
     for (j = 0; j < n; j++) s += keep[j] ? expl(p[j] - m) : 0;
     for (j = 0; j < n; j++) p[j] = keep[j] ? expl(p[j] - m) / s : 0, pmax = fmaxl(pmax, p[j]);
-    if (top_p < 1) {   /* keep i when the mass strictly above p_i is < top_p */
+    if (top_p < 1) { /* keep i when the mass strictly above p_i is < top_p */
         LD above = 0;
         for (j = 0; j < n; j++) order[j] = j;
         sort_key = p;
@@ -1170,10 +1280,10 @@ static long long ref_sample(const LD *x, ptrdiff_t n, double inv_t, ptrdiff_t to
  * index differs from the reference (a uniform within rounding of a cumulative boundary). */
 static void test_sample(csm_dtype dt, ptrdiff_t n)
 {
-    static const double opts[11][4] = {{1, 0, 1, 0}, {1, 50, 1, 0}, {1, 0, 0.9, 0}, {1, 0, 1, 0.05},
-                                        {0, 0, 1, 0}, {0.8, 50, 0.95, 0}, {1.7, 0, 0.3, 0.02},
-                                        {1, 3, 1, 0.5}, {1, 10000, 1, 0}, {1, 2000, 0.9, 0},
-                                        {1, 0, 1.0, 0}};
+    static const double opts[11][4] = {{1, 0, 1, 0},        {1, 50, 1, 0},  {1, 0, 0.9, 0},
+                                       {1, 0, 1, 0.05},     {0, 0, 1, 0},   {0.8, 50, 0.95, 0},
+                                       {1.7, 0, 0.3, 0.02}, {1, 3, 1, 0.5}, {1, 10000, 1, 0},
+                                       {1, 2000, 0.9, 0},   {1, 0, 1.0, 0}};
     const ptrdiff_t nrows = 12, ldx = n + 2;
     size_t es = esz(dt);
     LD *xv = xmalloc(sizeof(LD) * (size_t)(nrows * n)), *p = xmalloc(sizeof(LD) * (size_t)n);
@@ -1190,11 +1300,14 @@ static void test_sample(csm_dtype dt, ptrdiff_t n)
         csm_decode_args a;
         memset(&a, 0, sizeof a);
         ptrdiff_t k = (ptrdiff_t)opts[o][1] > n ? n : (ptrdiff_t)opts[o][1];
-        a.x = x, a.nrows = nrows, a.n = n, a.ldx = ldx, a.inv_temp = opts[o][0] ? 1 / opts[o][0] : 0;
+        a.x = x, a.nrows = nrows, a.n = n, a.ldx = ldx,
+        a.inv_temp = opts[o][0] ? 1 / opts[o][0] : 0;
         a.k = k, a.top_p = opts[o][2], a.min_p = opts[o][3], a.u = u;
         for (ptrdiff_t r = 0; r < nrows; r++)
-            want[r] = ref_sample(xv + r * n, n, a.inv_temp, k, a.top_p, a.min_p, u[r], p, order, keep);
-        FOR_EACH_ISA {
+            want[r] = ref_sample(xv + r * n, n, a.inv_temp, k, a.top_p, a.min_p, u[r], p, order,
+                                 keep);
+        FOR_EACH_ISA
+        {
             a.indices = i1, a.status = st1;
             int rc1 = csm_sample(dt, &a, 1);
             a.indices = i2, a.status = st2;
@@ -1216,7 +1329,7 @@ static void test_sample(csm_dtype dt, ptrdiff_t n)
         static const int special[4] = {0, 4, 9, 11};
         signed char st[4];
         long long idx[4];
-        double uu[4] = {0.3712345, 0.3712345, 0.3712345, 0.3712345};   /* on no boundary */
+        double uu[4] = {0.3712345, 0.3712345, 0.3712345, 0.3712345}; /* on no boundary */
         for (ptrdiff_t r = 0; r < 4; r++)
             for (ptrdiff_t j = 0; j < n; j++)
                 xv[r * n + j] = set(dt, x, r * ldx + j, gen_value(dt, special[r], j, n));
@@ -1224,14 +1337,17 @@ static void test_sample(csm_dtype dt, ptrdiff_t n)
         memset(&a, 0, sizeof a);
         a.x = x, a.nrows = 4, a.n = n, a.ldx = ldx, a.inv_temp = 1, a.top_p = 1, a.u = uu;
         a.indices = idx, a.status = st;
-        FOR_EACH_ISA {
+        FOR_EACH_ISA
+        {
             csm_sample(dt, &a, 1);
             for (ptrdiff_t r = 0; r < 4; r++) {
                 int ws = row_status(dt, xv + r * n, n, 1);
-                snprintf(ctx, sizeof ctx, "%s n=%td status row %td", dt ? "float64" : "float32", n, r);
+                snprintf(ctx, sizeof ctx, "%s n=%td status row %td", dt ? "float64" : "float32", n,
+                         r);
                 expect(E_SAMPLE, dt, st[r] == ws, "status", r, st[r], ws);
                 if (ws == 0)
-                    expect(E_SAMPLE, dt, idx[r] == ref_sample(xv + r * n, n, 1, 0, 1, 0, uu[r], p, order, keep),
+                    expect(E_SAMPLE, dt,
+                           idx[r] == ref_sample(xv + r * n, n, 1, 0, 1, 0, uu[r], p, order, keep),
                            "index", r, (LD)idx[r], 0);
             }
         }
@@ -1246,14 +1362,17 @@ static void test_controls(void)
     int best = -1;
     for (int i = 0; i < n_isas; i++)
         if (csm_isa_supported(i) && best < 0) best = i;
-    FOR_EACH_ISA {
+    FOR_EACH_ISA
+    {
         csm_dtype dt = CSM_FLOAT32;
         snprintf(ctx, sizeof ctx, "isa %d", cur_isa);
         expect(E_CONTROLS, dt, csm_get_isa() == cur_isa, "csm_get_isa", 0, csm_get_isa(), cur_isa);
         expect(E_CONTROLS, dt, csm_isa_name(cur_isa) != NULL, "csm_isa_name", 0, 0, 0);
-        expect(E_CONTROLS, dt, csm_isa_supported(n_isas - 1), "the last set runs anywhere", 0, 0, 0);
-        expect(E_CONTROLS, dt, csm_set_isa(-1) == -1 && csm_set_isa(n_isas) == -1
-                                   && csm_isa_name(n_isas) == NULL && csm_isa_supported(n_isas) == 0,
+        expect(E_CONTROLS, dt, csm_isa_supported(n_isas - 1), "the last set runs anywhere", 0, 0,
+               0);
+        expect(E_CONTROLS, dt,
+               csm_set_isa(-1) == -1 && csm_set_isa(n_isas) == -1 && csm_isa_name(n_isas) == NULL
+                   && csm_isa_supported(n_isas) == 0,
                "out of range", 0, 0, 0);
         expect(E_CONTROLS, dt, csm_get_isa() == cur_isa, "kept after a refused set", 0, 0, 0);
 #if defined(__aarch64__)
@@ -1292,14 +1411,14 @@ static void test_controls(void)
 
 /* CPU seconds per group of tests, for the summary (where an emulated run spends its time) */
 enum { T_ROWS, T_COLS, T_FUSED, T_LOSSES, T_STATS, T_ELEMENTWISE, T_DECODE, NT };
-static const char *timer_name[NT] = {"rows", "cols", "fused", "cross-entropy", "stats",
-                                     "backward/sigmoid/bce", "decoding"};
+static const char *timer_name[NT] = {
+    "rows", "cols", "fused", "cross-entropy", "stats", "backward/sigmoid/bce", "decoding"};
 static double timers[NT];
-#define TIMED(group, call)                                                                     \
-    do {                                                                                       \
-        clock_t t0_ = clock();                                                                 \
-        call;                                                                                  \
-        timers[group] += (double)(clock() - t0_) / CLOCKS_PER_SEC;                             \
+#define TIMED(group, call)                                                                         \
+    do {                                                                                           \
+        clock_t t0_ = clock();                                                                     \
+        call;                                                                                      \
+        timers[group] += (double)(clock() - t0_) / CLOCKS_PER_SEC;                                 \
     } while (0)
 
 int main(int argc, char **argv)
@@ -1316,8 +1435,8 @@ int main(int argc, char **argv)
     printf("test_kernels: instruction sets");
     for (int i = 0; i < n_isas; i++)
         printf(" %s (%s)", csm_isa_name(i), csm_isa_supported(i) ? "runs here" : "not on this CPU");
-    printf("; OpenMP %s; long double has %d mantissa bits\n",
-           csm_openmp_available() ? "on" : "off", LDBL_MANT_DIG);
+    printf("; OpenMP %s; long double has %d mantissa bits\n", csm_openmp_available() ? "on" : "off",
+           LDBL_MANT_DIG);
     test_controls();
     for (int d = 0; d < 2; d++) {
         csm_dtype dt = (csm_dtype)d;
@@ -1336,7 +1455,8 @@ int main(int argc, char **argv)
             TIMED(T_STATS, test_stats(dt, n));
             TIMED(T_ELEMENTWISE, test_backward(dt, n); test_sigmoid(dt, n); test_bce(dt, n));
             for (int variant = 0; variant < 8; variant++) {
-                if ((variant >= 3 && dt != CSM_FLOAT32 && variant != 6) || (variant == 6 && dt != CSM_FLOAT64))
+                if ((variant >= 3 && dt != CSM_FLOAT32 && variant != 6)
+                    || (variant == 6 && dt != CSM_FLOAT64))
                     continue;
                 if (n > 129 && n != 1000 && n != 20000) continue;
                 /* 20000: the plain, transposed and float16 layouts only (time under emulation) */
@@ -1349,12 +1469,13 @@ int main(int argc, char **argv)
         for (int i = 0; i < 10; i++)
             for (int j = 0; j < 6; j++) {
                 if (reds[i] == 1000 && (inners[j] == 16 || inners[j] == 70)) continue;
-                TIMED(T_COLS, test_cols(dt, reds[i] * inners[j] < 4000 ? 3 : 1, reds[i], inners[j],
-                                        i * 6 + j));
+                TIMED(T_COLS,
+                      test_cols(dt, reds[i] * inners[j] < 4000 ? 3 : 1, reds[i], inners[j],
+                                i * 6 + j));
             }
         static const ptrdiff_t classes[] = {1, 2, 3, 7, 16, 17, 33, 64, 100, 1000, 20000};
         for (int i = 0; i < 11; i++)
-            for (int variant = 0; variant < 5; variant++)   /* the longest: index and soft targets */
+            for (int variant = 0; variant < 5; variant++) /* the longest: index and soft targets */
                 if (classes[i] < 20000 || variant == 1 || variant == 3)
                     TIMED(T_LOSSES, test_cross_entropy(dt, classes[i], variant));
         test_targets_and_sum(dt);
@@ -1383,7 +1504,8 @@ int main(int argc, char **argv)
         }
     }
     printf("\ntest_kernels: CPU seconds:");
-    for (int g = 0; g < NT; g++) printf(" %s %.1f%s", timer_name[g], timers[g], g < NT - 1 ? "," : "\n");
+    for (int g = 0; g < NT; g++)
+        printf(" %s %.1f%s", timer_name[g], timers[g], g < NT - 1 ? "," : "\n");
     printf("test_kernels: %ld checks in %.1f s CPU, %ld s wall\n", checks,
            (double)(clock() - start) / CLOCKS_PER_SEC, (long)(time(NULL) - wall));
     printf("test_kernels: %ld passed, %ld failed\n", groups - bad_groups, bad_groups);
