@@ -3,7 +3,8 @@
 src/csm_kernels.c is compiled three times on x86-64 (AVX-512, AVX2+FMA, baseline SSE2) with
 different flags and symbol suffixes, and src/csm_dispatch.c picks one at run time, so a single
 build runs on any x86-64 CPU and uses the best instruction set each has (no -march=native).
-Elsewhere only the portable baseline build is compiled. OpenMP is used when the compiler has it.
+On aarch64 one build is compiled, "neon" (16-byte vectors, which gcc and clang map to NEON);
+elsewhere only the portable baseline build. OpenMP is used when the compiler has it.
 Both are decided by probes built with the user's CFLAGS/LDFLAGS (see _probe); a failed probe
 prints a warning with the compiler's error, or fails the build under CSOFTMAX_REQUIRE_SIMD=1.
 """
@@ -33,6 +34,10 @@ X86_ISAS = [
     ("baseline", 16, []),
 ]
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+# aarch64: NEON (Advanced SIMD) is part of the base architecture, so one build of 16-byte vectors,
+# named for it, runs on every CPU (tests/c/test_kernels.c checks it under qemu-aarch64).
+ARM64_ISAS = [("neon", 16, [])]
+IS_ARM64 = platform.machine().lower() in ("aarch64", "arm64")
 
 
 def _probe(compiler, flags, code):
@@ -104,7 +109,7 @@ class BuildExt(build_ext):
                 _warn("AVX-512/AVX2", simd_flags, error,
                       "only the baseline (SSE2) kernels are built, 2-3x slower on CPUs with AVX2 "
                       "or AVX-512 (CSOFTMAX_REQUIRE_SIMD=1 makes this an error)")
-        isas = X86_ISAS if use_x86 else [("baseline", 16, [])]
+        isas = X86_ISAS if use_x86 else ARM64_ISAS if IS_ARM64 and gnu_like else [("baseline", 16, [])]
         objects = []
         for name, vec_bytes, flags in isas:
             out_dir = os.path.join(self.build_temp, "isa_" + name)

@@ -2,7 +2,8 @@
 its gradient) for NumPy arrays.
 
 The hot paths are C kernels (src/), compiled for AVX-512, AVX2+FMA and baseline x86-64 and chosen
-at import for this CPU (``CSOFTMAX_ISA=avx2`` or ``baseline`` forces a lower one).
+at import for this CPU (``CSOFTMAX_ISA=avx2`` or ``baseline`` forces a lower one); on aarch64 one
+NEON build, ``neon``.
 ``csoftmax.reference`` is a pure-NumPy implementation of the same API and semantics.
 
 >>> import numpy as np, csoftmax

@@ -56,7 +56,8 @@ def _isa_names():
 
 
 def available_isas():
-    """Instruction sets this CPU can run, best first, e.g. ``('avx512', 'avx2', 'baseline')``."""
+    """Instruction sets this CPU can run, best first, e.g. ``('avx512', 'avx2', 'baseline')`` on
+    x86-64, ``('neon',)`` on aarch64."""
     return tuple(name for i, name in enumerate(_isa_names()) if csm_isa_supported(i))
 
 

@@ -41,7 +41,8 @@ int csm_isa_count(void) { return ISA_COUNT; }
 const char *csm_isa_name(int i) { return (i >= 0 && i < ISA_COUNT) ? isas[i].name : NULL; }
 
 /* What the CPU must have for a build (libgcc's cpu model also checks that the OS saves the wide
- * registers, XCR0); a build not named here runs anywhere. */
+ * registers, XCR0); a build not named here runs anywhere: the baseline, and aarch64's "neon"
+ * (NEON is part of the base architecture), where no detection runs at all. */
 static int cpu_runs(const char *isa)
 {
 #if defined(__x86_64__) || defined(__i386__)

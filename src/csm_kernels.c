@@ -11,6 +11,8 @@
 #include "csm_tuning.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 #ifndef CSM_ISA

@@ -177,7 +177,10 @@ CSM_HOT double CSM_FN(exp_store_sum_max)(const T *x, T *out, ptrdiff_t n, T max,
 
 static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
 {
-    if (CSM_FN(is_long_row)(n) && CSM_FN(softmax_long_row)(x, out, n)) return;
+    /* Not in place: the long-row path writes the exps of a row's blocks as it reads them, and
+     * falls back to three passes over x for a row it cannot serve (no finite max, +inf, a block
+     * past the pivot), which would then read those exps (and zeros for -inf blocks) as x. */
+    if (out != x && CSM_FN(is_long_row)(n) && CSM_FN(softmax_long_row)(x, out, n)) return;
     T max = CSM_FN(row_max)(x, n);
     if (CSM_FN(row_is_special)(max)) {
         CSM_FN(fill)(out, n, (T)NAN);

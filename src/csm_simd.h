@@ -24,6 +24,7 @@
 #undef BLOCK
 #undef CSM_AVX512
 #undef CSM_MASKED_TAILS
+#undef CSM_NEON
 #define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
 /* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
 #define BLOCK (NB * VL)
@@ -44,6 +45,13 @@ static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
 #define CSM_AVX512 1
 #else
 #define CSM_AVX512 0
+#endif
+/* 1 in the aarch64 build ("neon"): a few helpers below use its across-lane and pairwise
+ * instructions, where the generic code extracts lanes one by one */
+#if CSM_VEC_BYTES == 16 && defined(__aarch64__) && defined(__ARM_NEON)
+#define CSM_NEON 1
+#else
+#define CSM_NEON 0
 #endif
 /* 1 where a row tail loads with one masked instruction (AVX-512, AVX2): the kernels then keep
  * short rows in registers (reg_rows and the groups that share it) */
@@ -160,7 +168,8 @@ static inline VT CSM_FN(vabs)(VT a)
 }
 
 /* a > b ? a : b per lane (b when either is NaN): exactly the x86 max instruction, used where
- * the build has one (the generic select costs two instructions) */
+ * the build has one (the generic select costs two instructions, on NEON a compare and a bit
+ * select) */
 static inline VT CSM_FN(vmax)(VT a, VT b)
 {
 #if defined(CSM_F32) && CSM_AVX512
@@ -175,6 +184,12 @@ static inline VT CSM_FN(vmax)(VT a, VT b)
     return (VT)_mm_max_ps((__m128)a, (__m128)b);
 #elif defined(CSM_F64) && CSM_VEC_BYTES == 16 && defined(__SSE2__)
     return (VT)_mm_max_pd((__m128d)a, (__m128d)b);
+#elif CSM_NEON && defined(CSM_F32)
+    /* the same select, as an intrinsic: gcc then picks bit/bif and needs no register copy (the
+     * max loop 11 -> 8 instructions per 2 vectors); NEON's fmax would return NaN for a NaN b */
+    return (VT)vbslq_f32(vcgtq_f32((float32x4_t)a, (float32x4_t)b), (float32x4_t)a, (float32x4_t)b);
+#elif CSM_NEON
+    return (VT)vbslq_f64(vcgtq_f64((float64x2_t)a, (float64x2_t)b), (float64x2_t)a, (float64x2_t)b);
 #else
     return CSM_FN(vselect)(a > b, a, b);
 #endif
@@ -201,6 +216,10 @@ static inline T CSM_FN(hmax)(VT v)
     return _mm512_reduce_max_ps((__m512)v);
 #elif CSM_AVX512
     return _mm512_reduce_max_pd((__m512d)v);
+#elif CSM_NEON && defined(CSM_F32)
+    return vmaxnmvq_f32((float32x4_t)v);   /* fmaxnmv: a NaN lane wins only if all are NaN */
+#elif CSM_NEON
+    return vmaxnmvq_f64((float64x2_t)v);
 #else
     T m = v[0];
     for (int j = 1; j < VL; j++) m = v[j] > m ? v[j] : m;
@@ -277,6 +296,8 @@ static inline double CSM_FN(hsum_d)(VD v)
 {
 #if CSM_AVX512
     return _mm512_reduce_add_pd((__m512d)v);   /* a tree of shuffles and adds */
+#elif CSM_NEON
+    return vaddvq_f64((float64x2_t)v);        /* faddp: v[0] + v[1], as below */
 #else
     double s = 0;
     for (int j = 0; j < (int)(sizeof v / sizeof v[0]); j++) s += v[j];
@@ -314,6 +335,10 @@ static inline ptrdiff_t CSM_FN(ties_total)(CSM_FN(tie_count) ties)
 {
 #if CSM_AVX512
     return ties;
+#elif CSM_NEON && defined(CSM_F32)
+    return -(ptrdiff_t)vaddvq_s32((int32x4_t)ties);
+#elif CSM_NEON
+    return -(ptrdiff_t)vaddvq_s64((int64x2_t)ties);
 #else
     ptrdiff_t count = 0;
     for (int j = 0; j < VL; j++) count -= ties[j];
@@ -360,6 +385,8 @@ CSM_HOT VT CSM_FN(vmax_lanes)(VT *v)
     return CSM_FOLD8(v, CSM_FN(vmax));
 #elif CSM_VEC_BYTES / T_SIZE == 4
     return CSM_FOLD4(v, CSM_FN(vmax));
+#elif CSM_NEON
+    return (VT)vpmaxnmq_f64((float64x2_t)v[0], (float64x2_t)v[1]);   /* fmaxnmp, as hmax */
 #elif CSM_VEC_BYTES / T_SIZE != 16
     VT r;
     for (int k = 0; k < VL; k++) r[k] = CSM_FN(hmax)(v[k]);
@@ -399,6 +426,8 @@ CSM_HOT VD CSM_FN(vsum_lanes)(VD *d)
     return CSM_FOLD8(d, CSM_ADD);
 #elif CSM_VEC_BYTES == 32
     return CSM_FOLD4(d, CSM_ADD);
+#elif CSM_NEON
+    return (VD)vpaddq_f64((float64x2_t)d[0], (float64x2_t)d[1]);     /* faddp, as hsum_d */
 #else
     VD r;
     for (int k = 0; k < (int)(sizeof r / sizeof r[0]); k++) r[k] = CSM_FN(hsum_d)(d[k]);

@@ -120,7 +120,8 @@ typedef struct {
 int csm_top_k_softmax(csm_dtype dt, const csm_decode_args *a, int nthreads);
 int csm_sample(csm_dtype dt, const csm_decode_args *a, int nthreads);
 
-/* Instruction sets, best first: "avx512", "avx2", "baseline". */
+/* Instruction sets, best first: "avx512", "avx2", "baseline" on x86-64; "neon" on aarch64;
+ * "baseline" elsewhere. */
 int csm_isa_count(void);
 const char *csm_isa_name(int i);
 int csm_isa_supported(int i);       /* compiled in and supported by this CPU */

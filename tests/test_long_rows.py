@@ -10,7 +10,7 @@ three-pass fallback (|max| >= 256), blocks whose maxima are hundreds apart (thei
 import numpy as np
 import pytest
 
-from helpers import check_all, cross_entropy_oracle, max_rel_diff
+from helpers import assert_matches, check_all, cross_entropy_oracle, max_rel_diff
 
 BLOCK_BYTES = 8192
 # (dtype, row length): just over 128 KB; and over 128 blocks (the heap path)
@@ -94,6 +94,23 @@ def test_long_rows_relative_accuracy(fast, isa, kind, dtype, n):
     xm = x.astype(np.float64).max()
     want_lse = xm + np.log(np.sum(np.exp(x.astype(np.float64) - xm)))
     assert abs(lse - want_lse) <= 8 * np.finfo(dtype).eps * max(abs(want_lse), 1.0)
+
+
+@pytest.mark.parametrize("dtype,n", LENGTHS[:2])
+def test_long_rows_in_place(fast, isa, dtype, n):
+    """softmax(x, out=x): the one-read path writes a block's exps as it reads it, so it must not
+    run in place: rows it hands to three passes would be read back as those exps (an all -inf
+    row gave 1/n, a row past the pivot from its middle on wrong values; tests/c found both)."""
+    rng = np.random.default_rng(n)
+    half = n // 2
+    x = np.array([np.full(n, -np.inf),
+                  np.concatenate([rng.normal(0, 3, half), rng.normal(0, 1, n - half) - 3000]),
+                  rng.normal(0, 3, n)], dtype)
+    want = fast.softmax(x)
+    y = x.copy()
+    assert fast.softmax(y, out=y) is y
+    assert np.isnan(y[0]).all()
+    assert_matches("softmax", y, want, x)
 
 
 def test_long_row_logsumexp_counts_ties_in_every_block(fast, isa):

@@ -11,26 +11,16 @@ read through the debug line table); counts include everything the loop issues (s
 "Vectors" are what one iteration handles (MARKERS).
 """
 import argparse
-import ast
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
+from kernel_flags import build_settings   # setup.py's KERNEL_FLAGS and X86_ISAS (tools/)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = "64x1000,256x1000,4096x1000,8x128256,16384x10,16384x32,4096x100,2048x257"
-
-
-def build_settings():
-    """KERNEL_FLAGS and X86_ISAS, read from setup.py (the one place they are written)."""
-    tree = ast.parse(open(os.path.join(ROOT, "setup.py")).read())
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("KERNEL_FLAGS", "X86_ISAS"):
-                found[node.targets[0].id] = ast.literal_eval(node.value)
-    return found["KERNEL_FLAGS"], found["X86_ISAS"]
 
 
 def run(cmd):
