@@ -679,7 +679,13 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
     T *sub = a->top_p < 1 && n >= TOP_P_SUB_MIN ? (T *)s->w : NULL;   /* room for n doubles */
-    double total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub);
+    double total;
+    if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
+        sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
+        total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub);
+    } else {
+        total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub);
+    }
     if (total != total) return 1;
     T cut = 0;
     double kept = total;
@@ -736,7 +742,7 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
     double total;
     if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
-        sh.c = CSM_FN(vsplat)(0);   /* known 0 here, so expm's subtraction folds away */
+        sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
         total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
     } else {
         total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
