@@ -71,47 +71,6 @@ static T CSM_FN(cut_to_k)(CSM_FN(cand) *c, ptrdiff_t *m, ptrdiff_t k, T *tmp)
     return thr;
 }
 
-/* Every entry >= the k-th largest of the row (1 <= k <= n), in index order, into c (room for
- * n); returns their count, 0 when the row has a NaN. c[] holds entries >= a threshold that only
- * rises; at `limit` entries it is cut to the k largest (limit doubles when ties keep it full). */
-static ptrdiff_t CSM_FN(select_scan)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
-{
-    ptrdiff_t m = 0, limit = 4 * k > 512 ? 4 * k : 512, i = 0;
-    T thr = -(T)INFINITY;
-    VT vthr = CSM_FN(vsplat)(thr);
-    VI nan = {0};
-    if (limit > n) limit = n;
-    for (; i < n; i += 2 * VL) {
-        VT a, b;
-        if (i + 2 * VL <= n) {
-            a = CSM_FN(vload)(x + i);
-            b = CSM_FN(vload)(x + i + VL);
-        } else {
-            ptrdiff_t r = n - i;
-            a = CSM_FN(vload_part)(x + i, r < VL ? (int)r : VL, -(T)INFINITY);
-            b = r > VL ? CSM_FN(vload_part)(x + i + VL, r - VL < VL ? (int)(r - VL) : VL,
-                                            -(T)INFINITY)
-                       : CSM_FN(vsplat)(-(T)INFINITY);
-        }
-        nan |= (a != a) | (b != b);
-        if (!CSM_FN(vany)((a >= vthr) | (b >= vthr))) continue;
-        ptrdiff_t end = i + 2 * VL < n ? i + 2 * VL : n;
-        for (ptrdiff_t j = i; j < end; j++) {
-            if (!(x[j] >= thr)) continue;
-            c[m].i = j;
-            c[m++].v = x[j];
-            if (m >= limit && limit < n) {
-                thr = CSM_FN(cut_to_k)(c, &m, k, tmp);
-                vthr = CSM_FN(vsplat)(thr);
-                if (2 * m > limit) limit = 2 * limit < n ? 2 * limit : n;
-            }
-        }
-    }
-    if (CSM_FN(vany)(nan)) return 0;
-    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
-    return m;
-}
-
 /* The signed integer whose order is the float order of v (not NaN) */
 static inline IT CSM_FN(order_key)(T v)
 {
@@ -161,27 +120,75 @@ static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
     return t;
 }
 
-/* select_scan's result for rows of at least 2k blocks of 4 vectors, in two passes: the blocks'
- * maxima (vector max, one horizontal max per block), whose k-th largest bounds the row's k-th
- * largest from below (k blocks hold an entry >= it); then only the blocks whose max reaches that
- * bound (about k of them) are read again. */
+/* Every entry >= the k-th largest of the row (1 <= k <= n), in index order, into c (room for
+ * n); returns their count, 0 when the row has a NaN. For rows too short for select_top's blocks:
+ * the row copied to tmp (room for n) as order keys, kth_bound's threshold (k to 1.25k entries at
+ * or above it), one pass gathering those. (A scan keeping the entries above a rising threshold,
+ * scalar at first, took ~6 us for a 1000-entry row with k = 50.) */
+static ptrdiff_t CSM_FN(select_bounded)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c,
+                                        T *tmp)
+{
+    VI nan = {0};
+    ptrdiff_t i = 0, m = 0;
+    for (; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(x + i, rest, 0);
+        nan |= v != v;
+        CSM_FN(vstore_part)(tmp + i, v, rest);
+    }
+    if (CSM_FN(vany)(nan)) return 0;
+    T thr = CSM_FN(kth_bound)(tmp, n, k);
+    VT vthr = CSM_FN(vsplat)(thr);
+    for (i = 0; i < n; i += VL) {
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VI hit = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY) >= vthr;
+        if (!CSM_FN(vany)(hit)) continue;
+        for (int j = 0; j < rest; j++)
+            if (hit[j]) {
+                c[m].i = i + j;
+                c[m++].v = x[i + j];
+            }
+    }
+    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
+    return m;
+}
+
+/* select_bounded's result for rows of at least 2k blocks (of 8 vectors, fewer on shorter rows),
+ * in two passes: the blocks' maxima (vector max, one horizontal max per block), whose k-th
+ * largest bounds the row's k-th largest from below (k blocks hold an entry >= it); then only the
+ * blocks whose max reaches that bound (about k of them) are read again. */
 static ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
 {
-    enum { B = 8 * VL };
+    /* blocks of 8 vectors; fewer on shorter rows, down to one, as long as there are 2k blocks:
+     * the short-row selection took ~2.5 ns an entry (an 8000-entry row with k = 50: 18 us) */
+    ptrdiff_t bv = 8;
+    while (bv > 1 && n / (bv * VL) < 2 * k) bv /= 2;
+    const ptrdiff_t B = bv * VL;
     ptrdiff_t nb = n / B, m = 0;
-    if (nb < 2 * k) return CSM_FN(select_scan)(x, n, k, c, tmp);
+    if (nb < 2 * k) return CSM_FN(select_bounded)(x, n, k, c, tmp);
     VI nan = {0};
     for (ptrdiff_t b = 0; b < nb; b++) {
         const T *p = x + b * B;
-        VT v0 = CSM_FN(vload)(p), v1 = CSM_FN(vload)(p + VL);
-        VT v2 = CSM_FN(vload)(p + 2 * VL), v3 = CSM_FN(vload)(p + 3 * VL);
-        VT v4 = CSM_FN(vload)(p + 4 * VL), v5 = CSM_FN(vload)(p + 5 * VL);
-        VT v6 = CSM_FN(vload)(p + 6 * VL), v7 = CSM_FN(vload)(p + 7 * VL);
-        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3) | (v4 != v4) | (v5 != v5)
-               | (v6 != v6) | (v7 != v7);
-        tmp[b] = tmp[nb + b] = CSM_FN(hmax)(
-            CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vmax)(v0, v1), CSM_FN(vmax)(v2, v3)),
-                         CSM_FN(vmax)(CSM_FN(vmax)(v4, v5), CSM_FN(vmax)(v6, v7))));
+        if (bv == 8) {
+            VT v0 = CSM_FN(vload)(p), v1 = CSM_FN(vload)(p + VL);
+            VT v2 = CSM_FN(vload)(p + 2 * VL), v3 = CSM_FN(vload)(p + 3 * VL);
+            VT v4 = CSM_FN(vload)(p + 4 * VL), v5 = CSM_FN(vload)(p + 5 * VL);
+            VT v6 = CSM_FN(vload)(p + 6 * VL), v7 = CSM_FN(vload)(p + 7 * VL);
+            nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3) | (v4 != v4) | (v5 != v5)
+                   | (v6 != v6) | (v7 != v7);
+            tmp[b] = tmp[nb + b] = CSM_FN(hmax)(
+                CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vmax)(v0, v1), CSM_FN(vmax)(v2, v3)),
+                             CSM_FN(vmax)(CSM_FN(vmax)(v4, v5), CSM_FN(vmax)(v6, v7))));
+        } else {
+            VT mx = CSM_FN(vload)(p);
+            nan |= mx != mx;
+            for (ptrdiff_t q = 1; q < bv; q++) {
+                VT v = CSM_FN(vload)(p + q * VL);
+                nan |= v != v;
+                mx = CSM_FN(vmax)(v, mx);
+            }
+            tmp[b] = tmp[nb + b] = CSM_FN(hmax)(mx);
+        }
     }
     for (ptrdiff_t i = nb * B; i < n; i++) nan |= (VI){0} - (x[i] != x[i]);
     if (CSM_FN(vany)(nan)) return 0;
@@ -600,7 +607,16 @@ static long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, doubl
     if (top_p < 1) {
         double above = 0;
         memcpy(sorted, w, (size_t)m * sizeof *w);
-        qsort(sorted, (size_t)m, sizeof *sorted, CSM_FN(descending));   /* m is top_k or so */
+        if (m <= 64) {   /* insertion sort: qsort's comparator calls took ~2 us for top_k = 50 */
+            for (ptrdiff_t i = 1; i < m; i++) {
+                double v = sorted[i];
+                ptrdiff_t j = i;
+                for (; j > 0 && sorted[j - 1] < v; j--) sorted[j] = sorted[j - 1];
+                sorted[j] = v;
+            }
+        } else {
+            qsort(sorted, (size_t)m, sizeof *sorted, CSM_FN(descending));   /* m is top_k or so */
+        }
         for (ptrdiff_t i = 0; i < m && above < top_p * total;) {
             cut = sorted[i];
             for (; i < m && sorted[i] == cut; i++) above += sorted[i];

@@ -18,7 +18,7 @@ def logits(shape, dtype=np.float32, seed=0, scale=3.0):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [1, 7, 100, 3000])
+@pytest.mark.parametrize("n", [1, 7, 100, 1000, 3000, 8000])
 def test_sample_fast_equals_reference(fast, isa, dtype, n):
     x = logits((12, n), dtype)
     for kw in OPTIONS:
@@ -29,7 +29,10 @@ def test_sample_fast_equals_reference(fast, isa, dtype, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n,k", [(1, 1), (7, 0), (7, 7), (100, 20), (3000, 20), (3000, 1)])
+# (1000, 50): the bounded selection; 3000 / 8000 / 40000 with k = 20..50: blocks of 1, 2, 4, 8
+# vectors (fewer on shorter rows, as long as there are 2k blocks)
+@pytest.mark.parametrize("n,k", [(1, 1), (7, 0), (7, 7), (100, 20), (1000, 50), (3000, 20),
+                                 (3000, 1), (8000, 50), (5000, 40), (40000, 20)])
 @pytest.mark.parametrize("log", [False, True])
 def test_top_k_fast_equals_reference(fast, isa, dtype, n, k, log):
     x = logits((9, n), dtype)
