@@ -172,27 +172,24 @@ cdef object _half_rows(csm_op op, object x, object axis, bint keepdims, object o
         for i in range(nd):
             if cnp.PyArray_DIMS(r)[i] != cnp.PyArray_DIMS(a)[i]:
                 return None
-    off = <Py_ssize_t *>PyMem_Malloc(nrows * sizeof(Py_ssize_t))
+    # the rows' byte offsets: x's n * 2 apart, then (logsumexp) the results' 2 apart
+    off = <Py_ssize_t *>PyMem_Malloc((2 if reduce else 1) * nrows * sizeof(Py_ssize_t))
     if off == NULL:
         raise MemoryError()
     for i in range(nrows):
-        off[i] = i * (2 if reduce else n * 2)
-    args.x, args.xstep = xp, 2
-    args.xoff = off if not reduce else NULL
+        off[i] = i * n * 2
+        if reduce:
+            off[nrows + i] = i * 2
+    args.x, args.xoff, args.xstep = xp, off, 2
     args.xkind = args.okind = <csm_storage>kind
-    args.out, args.ooff, args.ostep = <char *>cnp.PyArray_DATA(r), off, 0 if reduce else 2
+    args.out, args.ostep = <char *>cnp.PyArray_DATA(r), 0 if reduce else 2
+    args.ooff = off + nrows if reduce else off
     args.nrows, args.n = nrows, n
     args.scale, args.sstep, args.bias, args.where = NULL, 0, NULL, NULL
     nt = _threads_for(nrows * n)
-    try:
-        if reduce:
-            # logsumexp: x's rows n * 2 bytes apart, the results 2 apart
-            xoff = np.arange(0, xbytes, n * 2, dtype=np.intp)
-            args.xoff = _ptr(xoff)
-        with nogil:
-            rc = csm_rows_fused(op, CSM_FLOAT32, &args, nt)
-    finally:
-        PyMem_Free(off)
+    with nogil:
+        rc = csm_rows_fused(op, CSM_FLOAT32, &args, nt)
+    PyMem_Free(off)
     if rc != 0:
         raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
     return r[()] if reduce and nd == 1 else r

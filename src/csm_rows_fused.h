@@ -225,11 +225,10 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
         const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
         T *o = (T *)(a->out + a->ooff[r]);
         const unsigned char *w = a->where ? (const unsigned char *)a->where + a->woff[r] : NULL;
-        ptrdiff_t end;
+        ptrdiff_t end = n;   /* a -inf tail only where a bias or where= can make one */
         T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
                                  a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep,
                                  w, next, 1, a->bias || w ? &end : NULL);
-        if (!a->bias && !w) end = n;
         int special = CSM_FN(row_is_special)(max);
         T inv = 1;
         if (special) {
