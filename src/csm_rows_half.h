@@ -4,11 +4,12 @@
  * builds and types return 0 and take the block path of csm_rows_fused.h).
  *
  * The block path converts each block into a float32 buffer and back, two passes more than float32
- * input needs (64x1000 float16 softmax: 1.64x float32's time). Here the max and exp passes read
- * the half row (vcvtph2ps, or a shift and a mask for bfloat16), the exps, computed only to the
- * half type's precision (half_expm), wait in a float32 row buffer, and the last pass rounds to
- * nearest even on the way out. So a half row costs less than a float32 one (8x128256 softmax:
- * float16 0.82x, bfloat16 0.83x float32's time; 64x1000 0.92x, 0.88x), though float32 softmax is
+ * input needs (64x1000 float16 softmax: 1.64x float32's time). Here the max pass reads the half
+ * row (vcvtph2ps, or a shift and a mask for bfloat16) and, for rows up to HALF_WIDEN_MAX_*, leaves
+ * it widened in a float32 row buffer, where the exps, computed only to the half type's precision
+ * (half_expm), replace it; the last pass rounds to nearest even on the way out. Longer rows are
+ * read twice instead. So a half row costs less than a float32 one (64x1000 softmax: float16
+ * 0.80x, bfloat16 0.83x float32's time; 8x128256 0.90x, 0.77x), though float32 softmax is
  * bound by its exp's vector operations here, not by memory. The rounding differs from the block
  * path's in the last bit now and then, so a strided half array (block path) and a contiguous one
  * may differ by one ULP, each within one ULP of exact. */
@@ -20,6 +21,15 @@
  * log_softmax 64x512 1.22x / 1.29x, 64x768 1.25x / 1.18x (its two libm calls a row). */
 #ifndef HALF_SOFTMAX_ROW_MIN
 #define HALF_SOFTMAX_ROW_MIN 96
+#endif
+/* Rows widened into float32 by the max pass (half_max): up to 32768 float16 values (4x32000
+ * softmax 0.93x -> 0.85x float32's time; at 128256, 0.89x -> 0.98x), 8192 bfloat16 ones, whose
+ * conversion is one shift or mask, not two micro-ops (16384: 0.72x -> 0.82x). */
+#ifndef HALF_WIDEN_MAX_F16
+#define HALF_WIDEN_MAX_F16 32768
+#endif
+#ifndef HALF_WIDEN_MAX_BF16
+#define HALF_WIDEN_MAX_BF16 8192
 #endif
 #ifndef HALF_LOG_ROW_MIN
 #define HALF_LOG_ROW_MIN 640
@@ -109,6 +119,21 @@ static inline int CSM_FN(half_count)(ptrdiff_t n, ptrdiff_t i)
     return n - i < HALF_PAIR ? (int)(n - i) : HALF_PAIR;
 }
 
+/* the pair at i of a row: from the half row x, the end filled with -inf, or from its widened
+ * copy e when x is NULL (see half_max) */
+static inline void CSM_FN(half_pair_at)(const uint16_t *x, const T *e, ptrdiff_t n, ptrdiff_t i,
+                                        const int bf16, VT *lo, VT *hi)
+{
+    if (!x) {
+        *lo = CSM_FN(vload)(e + i);
+        *hi = CSM_FN(vload)(e + i + VL);
+    } else if (n - i >= HALF_PAIR) {
+        CSM_FN(half_load2)(x + i, HALF_PAIR, bf16, 0, lo, hi);
+    } else {
+        CSM_FN(half_load2)(x + i, (int)(n - i), bf16, -(T)INFINITY, lo, hi);
+    }
+}
+
 /* The exps of a half row need only the half type's precision: each output is rounded to 11
  * (float16) or 8 (bfloat16) significant bits at the end. So exp(x - max) is 2^t, t = x log2e - k,
  * as 2^n * p(t - n) with one rounding of t (|x| < T_PIVOT_MIN: its error is below 2^-17 of the
@@ -147,19 +172,17 @@ static inline VT CSM_FN(half_expm)(VT x, CSM_FN(half_shift) s, const int bf16)
 /* The passes below take bf16 as a constant (half_row instantiates both) and run whole pairs, then
  * one masked tail: the load's type test and the tail test were two branches a vector. */
 
-/* e[i] = half_expm(x[i]) for the half row x (in half_load2's order); returns the sum in double,
- * in exp_store_sum's blocks */
+/* e[i] = half_expm of the row's i-th value, read from x, or from e itself when half_max widened
+ * the row there (x NULL; padded with -inf to whole pairs, whose exps are 0); returns the sum in
+ * double, in exp_store_sum's blocks */
 CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16,
                                           CSM_FN(half_shift) s)
 {
     VT acc = CSM_FN(vsplat)(0), lo, hi;
     VD wide = {0};
     int blocks = 0;
-    ptrdiff_t i = 0;
-    for (; i < n; i += HALF_PAIR) {
-        int count = CSM_FN(half_count)(n, i);
-        if (count == HALF_PAIR) CSM_FN(half_load2)(x + i, HALF_PAIR, bf16, 0, &lo, &hi);
-        else CSM_FN(half_load2)(x + i, count, bf16, -(T)INFINITY, &lo, &hi);
+    for (ptrdiff_t i = 0; i < n; i += HALF_PAIR) {
+        CSM_FN(half_pair_at)(x, e, n, i, bf16, &lo, &hi);
         lo = CSM_FN(half_expm)(lo, s, bf16);
         hi = CSM_FN(half_expm)(hi, s, bf16);
         CSM_FN(vstore)(e + i, lo);   /* e has room for whole pairs */
@@ -174,14 +197,25 @@ CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, 
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
 }
 
-/* the row's max; four chains, as vmax's latency would otherwise set the pace */
-CSM_HOT T CSM_FN(half_max)(const uint16_t *x, ptrdiff_t n, const int bf16)
+/* The row's max, and unless e is NULL the row widened into e (in half_load2's order, padded with
+ * -inf to whole pairs), so the later passes read float32 and convert nothing: the widening is
+ * done once instead of twice, and the store costs less than the second vcvtph2ps did (64x1000
+ * float16 exp pass 3.26 -> 2.55 cycles a vector, max pass 0.76 -> 0.81, pass by pass on Zen 5).
+ * Not for long rows (HALF_WIDEN_MAX_F16). Four chains, as vmax's latency
+ * would otherwise set the pace. */
+CSM_HOT T CSM_FN(half_max)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16)
 {
     VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0, m2 = m0, m3 = m0, a, b, c, d;
     ptrdiff_t i = 0;
     for (; i + 2 * HALF_PAIR <= n; i += 2 * HALF_PAIR) {
         CSM_FN(half_load2)(x + i, HALF_PAIR, bf16, 0, &a, &b);
         CSM_FN(half_load2)(x + i + HALF_PAIR, HALF_PAIR, bf16, 0, &c, &d);
+        if (e) {
+            CSM_FN(vstore)(e + i, a);
+            CSM_FN(vstore)(e + i + VL, b);
+            CSM_FN(vstore)(e + i + 2 * VL, c);
+            CSM_FN(vstore)(e + i + 3 * VL, d);
+        }
         m0 = CSM_FN(vmax)(a, m0);
         m1 = CSM_FN(vmax)(b, m1);
         m2 = CSM_FN(vmax)(c, m2);
@@ -189,6 +223,10 @@ CSM_HOT T CSM_FN(half_max)(const uint16_t *x, ptrdiff_t n, const int bf16)
     }
     for (; i < n; i += HALF_PAIR) {
         CSM_FN(half_load2)(x + i, CSM_FN(half_count)(n, i), bf16, -(T)INFINITY, &a, &b);
+        if (e) {
+            CSM_FN(vstore)(e + i, a);
+            CSM_FN(vstore)(e + i + VL, b);
+        }
         m0 = CSM_FN(vmax)(a, m0);
         m1 = CSM_FN(vmax)(b, m1);
     }
@@ -198,11 +236,12 @@ CSM_HOT T CSM_FN(half_max)(const uint16_t *x, ptrdiff_t n, const int bf16)
 /* One row; 0 (nothing written) for a row whose max is not finite or whose result is NaN, which the
  * caller gives to the one-row rules. e: scratch for the row's exps, n rounded up to whole pairs. */
 CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, const int bf16,
-                                csm_op op, T *e)
+                                const int widen, csm_op op, T *e)
 {
     ptrdiff_t i;
     VT lo, hi;
-    T max = CSM_FN(half_max)(x, n, bf16);
+    const uint16_t *src = widen ? NULL : x;
+    T max = CSM_FN(half_max)(x, src ? NULL : e, n, bf16);
     if (CSM_FN(row_is_special)(max)) return 0;
     VT mv = CSM_FN(vsplat)(max);
     CSM_FN(half_shift) s = CSM_FN(make_half_shift)(max);
@@ -210,9 +249,9 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
         double sum;
         if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
             s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
-            sum = CSM_FN(half_exp_store_sum)(x, e, n, bf16, s);
+            sum = CSM_FN(half_exp_store_sum)(src, e, n, bf16, s);
         } else {
-            sum = CSM_FN(half_exp_store_sum)(x, e, n, bf16, s);
+            sum = CSM_FN(half_exp_store_sum)(src, e, n, bf16, s);
         }
         if (sum != sum) return 0;   /* a NaN the max pass skipped */
         VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
@@ -227,7 +266,7 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
     CSM_FN(tie_count) ties = {0};
     int blocks = 0;
     for (i = 0; i < n; i += HALF_PAIR) {
-        CSM_FN(half_load2)(x + i, CSM_FN(half_count)(n, i), bf16, -(T)INFINITY, &lo, &hi);
+        CSM_FN(half_pair_at)(src, e, n, i, bf16, &lo, &hi);
         acc = CSM_FN(vadd_below)(acc, CSM_FN(half_expm)(lo, s, bf16), lo, mv, &ties);
         acc = CSM_FN(vadd_below)(acc, CSM_FN(half_expm)(hi, s, bf16), hi, mv, &ties);
         if ((blocks += 2) == FLUSH) {
@@ -241,9 +280,8 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
     double count = (double)CSM_FN(ties_total)(ties), e_max = (double)CSM_FN(half_expm)(mv, s, bf16)[0];
     VT lv = CSM_FN(vsplat)((T)(log(count) + log1p(rest / (count * e_max))));
     for (i = 0; i < n; i += HALF_PAIR) {
-        int k = CSM_FN(half_count)(n, i);
-        CSM_FN(half_load2)(x + i, k, bf16, 0, &lo, &hi);
-        CSM_FN(half_store2)(o + i, (lo - mv) - lv, (hi - mv) - lv, k, bf16);
+        CSM_FN(half_pair_at)(src, e, n, i, bf16, &lo, &hi);
+        CSM_FN(half_store2)(o + i, (lo - mv) - lv, (hi - mv) - lv, CSM_FN(half_count)(n, i), bf16);
     }
     return 1;
 }
@@ -251,7 +289,9 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
 static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf16, csm_op op,
                             T *e)
 {
-    return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, op, e) : CSM_FN(half_row_of)(x, o, n, 0, op, e);
+    if (n <= (bf16 ? HALF_WIDEN_MAX_BF16 : HALF_WIDEN_MAX_F16))
+        return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 1, op, e) : CSM_FN(half_row_of)(x, o, n, 0, 1, op, e);
+    return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 0, op, e) : CSM_FN(half_row_of)(x, o, n, 0, 0, op, e);
 }
 #endif
 

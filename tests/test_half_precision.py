@@ -111,7 +111,7 @@ def test_long_half_rows_special_values(fast, reference, isa, dtype, func, n):
 
 @pytest.mark.parametrize("dtype", HALVES, ids=str)
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"])
-@pytest.mark.parametrize("n", [95, 96, 97, 127, 639, 640, 641, 1000, 4099])
+@pytest.mark.parametrize("n", [95, 96, 97, 127, 639, 640, 641, 1000, 4099, 8192, 8193, 32768, 32769])
 def test_half_rows_exp_within_one_ulp(fast, isa, dtype, func, n):
     """The half rows' own exp is computed only to the half type's precision (csm_rows_half.h):
     every result within one ULP over magnitudes on both sides of the pivot (|max| = 256, where
