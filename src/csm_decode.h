@@ -308,6 +308,39 @@ static inline ptrdiff_t CSM_FN(append_hits)(T *buf, ptrdiff_t j, VT v, VI hit, i
 #endif
 }
 
+/* One vector of top_p_cutoff's band pass: of v's first `rest` lanes, those >= hi are added into
+ * *top, those in [lo, hi) into *in and appended to buf[j..] (as append_hits); returns the new j.
+ * AVX-512 keeps the lane sets in mask registers: through vector masks, gcc's code for the generic
+ * form spent 25 instructions a vector on it (a 32000 row's pass: 9k cycles). */
+static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT hi, VT *top,
+                                           VT *in, int rest)
+{
+#if CSM_AVX512 && defined(CSM_F32)
+    __mmask16 live = (__mmask16)((1u << rest) - 1);
+    __mmask16 kt = _mm512_mask_cmp_ps_mask(live, (__m512)v, (__m512)hi, _CMP_GE_OQ);
+    __mmask16 ki = _mm512_mask_cmp_ps_mask(live & (__mmask16)~kt, (__m512)v, (__m512)lo, _CMP_GE_OQ);
+    *top = (VT)_mm512_mask_add_ps((__m512)*top, kt, (__m512)*top, (__m512)v);
+    *in = (VT)_mm512_mask_add_ps((__m512)*in, ki, (__m512)*in, (__m512)v);
+    _mm512_storeu_ps(buf + j, _mm512_maskz_compress_ps(ki, (__m512)v));
+    return j + __builtin_popcount(ki);
+#elif CSM_AVX512
+    __mmask8 live = (__mmask8)((1u << rest) - 1);
+    __mmask8 kt = _mm512_mask_cmp_pd_mask(live, (__m512d)v, (__m512d)hi, _CMP_GE_OQ);
+    __mmask8 ki = _mm512_mask_cmp_pd_mask(live & (__mmask8)~kt, (__m512d)v, (__m512d)lo, _CMP_GE_OQ);
+    *top = (VT)_mm512_mask_add_pd((__m512d)*top, kt, (__m512d)*top, (__m512d)v);
+    *in = (VT)_mm512_mask_add_pd((__m512d)*in, ki, (__m512d)*in, (__m512d)v);
+    _mm512_storeu_pd(buf + j, _mm512_maskz_compress_pd(ki, (__m512d)v));
+    return j + __builtin_popcount(ki);
+#else
+    VT zero = CSM_FN(vsplat)(0);
+    VI t = v >= hi, b = (v >= lo) & ~t;
+    *top += CSM_FN(vselect)(t, v, zero);
+    *in += CSM_FN(vselect)(b, v, zero);
+    /* a branch on whether it holds a band entry: vectors without one are most */
+    return CSM_FN(vany)(b) ? CSM_FN(append_hits)(buf, j, v, b, rest) : j;
+#endif
+}
+
 /* The smallest value v of e[] (non-negative, no NaN) whose strictly larger entries sum to less
  * than `target` (> 0): the top_p cutoff. A radix select on the bits (monotone in the value for
  * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
@@ -478,24 +511,27 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
     const T floor = (T)((total - target) / (double)n);
     if (n < TOP_P_SUB_MIN) return CSM_FN(top_p_cut)(e, n, target, floor, buf, kept);
     ptrdiff_t j = 0;
-    double f = target / total, above = 0, band = 0;
+    double above = 0, band = 0;
     VT part = CSM_FN(vsplat)(0);
     for (ptrdiff_t i = 0; i < ms; i += VL)
         part += CSM_FN(vload_part)(sub + i, ms - i < VL ? (int)(ms - i) : VL, 0);
     double sub_total = CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(part));
-    /* A few heavy entries make the subsample's mass fractions miss by more than 1% (logits of
-     * standard deviation 3 at temperature 0.8: 1844 entries kept of 128256, 306 us a row with
-     * only the 1% bracket, then the whole row resolved): wider brackets before that. */
-    /* the subsample's mass fractions err by ~0.1 / sqrt(ms) (logits of standard deviation 1 at
-     * temperature 0.8), and the band, hence its gathering and resolving, grows with the margin */
+    /* The bracket is placed by the mass below the cutoff, total - target, which the light entries
+     * there make up and the subsample (one entry in VL) samples well, scaled by ms / n, not by
+     * the subsample's mass fractions: a few heavy entries, sampled or not, made those miss by up
+     * to 10% (logits of standard deviation 3 at temperature 0.8: 1844 entries kept of 128256;
+     * both brackets missed and the whole row was resolved, 100 us a row). The estimate errs by
+     * ~0.1 / sqrt(ms) of the total (standard deviation 1), and the band, hence its gathering and
+     * resolving, grows with the margin. */
     const double margin[NMARGIN] = {0.25 / sqrt((double)ms), 1.0 / sqrt((double)ms)};
+    const double below = (total - target) * (double)ms / (double)n, per = total * (double)ms / (double)n;
     T hi_known = (T)INFINITY, lo_known = floor;   /* the cutoff is known to be in [lo, hi) */
     for (int t = 0; t < NMARGIN; t++) {
         T hi, lo;
-        CSM_FN(mass_thresholds)(sub, ms, (f - margin[t]) * sub_total, (f + margin[t]) * sub_total,
-                                &hi, &lo);
-        if (f <= margin[t]) hi = (T)INFINITY;
-        if (f >= 1 - margin[t]) lo = floor;
+        const double want_hi = sub_total - (below + margin[t] * per), want_lo = sub_total - (below - margin[t] * per);
+        CSM_FN(mass_thresholds)(sub, ms, want_hi, want_lo, &hi, &lo);
+        if (want_hi <= 0) hi = (T)INFINITY;
+        if (below - margin[t] * per <= 0) lo = floor;
         hi = hi < hi_known ? hi : hi_known;
         lo = lo > lo_known ? lo : lo_known;
         VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0);
@@ -503,17 +539,23 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
         j = 0;
         for (ptrdiff_t b = 0; b < n; b += 64 * VL) {   /* float sums over 64 vectors, then double */
             ptrdiff_t end = b + 64 * VL < n ? b + 64 * VL : n;
-            VT acc = zero, acc_in = zero;
-            for (ptrdiff_t i = b; i < end; i += VL) {
-                int rest = end - i < VL ? (int)(end - i) : VL;
-                VT v = CSM_FN(vload_part)(e + i, rest, 0);
-                VI top = v >= vhi, in = (v >= vlo) & ~top;
-                acc += CSM_FN(vselect)(top, v, zero);
-                acc_in += CSM_FN(vselect)(in, v, zero);
-                /* AVX-512 compresses every vector: a branch on whether it holds a band entry
-                 * mispredicted (a 32000 row's pass 27k cycles with it, 11k without) */
-                if (CSM_AVX512 || CSM_FN(vany)(in)) j = CSM_FN(append_hits)(buf, j, v, in, rest);
+            VT acc = zero, acc_in = zero, acc1 = zero, acc_in1 = zero;
+            ptrdiff_t i = b;
+            /* AVX-512 compresses every vector: a branch on whether it holds a band entry
+             * mispredicted (a 32000 row's pass 27k cycles with it, 11k without). Two pairs of
+             * sums: one pair made each vector wait on the previous one's add (6.5k -> 4.4k). */
+            for (; i + 2 * VL <= end; i += 2 * VL) {
+                j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i), vlo, vhi, &acc, &acc_in, VL);
+                j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i + VL), vlo, vhi, &acc1,
+                                       &acc_in1, VL);
             }
+            for (; i < end; i += VL) {
+                int rest = end - i < VL ? (int)(end - i) : VL;
+                j = CSM_FN(band_split)(buf, j, CSM_FN(vload_part)(e + i, rest, 0), vlo, vhi, &acc,
+                                       &acc_in, rest);
+            }
+            acc += acc1;
+            acc_in += acc_in1;
             wide += CSM_FN(vwiden_sum)(acc);
             wide_in += CSM_FN(vwiden_sum)(acc_in);
         }
