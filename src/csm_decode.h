@@ -153,19 +153,54 @@ static ptrdiff_t CSM_FN(select_bounded)(const T *x, ptrdiff_t n, ptrdiff_t k, CS
     return m;
 }
 
-/* select_bounded's result for rows of at least 2k blocks (of 8 vectors, fewer on shorter rows),
- * in two passes: the blocks' maxima (vector max, one horizontal max per block), whose k-th
- * largest bounds the row's k-th largest from below (k blocks hold an entry >= it); then only the
- * blocks whose max reaches that bound (about k of them) are read again. */
-CSM_SHARED ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+/* select_top's blocks: 8 vectors, fewer on shorter rows, down to one, as long as there are 2k
+ * blocks (the short-row selection took ~2.5 ns an entry: an 8000-entry row with k = 50, 18 us);
+ * 0 when there are not (then select_bounded) */
+static ptrdiff_t CSM_FN(top_block_vectors)(ptrdiff_t n, ptrdiff_t k)
 {
-    /* blocks of 8 vectors; fewer on shorter rows, down to one, as long as there are 2k blocks:
-     * the short-row selection took ~2.5 ns an entry (an 8000-entry row with k = 50: 18 us) */
     ptrdiff_t bv = 8;
     while (bv > 1 && n / (bv * VL) < 2 * k) bv /= 2;
-    const ptrdiff_t B = bv * VL;
-    ptrdiff_t nb = n / B, m = 0;
-    if (nb < 2 * k) return CSM_FN(select_bounded)(x, n, k, c, tmp);
+    return n / (bv * VL) < 2 * k ? 0 : bv;
+}
+
+/* select_top's second half, from the maxima of the nb blocks of B entries in tmp[nb..2nb) (and a
+ * copy in tmp[0..nb), which kth_bound reorders): the k-th largest of them bounds the row's k-th
+ * largest from below (k blocks hold an entry >= it), so only the blocks whose max reaches it
+ * (about k of them) and the entries past the blocks are read again. */
+static ptrdiff_t CSM_FN(select_from_blocks)(const T *x, ptrdiff_t n, ptrdiff_t k, ptrdiff_t B,
+                                            ptrdiff_t nb, CSM_FN(cand) *c, T *tmp)
+{
+    ptrdiff_t m = 0;
+    T thr = CSM_FN(kth_bound)(tmp + nb, nb, k);
+    VT vthr = CSM_FN(vsplat)(thr);
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        if (!(tmp[b] >= thr)) continue;
+        for (ptrdiff_t i = b * B; i < (b + 1) * B; i += VL) {
+            VI hit = CSM_FN(vload)(x + i) >= vthr;
+            if (!CSM_FN(vany)(hit)) continue;
+            for (int j = 0; j < VL; j++)
+                if (hit[j]) {
+                    c[m].i = i + j;
+                    c[m++].v = x[i + j];
+                }
+        }
+    }
+    for (ptrdiff_t j = nb * B; j < n; j++)
+        if (x[j] >= thr) {
+            c[m].i = j;
+            c[m++].v = x[j];
+        }
+    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
+    return m;
+}
+
+/* select_bounded's result for rows of at least 2k blocks, in two passes: the blocks' maxima
+ * (vector max, one horizontal max per block), then select_from_blocks. */
+CSM_SHARED ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+{
+    const ptrdiff_t bv = CSM_FN(top_block_vectors)(n, k), B = bv * VL;
+    if (!bv) return CSM_FN(select_bounded)(x, n, k, c, tmp);
+    const ptrdiff_t nb = n / B;
     VI nan = {0};
     for (ptrdiff_t b = 0; b < nb; b++) {
         const T *p = x + b * B;
@@ -192,27 +227,7 @@ CSM_SHARED ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CS
     }
     for (ptrdiff_t i = nb * B; i < n; i++) nan |= (VI){0} - (x[i] != x[i]);
     if (CSM_FN(vany)(nan)) return 0;
-    T thr = CSM_FN(kth_bound)(tmp + nb, nb, k);
-    VT vthr = CSM_FN(vsplat)(thr);
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        if (!(tmp[b] >= thr)) continue;
-        for (ptrdiff_t i = b * B; i < (b + 1) * B; i += VL) {
-            VI hit = CSM_FN(vload)(x + i) >= vthr;
-            if (!CSM_FN(vany)(hit)) continue;
-            for (int j = 0; j < VL; j++)
-                if (hit[j]) {
-                    c[m].i = i + j;
-                    c[m++].v = x[i + j];
-                }
-        }
-    }
-    for (ptrdiff_t j = nb * B; j < n; j++)
-        if (x[j] >= thr) {
-            c[m].i = j;
-            c[m++].v = x[j];
-        }
-    if (m > k) CSM_FN(cut_to_k)(c, &m, k, tmp);
-    return m;
+    return CSM_FN(select_from_blocks)(x, n, k, B, nb, c, tmp);
 }
 
 /* Row status codes (csoftmax.h): 0 fine, 1 NaN or +inf, 2 no finite entry (3: the max over the
@@ -283,6 +298,50 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
         acc0 += e;
     }
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0 + acc1));
+}
+
+/* top_k_softmax's one read of a row of nb blocks of 8 vectors (select_top's, past them the tail):
+ * the blocks' maxima into tmp as select_top's first pass leaves them, and the sum of expm(x[i] *
+ * inv_t, s) as scaled_exp_sum's, where s is the shift of a guess (see GUESS_SLACK). *max gets
+ * the row's max, NaN skipped; a NaN or +inf in the row makes the sum NaN. */
+CSM_HOT double CSM_FN(block_max_exp_sum)(const T *x, ptrdiff_t n, ptrdiff_t nb, T inv_t,
+                                         CSM_FN(shift) s, T *tmp, const T *next, T *max)
+{
+    const ptrdiff_t B = 8 * VL;
+    VD wide = {0};
+    VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, tail = CSM_FN(vsplat)(-(T)INFINITY);
+    ptrdiff_t b = 0, i;
+    for (; b < nb; b++) {
+        const T *p = x + b * B;
+        VT v[8];
+        for (int q = 0; q < 8; q++) {
+            if (next) __builtin_prefetch(next + b * B + q * VL, 0, 3);
+            v[q] = CSM_FN(vload)(p + q * VL);
+        }
+        tmp[b] = tmp[nb + b] = CSM_FN(hmax)(
+            CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vmax)(v[0], v[1]), CSM_FN(vmax)(v[2], v[3])),
+                         CSM_FN(vmax)(CSM_FN(vmax)(v[4], v[5]), CSM_FN(vmax)(v[6], v[7]))));
+        for (int q = 0; q < 8; q += 2) {
+            acc0 += CSM_FN(expm)(CSM_FN(rounded)(v[q] * inv_t), s);
+            acc1 += CSM_FN(expm)(CSM_FN(rounded)(v[q + 1] * inv_t), s);
+        }
+        if (b & 1) {   /* FLUSH (8) terms a lane, then double */
+            wide += CSM_FN(vwiden_sum)(acc0 + acc1);
+            acc0 = acc1 = CSM_FN(vsplat)(0);
+        }
+    }
+    wide += CSM_FN(vwiden_sum)(acc0 + acc1);
+    acc0 = acc1 = CSM_FN(vsplat)(0);
+    for (i = nb * B; i < n; i += VL) {   /* fewer than 8 vectors */
+        int rest = n - i < VL ? (int)(n - i) : VL;
+        VT v = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
+        tail = CSM_FN(vmax)(v, tail);
+        acc0 += CSM_FN(expm)(CSM_FN(rounded)(v * inv_t), s);
+    }
+    T m = CSM_FN(hmax)(tail);
+    for (b = 0; b < nb; b++) m = tmp[nb + b] > m ? tmp[nb + b] : m;
+    *max = m;
+    return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0));
 }
 
 /* Appends the first `rest` lanes of v where hit is set to buf[j..]; returns the new j. AVX-512
@@ -784,9 +843,31 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
                              CSM_FN(decode_scratch) *s, T *values, long long *indices,
                              const T *next)
 {
-    double inv_t = a->inv_temp;
+    double inv_t = a->inv_temp, total = 0;
     if (n == 0) return 0;
-    ptrdiff_t m = CSM_FN(select_top)(x, n, a->k > 0 ? a->k : 1, s->c, s->tmp);
+    const ptrdiff_t k = a->k > 0 ? a->k : 1;
+    ptrdiff_t m = 0;
+    int fused = 0;
+    CSM_FN(shift) sh;
+    if (CSM_FN(top_block_vectors)(n, k) == 8) {
+        /* One read of the row, not two: the exps under the shift of a guess, the max z of the
+         * first 4 vectors, beside the blocks' maxima (64x32000, k = 20: 12.5k -> 10.0k cycles a
+         * row). Else, or when the guess is off by more than GUESS_SLACK, two passes. */
+        VT g4 = CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vload)(x), CSM_FN(vload)(x + VL)),
+                             CSM_FN(vmax)(CSM_FN(vload)(x + 2 * VL), CSM_FN(vload)(x + 3 * VL)));
+        T zg = CSM_FN(hmax)(g4) * (T)inv_t, mx;
+        if (zg > -T_PIVOT_MIN && zg < T_PIVOT_MIN) {
+            sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zg));
+            sh.c = CSM_FN(vsplat)(0);   /* known 0 here: expm's subtraction folds away */
+            total = CSM_FN(block_max_exp_sum)(x, n, n / (8 * VL), (T)inv_t, sh, s->tmp, next, &mx);
+            T zmax = mx * (T)inv_t;
+            if (total == total && zmax - zg <= GUESS_SLACK && zmax < T_PIVOT_MIN) {
+                m = CSM_FN(select_from_blocks)(x, n, k, 8 * VL, n / (8 * VL), s->c, s->tmp);
+                fused = 1;
+            }
+        }
+    }
+    if (!fused) m = CSM_FN(select_top)(x, n, k, s->c, s->tmp);
     if (m == 0) return 1;
     if (m <= 64) {
         /* insertion sort: qsort's calls through a comparator took ~0.25 us for k = 20, 5% of
@@ -806,13 +887,14 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     if (st) return st;
     T zmax = max * (T)inv_t;
     if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
-    CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
-    double total;
-    if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
-        sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
-        total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
-    } else {
-        total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
+    if (!fused) {
+        sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
+        if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
+            sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
+            total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
+        } else {
+            total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
+        }
     }
     double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
     double log_pmax = log(top) - log(total);   /* log p of the max */

@@ -246,10 +246,10 @@ CSM_HOT T CSM_FN(half_max)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16)
  * of a guess g, the max of the row's first values, while the row's max m is taken alongside
  * (8x128256 float16 0.87x -> 0.74x float32's time, bfloat16 0.72x -> 0.63x; 64x1000 bfloat16
  * 0.78x -> 0.70x, where float16 gains more from half_max's widening). g <= m, so every exp that
- * shows in a half result (x - m > -18) stays normal; m - g <= GUESS_SLACK keeps the sum finite;
- * |x| < T_PIVOT_MIN + GUESS_SLACK keeps t's error below 2^-16 of the result. 1 when done, 0 when
- * g or m falls outside those bounds (or is NaN), the row then taking three passes. */
-#define GUESS_SLACK 64
+ * shows in a half result (x - m > -18) stays normal; m - g <= GUESS_SLACK (csm_tuning.h) keeps
+ * the sum finite; |x| < T_PIVOT_MIN + GUESS_SLACK keeps t's error below 2^-16 of the result. 1
+ * when done, 0 when g or m falls outside those bounds (or is NaN), the row then taking three
+ * passes. */
 CSM_HOT int CSM_FN(half_softmax_guessed)(const uint16_t *x, uint16_t *o, ptrdiff_t n,
                                          const int bf16, T *e)
 {

@@ -272,6 +272,34 @@ def test_top_p_bracket_of_long_rows(fast, isa, dtype):
         assert (got != ref.sample(x, random_state=8, **kw)).sum() <= 1, kw
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log", [False, True])
+def test_top_k_guessed_shift(fast, isa, dtype, log):
+    """Rows of 2k blocks of 8 vectors take their exps under the shift of the first 4 vectors'
+    max, in the pass that takes the blocks' maxima (csm_decode.h): a row whose max z lies more
+    than 64 above that guess, or past the pivot (256), or whose first values are all -inf, goes
+    through two passes; a NaN or +inf past the first values is still reported."""
+    x = logits((8, 40000), dtype, scale=2.0)
+    x[1, :64] -= 100     # z = x / 0.8: the guess ~125 below the max
+    x[2, :64] -= 40      # ~50 below: kept
+    x[3, :64] = -np.inf
+    x[4, -1] = 300       # z = 375
+    x[5, :64] = -np.inf
+    x[5, 64:] -= 250     # every z below -300: the max past the pivot on the negative side
+    x[6, 10] = 40        # the max among the first values: the guess is the max
+    x[7, 5:] = x[7, 0]   # ties everywhere
+    v, i = fast.top_k_softmax(x, 20, temperature=0.8, log=log)
+    vr, ir = ref.top_k_softmax(x, 20, temperature=0.8, log=log)
+    np.testing.assert_array_equal(i, ir)
+    tol = 2e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(v, vr, rtol=tol, atol=tol * 10)
+    for bad in (np.nan, np.inf):
+        y = x.copy()
+        y[6, -1] = bad
+        with pytest.raises(ValueError, match="row 6 of logits has NaN"):
+            fast.top_k_softmax(y, 20, temperature=0.8, log=log)
+
+
 def test_long_rows_match_reference(fast):
     x = logits((3, 128256), np.float32, scale=2.0)
     for kw in [dict(temperature=0.8, top_k=50, top_p=0.95), dict(temperature=0.8, top_p=0.95),
