@@ -312,9 +312,10 @@ def test_long_rows_match_reference(fast):
 @pytest.mark.parametrize("n", [20000, 32000])
 @pytest.mark.parametrize("scale", [1.0, 2.0, 3.0, 5.0, 8.0])
 def test_top_p_bracket_paths(fast, isa, n, scale):
-    """The subsample bracket of long rows succeeds at once (spread rows), on its second, wider try,
-    or falls back to the entries above the floor (peaked rows, where a few entries hold most of
-    the mass): every path gives the reference's draws, row by row."""
+    """The subsample bracket of long rows succeeds at once (spread rows), on its second try
+    (anchored at the first's bound), or on the third, the bracket the first two proved (a few
+    rows of standard deviation 3 and 5 here, where a few entries hold most of the mass): every
+    path gives the reference's draws, row by row."""
     x = logits((24, n), np.float32, seed=int(scale * 10) + n, scale=scale)
     for top_p in (0.5, 0.95, 0.999):
         got = fast.sample(x, temperature=0.8, top_p=top_p, random_state=5)
