@@ -1,13 +1,14 @@
 /* Template (see csm_types.h, csm_simd.h, csm_exp.h, csm_rows.h): decoding over long rows, i.e.
  * top_k_softmax and sample (csoftmax/_reference_decoding.py is the specification).
  *
- * No full sort and no full softmax is written. The top k: the maxima of blocks of 4 vectors
- * bound the k-th largest from below, and only the ~k blocks that reach the bound are read again
- * (short rows: a threshold scan), so sampling with top_k reads the row once. Without top_k the
- * exps are stored in a scratch row and the top_p cutoff is a radix select on their bits (a
- * histogram of probability mass per 10-bit digit, refined only in the boundary digit), on long
- * rows only over the band a subsample brackets it in; the draw skips whole blocks by their
- * vector sums. */
+ * No full sort and no full softmax is written. The top k: the maxima of blocks of up to 8
+ * vectors bound the k-th largest from below, and only the ~k blocks that reach the bound are
+ * read again (short rows: a threshold on the row's order keys), so sampling with top_k reads
+ * the row once, and so does top_k_softmax, whose sum of exps is taken in the blocks' pass under
+ * a guessed shift (GUESS_SLACK). Without top_k the exps are stored in a scratch row and the top_p
+ * cutoff is a radix select on their bits (a histogram of probability mass per 10-bit digit,
+ * refined only in the boundary digit), on long rows only over the band a subsample brackets it
+ * in; the draw skips whole blocks by their vector sums. */
 
 typedef struct {
     long long i;
