@@ -254,16 +254,17 @@ static inline VT CSM_FN(rounded)(VT v)
 }
 
 /* sum of expm(x[i] * inv_t, s), stored in out[] unless out is NULL, lane 0 of every vector in
- * sub[] unless sub is NULL (top_p's subsample); float partial sums over 16 vectors, then double.
+ * sub[] unless sub is NULL (top_p's subsample), the row's max (NaN skipped) in *max unless max is
+ * NULL; float partial sums over 16 vectors, then double.
  * Two vectors an iteration with two sums, and one masked tail: the tail test and the single sum
  * made this pass 5 cycles a vector (a 32000 row: 10k of top_k_softmax's 14.5k). This pass is
  * compute-bound: when next is not NULL it prefetches that row (the next one), as softmax does, so
  * the next row's first pass does not wait on memory. */
 CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s,
-                                      const T *next, T *sub)
+                                      const T *next, T *sub, T *max)
 {
     VD wide = {0};
-    VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
+    VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0, m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0;
     int pairs = 0;
     ptrdiff_t i = 0;
     for (; i + 2 * VL <= n; i += 2 * VL) {
@@ -271,8 +272,13 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
             __builtin_prefetch(next + i, 0, 3);
             __builtin_prefetch(next + i + VL, 0, 3);
         }
-        VT e0 = CSM_FN(expm)(CSM_FN(rounded)(CSM_FN(vload)(x + i) * inv_t), s);
-        VT e1 = CSM_FN(expm)(CSM_FN(rounded)(CSM_FN(vload)(x + i + VL) * inv_t), s);
+        VT v0 = CSM_FN(vload)(x + i), v1 = CSM_FN(vload)(x + i + VL);
+        if (max) {
+            m0 = CSM_FN(vmax)(v0, m0);
+            m1 = CSM_FN(vmax)(v1, m1);
+        }
+        VT e0 = CSM_FN(expm)(CSM_FN(rounded)(v0 * inv_t), s);
+        VT e1 = CSM_FN(expm)(CSM_FN(rounded)(v1 * inv_t), s);
         if (out) {
             CSM_FN(vstore)(out + i, e0);
             CSM_FN(vstore)(out + i + VL, e1);
@@ -292,12 +298,14 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
     }
     for (; i < n; i += VL) {
         int rest = n - i < VL ? (int)(n - i) : VL;
-        VT e = CSM_FN(expm)(CSM_FN(rounded)(CSM_FN(vload_part)(x + i, rest, -(T)INFINITY)
-                                            * inv_t), s);
+        VT v = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
+        if (max) m0 = CSM_FN(vmax)(v, m0);
+        VT e = CSM_FN(expm)(CSM_FN(rounded)(v * inv_t), s);
         if (out) CSM_FN(vstore_part)(out + i, e, rest);
         if (sub) sub[i / VL] = e[0];
         acc0 += e;
     }
+    if (max) *max = CSM_FN(hmax)(CSM_FN(vmax)(m0, m1));
     return CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc0 + acc1));
 }
 
@@ -403,7 +411,8 @@ static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT 
 
 /* The smallest value v of e[] (non-negative, no NaN) whose strictly larger entries sum to less
  * than `target` (> 0): the top_p cutoff. A radix select on the bits (monotone in the value for
- * non-negative floats, and < 2^(bits-2) since e < 2): a histogram of mass per digit, from the
+ * non-negative floats, whose sign bit is 0; the exps may exceed 2 under a guessed shift, so
+ * the top digit takes in the bit below it too): a histogram of mass per digit, from the
  * top; the digits above the boundary digit are all kept, those below all dropped, and only the
  * boundary digit's entries (copied to buf) go on to the next digit. */
 static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf,
@@ -415,7 +424,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
      * (through memory, ~5 cycles an entry) */
     double mass[WAYS][NDIG];
     double above = 0;
-    int shift = (int)(8 * sizeof(T)) - 2 - DIGIT;
+    int shift = (int)(8 * sizeof(T)) - 1 - DIGIT;
     const T *src = e;
     ptrdiff_t m = n;
     while (m > 16 && shift >= 0) {
@@ -814,28 +823,12 @@ CSM_SHARED int CSM_FN(sample_top_k_row)(const T *x, ptrdiff_t n, const csm_decod
     }
 }
 
-/* one row of sample: status (see max_status), the index into *out */
-static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
-                              CSM_FN(decode_scratch) *s, long long *out, const T *next)
+/* Steps 3 to 5 of sample on the row's exps in s->e (under shift sh, summing to total, the max z
+ * being zmax): the top_p and min_p cutoff, then the draw. */
+static int CSM_FN(sample_cut_draw)(CSM_FN(decode_scratch) *s, ptrdiff_t n, const csm_decode_args *a,
+                                   double u, double total, T zmax, CSM_FN(shift) sh, const T *sub,
+                                   long long *out)
 {
-    double inv_t = a->inv_temp;
-    if (n == 0) return 2;
-    if (inv_t == 0 || a->k > 0) return CSM_FN(sample_top_k_row)(x, n, a, u, s, out);
-    T max = CSM_FN(row_max)(x, n);
-    int st = CSM_FN(row_status)(x, n, max);
-    if (st) return st;
-    T zmax = max * (T)inv_t;
-    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
-    CSM_FN(shift) sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
-    T *sub = a->top_p < 1 && n >= TOP_P_SUB_MIN ? (T *)s->w : NULL;   /* room for n doubles */
-    double total;
-    if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
-        sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
-        total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub);
-    } else {
-        total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub);
-    }
-    if (total != total) return 1;
     T cut = 0;
     double kept = total;
     if (a->top_p < 1)
@@ -852,6 +845,50 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     if (kept != kept) kept = CSM_FN(sum_at_least)(s->e, n, cut);
     *out = CSM_FN(draw_scan)(s->e, n, cut, u * kept);
     return 0;
+}
+
+/* one row of sample: status (see max_status), the index into *out */
+static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
+                              CSM_FN(decode_scratch) *s, long long *out, const T *next)
+{
+    double inv_t = a->inv_temp;
+    if (n == 0) return 2;
+    if (inv_t == 0 || a->k > 0) return CSM_FN(sample_top_k_row)(x, n, a, u, s, out);
+    T *sub = a->top_p < 1 && n >= TOP_P_SUB_MIN ? (T *)s->w : NULL;   /* room for n doubles */
+    double total;
+    T zmax;
+    CSM_FN(shift) sh;
+    if (n >= 4 * VL) {
+        /* The exps under the shift of a guess, the max z of the first 4 vectors, with the max
+         * found in the same pass (GUESS_SLACK): no pass for the max first. They differ from
+         * those under the max's shift by a power of two, so the cutoff and the draw are the
+         * same. */
+        VT g4 = CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vload)(x), CSM_FN(vload)(x + VL)),
+                             CSM_FN(vmax)(CSM_FN(vload)(x + 2 * VL), CSM_FN(vload)(x + 3 * VL)));
+        T zg = CSM_FN(hmax)(g4) * (T)inv_t, mx;
+        if (zg > -T_PIVOT_MIN && zg < T_PIVOT_MIN) {
+            sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zg));
+            sh.c = CSM_FN(vsplat)(0);   /* known 0 here: expm's subtraction folds away */
+            total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub, &mx);
+            zmax = mx * (T)inv_t;
+            if (total == total && zmax - zg <= GUESS_SLACK && zmax < T_PIVOT_MIN)
+                return CSM_FN(sample_cut_draw)(s, n, a, u, total, zmax, sh, sub, out);
+        }
+    }
+    T max = CSM_FN(row_max)(x, n);
+    int st = CSM_FN(row_status)(x, n, max);
+    if (st) return st;
+    zmax = max * (T)inv_t;
+    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
+    sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
+    if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
+        sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
+        total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub, NULL);
+    } else {
+        total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub, NULL);
+    }
+    if (total != total) return 1;
+    return CSM_FN(sample_cut_draw)(s, n, a, u, total, zmax, sh, sub, out);
 }
 
 static int CSM_FN(cand_order)(const void *pa, const void *pb)
@@ -914,9 +951,9 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
         sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
         if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
             sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
-            total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
+            total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL, NULL);
         } else {
-            total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL);
+            total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL, NULL);
         }
     }
     double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];

@@ -300,6 +300,36 @@ def test_top_k_guessed_shift(fast, isa, dtype, log):
             fast.top_k_softmax(y, 20, temperature=0.8, log=log)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [100, 1000, 40000])
+@pytest.mark.parametrize("kw", [dict(top_p=0.9), dict(min_p=0.05), dict(top_p=0.5, min_p=0.01)])
+def test_sample_guessed_shift(fast, isa, dtype, n, kw):
+    """Without top_k, rows of 4 vectors or more take their exps under the shift of the first 4
+    vectors' max, found with the max in one pass (csm_decode.h); the exps may then exceed 2
+    (up to e^64), which the cutoff's radix select takes in. A row whose max z lies more than 64
+    above that guess, or past the pivot, or whose first values are all -inf, goes through the max
+    pass first; a NaN or +inf past the first values is still reported."""
+    x = logits((7, n), dtype, scale=2.0)
+    x[1, :64] -= 100     # z = x / 0.8: the guess ~125 below the max
+    x[2, :64] -= 40      # ~50 below: kept
+    x[3, :64] = -np.inf
+    x[4, -1] = 300       # z = 375
+    x[5, 10] = 40        # the guess is the max
+    x[6, 5:] = x[6, 0]   # ties everywhere
+    # row by row over 20 draws: a uniform within rounding of a cumulative boundary may pick the
+    # neighbour now and then, a wrong cutoff or sum most of the time
+    wrong = np.zeros(len(x), int)
+    for seed in range(20):
+        wrong += fast.sample(x, temperature=0.8, random_state=seed, **kw) != ref.sample(
+            x, temperature=0.8, random_state=seed, **kw)
+    assert (wrong <= 2).all(), (wrong, kw)
+    for bad in (np.nan, np.inf):
+        y = x.copy()
+        y[5, -1] = bad
+        with pytest.raises(ValueError, match="row 5 of logits has NaN"):
+            fast.sample(y, temperature=0.8, random_state=4, **kw)
+
+
 def test_long_rows_match_reference(fast):
     x = logits((3, 128256), np.float32, scale=2.0)
     for kw in [dict(temperature=0.8, top_k=50, top_p=0.95), dict(temperature=0.8, top_p=0.95),
