@@ -823,6 +823,20 @@ CSM_SHARED int CSM_FN(sample_top_k_row)(const T *x, ptrdiff_t n, const csm_decod
     }
 }
 
+/* The guess for a pass that takes a row's exps before its max (GUESS_SLACK): the max z of the
+ * row's first 4 vectors (n >= 4 VL), and into *sh its shift, c = 0 (known: expm's subtraction
+ * folds away); 0 when that z is beyond the pivot or not finite. */
+static inline int CSM_FN(guess_shift)(const T *x, double inv_t, T *zg, CSM_FN(shift) *sh)
+{
+    VT g4 = CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vload)(x), CSM_FN(vload)(x + VL)),
+                         CSM_FN(vmax)(CSM_FN(vload)(x + 2 * VL), CSM_FN(vload)(x + 3 * VL)));
+    *zg = CSM_FN(hmax)(g4) * (T)inv_t;
+    if (!(*zg > -T_PIVOT_MIN && *zg < T_PIVOT_MIN)) return 0;
+    *sh = CSM_FN(make_shift)(CSM_FN(vsplat)(*zg));
+    sh->c = CSM_FN(vsplat)(0);
+    return 1;
+}
+
 /* Steps 3 to 5 of sample on the row's exps in s->e (under shift sh, summing to total, the max z
  * being zmax): the top_p and min_p cutoff, then the draw. */
 static int CSM_FN(sample_cut_draw)(CSM_FN(decode_scratch) *s, ptrdiff_t n, const csm_decode_args *a,
@@ -863,12 +877,8 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
          * found in the same pass (GUESS_SLACK): no pass for the max first. They differ from
          * those under the max's shift by a power of two, so the cutoff and the draw are the
          * same. */
-        VT g4 = CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vload)(x), CSM_FN(vload)(x + VL)),
-                             CSM_FN(vmax)(CSM_FN(vload)(x + 2 * VL), CSM_FN(vload)(x + 3 * VL)));
-        T zg = CSM_FN(hmax)(g4) * (T)inv_t, mx;
-        if (zg > -T_PIVOT_MIN && zg < T_PIVOT_MIN) {
-            sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zg));
-            sh.c = CSM_FN(vsplat)(0);   /* known 0 here: expm's subtraction folds away */
+        T zg, mx;
+        if (CSM_FN(guess_shift)(x, inv_t, &zg, &sh)) {
             total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub, &mx);
             zmax = mx * (T)inv_t;
             if (total == total && zmax - zg <= GUESS_SLACK && zmax < T_PIVOT_MIN)
@@ -913,12 +923,8 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
         /* One read of the row, not two: the exps under the shift of a guess, the max z of the
          * first 4 vectors, beside the blocks' maxima (64x32000, k = 20: 12.5k -> 10.0k cycles a
          * row). Else, or when the guess is off by more than GUESS_SLACK, two passes. */
-        VT g4 = CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vload)(x), CSM_FN(vload)(x + VL)),
-                             CSM_FN(vmax)(CSM_FN(vload)(x + 2 * VL), CSM_FN(vload)(x + 3 * VL)));
-        T zg = CSM_FN(hmax)(g4) * (T)inv_t, mx;
-        if (zg > -T_PIVOT_MIN && zg < T_PIVOT_MIN) {
-            sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zg));
-            sh.c = CSM_FN(vsplat)(0);   /* known 0 here: expm's subtraction folds away */
+        T zg, mx;
+        if (CSM_FN(guess_shift)(x, inv_t, &zg, &sh)) {
             total = CSM_FN(block_max_exp_sum)(x, n, n / (8 * VL), (T)inv_t, sh, s->tmp, next, &mx);
             T zmax = mx * (T)inv_t;
             if (total == total && zmax - zg <= GUESS_SLACK && zmax < T_PIVOT_MIN) {
