@@ -569,10 +569,10 @@ static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, dou
  * it, reach target): the first histogram leaves them out, which is exact (the walk stops at or
  * above their digit) and skips most of a real vocabulary, whose long tail holds little mass.
  * Rows of at least TOP_P_SUB_MIN first bracket the cutoff between mass thresholds of a
- * subsample (sub[0..ms), the first lane of every vector, which the exp pass kept) for mass
- * fractions a little either side (mass_thresholds); one vector pass then sums the entries above
- * the bracket and gathers those inside it, and when the cutoff is indeed inside (checked
- * exactly), only they are resolved. Otherwise (or for short rows) the whole row is. */
+ * subsample (sub[0..ms), the first lane of every vector, which the exp pass kept; see the tries
+ * below); one vector pass then sums the entries above the bracket and gathers those inside it,
+ * and when the cutoff is indeed inside (checked exactly), only they are resolved. At most three
+ * tries, the last the bracket the first two proved. Short rows are resolved whole. */
 static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double total, T *buf,
                               const T *sub, ptrdiff_t ms, double *kept)
 {

@@ -8,9 +8,10 @@
  * row (vcvtph2ps, or a shift and a mask for bfloat16) and, for rows up to HALF_WIDEN_MAX_*, leaves
  * it widened in a float32 row buffer, where the exps, computed only to the half type's precision
  * (half_expm), replace it; the last pass rounds to nearest even on the way out. Longer rows are
- * read twice instead. So a half row costs less than a float32 one (64x1000 softmax: float16
- * 0.80x, bfloat16 0.83x float32's time; 8x128256 0.90x, 0.77x), though float32 softmax is
- * bound by its exp's vector operations here, not by memory. The rounding differs from the block
+ * read twice instead, or for softmax once under a guessed shift (half_softmax_guessed). So a
+ * half row costs less than a float32 one (benchmark command, time / float32 softmax: 64x1000
+ * float16 0.64x, bfloat16 0.68x; 8x128256 0.78x, 0.66x), though float32 softmax is bound by
+ * its exp's vector operations here, not by memory. The rounding differs from the block
  * path's in the last bit now and then, so a strided half array (block path) and a contiguous one
  * may differ by one ULP, each within one ULP of exact. */
 
@@ -173,6 +174,23 @@ static inline VT CSM_FN(half_expm)(VT x, CSM_FN(half_shift) s, const int bf16)
     return CSM_FN(vscalef)(p, t);
 }
 
+/* the shift of a max below T_PIVOT_MIN: c a known 0, so x - c folds away where inlined */
+static inline CSM_FN(half_shift) CSM_FN(small_half_shift)(T max)
+{
+    CSM_FN(half_shift) s = {CSM_FN(vsplat)(0), CSM_FN(vsplat)(rintf(max * T_LOG2E))};
+    return s;
+}
+
+/* softmax's last pass: o = e * inv, rounded to the half type */
+static inline void CSM_FN(half_scale_store)(const T *e, uint16_t *o, ptrdiff_t n, T inv,
+                                            const int bf16)
+{
+    VT v = CSM_FN(vsplat)(inv);
+    for (ptrdiff_t i = 0; i < n; i += HALF_PAIR)
+        CSM_FN(half_store2)(o + i, CSM_FN(vload)(e + i) * v, CSM_FN(vload)(e + i + VL) * v,
+                            CSM_FN(half_count)(n, i), bf16);
+}
+
 /* The passes below take bf16 as a constant (half_row instantiates both) and run whole pairs, then
  * one masked tail: the load's type test and the tail test were two branches a vector. */
 
@@ -210,8 +228,8 @@ CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, 
  * -inf to whole pairs), so the later passes read float32 and convert nothing: the widening is
  * done once instead of twice, and the store costs less than the second vcvtph2ps did (64x1000
  * float16 exp pass 3.26 -> 2.55 cycles a vector, max pass 0.76 -> 0.81, pass by pass on Zen 5).
- * Not for long rows (HALF_WIDEN_MAX_F16). Four chains, as vmax's latency
- * would otherwise set the pace. */
+ * Not for long rows (HALF_WIDEN_MAX_F16). Four chains, as vmax's latency would otherwise set
+ * the pace. */
 CSM_HOT T CSM_FN(half_max)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16)
 {
     VT m0 = CSM_FN(vsplat)(-(T)INFINITY), m1 = m0, m2 = m0, m3 = m0, a, b, c, d;
@@ -255,13 +273,9 @@ CSM_HOT int CSM_FN(half_softmax_guessed)(const uint16_t *x, uint16_t *o, ptrdiff
 {
     T g = CSM_FN(half_max)(x, NULL, n < 2 * HALF_PAIR ? n : 2 * HALF_PAIR, bf16), m;
     if (!(g > -T_PIVOT_MIN && g < T_PIVOT_MIN)) return 0;
-    CSM_FN(half_shift) s = {CSM_FN(vsplat)(0), CSM_FN(vsplat)(rintf(g * T_LOG2E))};
-    double sum = CSM_FN(half_exp_store_sum)(x, e, n, bf16, s, &m);
+    double sum = CSM_FN(half_exp_store_sum)(x, e, n, bf16, CSM_FN(small_half_shift)(g), &m);
     if (!(m - g <= GUESS_SLACK) || sum != sum) return 0;
-    VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
-    for (ptrdiff_t i = 0; i < n; i += HALF_PAIR)
-        CSM_FN(half_store2)(o + i, CSM_FN(vload)(e + i) * inv, CSM_FN(vload)(e + i + VL) * inv,
-                            CSM_FN(half_count)(n, i), bf16);
+    CSM_FN(half_scale_store)(e, o, n, (T)(1.0 / sum), bf16);
     return 1;
 }
 
@@ -278,18 +292,11 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
     VT mv = CSM_FN(vsplat)(max);
     CSM_FN(half_shift) s = CSM_FN(make_half_shift)(max);
     if (op == CSM_SOFTMAX) {
-        double sum;
-        if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
-            s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
-            sum = CSM_FN(half_exp_store_sum)(src, e, n, bf16, s, NULL);
-        } else {
-            sum = CSM_FN(half_exp_store_sum)(src, e, n, bf16, s, NULL);
-        }
+        double sum = max < T_PIVOT_MIN && max > -T_PIVOT_MIN
+                         ? CSM_FN(half_exp_store_sum)(src, e, n, bf16, CSM_FN(small_half_shift)(max), NULL)
+                         : CSM_FN(half_exp_store_sum)(src, e, n, bf16, s, NULL);
         if (sum != sum) return 0;   /* a NaN the max pass skipped */
-        VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
-        for (i = 0; i < n; i += HALF_PAIR)
-            CSM_FN(half_store2)(o + i, CSM_FN(vload)(e + i) * inv, CSM_FN(vload)(e + i + VL) * inv,
-                                CSM_FN(half_count)(n, i), bf16);
+        CSM_FN(half_scale_store)(e, o, n, (T)(1.0 / sum), bf16);
         return 1;
     }
     /* log_softmax: the sum below the max and the ties, as exp_sum_below_max */
@@ -329,18 +336,11 @@ CSM_HOT int CSM_FN(half_softmax_pair)(const uint16_t *x0, const uint16_t *x1, ui
 {
     T m0 = CSM_FN(half_max)(x0, e0, n, 0), m1 = CSM_FN(half_max)(x1, e1, n, 0);
     if (!(m0 < T_PIVOT_MIN && m0 > -T_PIVOT_MIN && m1 < T_PIVOT_MIN && m1 > -T_PIVOT_MIN)) return 0;
-    CSM_FN(half_shift) s0 = {CSM_FN(vsplat)(0), CSM_FN(vsplat)(rintf(m0 * T_LOG2E))};
-    CSM_FN(half_shift) s1 = {CSM_FN(vsplat)(0), CSM_FN(vsplat)(rintf(m1 * T_LOG2E))};
-    double sum0 = CSM_FN(half_exp_store_sum)(NULL, e0, n, 0, s0, NULL);
-    double sum1 = CSM_FN(half_exp_store_sum)(NULL, e1, n, 0, s1, NULL);
+    double sum0 = CSM_FN(half_exp_store_sum)(NULL, e0, n, 0, CSM_FN(small_half_shift)(m0), NULL);
+    double sum1 = CSM_FN(half_exp_store_sum)(NULL, e1, n, 0, CSM_FN(small_half_shift)(m1), NULL);
     if (sum0 != sum0 || sum1 != sum1) return 0;
-    VT inv0 = CSM_FN(vsplat)((T)(1.0 / sum0)), inv1 = CSM_FN(vsplat)((T)(1.0 / sum1));
-    for (ptrdiff_t i = 0; i < n; i += HALF_PAIR)
-        CSM_FN(half_store2)(o0 + i, CSM_FN(vload)(e0 + i) * inv0, CSM_FN(vload)(e0 + i + VL) * inv0,
-                            CSM_FN(half_count)(n, i), 0);
-    for (ptrdiff_t i = 0; i < n; i += HALF_PAIR)
-        CSM_FN(half_store2)(o1 + i, CSM_FN(vload)(e1 + i) * inv1, CSM_FN(vload)(e1 + i + VL) * inv1,
-                            CSM_FN(half_count)(n, i), 0);
+    CSM_FN(half_scale_store)(e0, o0, n, (T)(1.0 / sum0), 0);
+    CSM_FN(half_scale_store)(e1, o1, n, (T)(1.0 / sum1), 0);
     return 1;
 }
 
