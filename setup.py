@@ -141,7 +141,10 @@ ext = Extension(
     sources=["csoftmax/_core.pyx", "src/csm_dispatch.c", "src/csm_pool.c"],
     include_dirs=["src", np.get_include()],
     depends=glob.glob(os.path.join("src", "*.h")) + glob.glob(os.path.join("csoftmax", "*.pxi")),
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    # NPY_TARGET_VERSION: the output cache calls PyDataMem_SetHandler (NumPy 1.22's API), which
+    # NumPy 2.0-2.2's headers hide by default (they target 1.19): the module then failed to import.
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                   ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")],
     extra_compile_args=["-O2"] if os.name != "nt" else [],
 )
 
