@@ -8,11 +8,10 @@
  * logsumexp rule) at the end; until then their inputs are replaced by 0 so the shared vector
  * code stays finite. */
 
-
 typedef struct {
-    int nb, wlast;      /* vectors in the chunk, lanes used in its last vector */
-    VT max[NB];         /* the column maxima (0 in special columns) */
-    VI special[NB];     /* NaN, +inf or no finite max */
+    int nb, wlast;  /* vectors in the chunk, lanes used in its last vector */
+    VT max[NB];     /* the column maxima (0 in special columns) */
+    VI special[NB]; /* NaN, +inf or no finite max */
     VI nan[NB];
     CSM_FN(shift) s[NB];
 } CSM_FN(colstate);
@@ -205,18 +204,18 @@ static inline void CSM_FN(logsumexp_chunk)(const T *x, T *out, ptrdiff_t nred, p
 
 /* Full chunks with a constant width (so the vector loops unroll), then the remainder; columns
  * 0..ncols of each outer block (rows ninner apart). */
-#define CSM_FOR_CHUNKS(CALL)                                                  \
-    for (ptrdiff_t o = 0; o < nouter; o++) {                                  \
-        ptrdiff_t j0 = 0;                                                     \
-        for (; j0 + NB * VL <= ncols; j0 += NB * VL) CALL(NB * VL);           \
-        if (j0 < ncols) CALL((int)(ncols - j0));                              \
+#define CSM_FOR_CHUNKS(CALL)                                                                       \
+    for (ptrdiff_t o = 0; o < nouter; o++) {                                                       \
+        ptrdiff_t j0 = 0;                                                                          \
+        for (; j0 + NB * VL <= ncols; j0 += NB * VL) CALL(NB *VL);                                 \
+        if (j0 < ncols) CALL((int)(ncols - j0));                                                   \
     }
 
 static void CSM_FN(softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                  ptrdiff_t ninner, ptrdiff_t ncols)
 {
-#define CALL(w) CSM_FN(softmax_chunk)(x + o * nred * ninner + j0, out + o * nred * ninner + j0, \
-                                      nred, ninner, w)
+#define CALL(w)                                                                                    \
+    CSM_FN(softmax_chunk)(x + o * nred * ninner + j0, out + o * nred * ninner + j0, nred, ninner, w)
     CSM_FOR_CHUNKS(CALL)
 #undef CALL
 }
@@ -224,8 +223,9 @@ static void CSM_FN(softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t
 static void CSM_FN(log_softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                      ptrdiff_t ninner, ptrdiff_t ncols)
 {
-#define CALL(w) CSM_FN(log_softmax_chunk)(x + o * nred * ninner + j0, \
-                                          out + o * nred * ninner + j0, nred, ninner, w)
+#define CALL(w)                                                                                    \
+    CSM_FN(log_softmax_chunk)(x + o * nred * ninner + j0, out + o * nred * ninner + j0, nred,      \
+                              ninner, w)
     CSM_FOR_CHUNKS(CALL)
 #undef CALL
 }
@@ -234,8 +234,8 @@ static void CSM_FN(log_softmax_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdi
 static void CSM_FN(logsumexp_cols)(const T *x, T *out, ptrdiff_t nouter, ptrdiff_t nred,
                                    ptrdiff_t ninner, ptrdiff_t ncols)
 {
-#define CALL(w) CSM_FN(logsumexp_chunk)(x + o * nred * ninner + j0, out + o * ninner + j0, \
-                                        nred, ninner, w)
+#define CALL(w)                                                                                    \
+    CSM_FN(logsumexp_chunk)(x + o * nred * ninner + j0, out + o * ninner + j0, nred, ninner, w)
     CSM_FOR_CHUNKS(CALL)
 #undef CALL
 }

@@ -87,13 +87,13 @@ static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
 {
     IT lo = CSM_FN(order_key)(a[0]), hi = lo;
     ptrdiff_t full = m - m % VL;
-    for (ptrdiff_t i = 0; i < m; i++) {     /* keys in place, and their range */
+    for (ptrdiff_t i = 0; i < m; i++) { /* keys in place, and their range */
         IT key = CSM_FN(order_key)(a[i]);
         memcpy(a + i, &key, sizeof key);
         lo = key < lo ? key : lo;
         hi = key > hi ? key : hi;
     }
-    while (lo < hi) {       /* count(>= lo) >= k > count(> hi) */
+    while (lo < hi) { /* count(>= lo) >= k > count(> hi) */
         IT mid = (IT)((UT)lo + ((UT)hi - (UT)lo + 1) / 2);
         VI vm = (VI){0} + mid, acc = {0};
         for (ptrdiff_t i = 0; i < full; i += VL) {
@@ -115,7 +115,7 @@ static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
             hi = mid - 1;
         }
     }
-    IT b = lo ^ (IT)((UT)(lo >> (8 * sizeof(T) - 1)) >> 1);   /* the key's own inverse */
+    IT b = lo ^ (IT)((UT)(lo >> (8 * sizeof(T) - 1)) >> 1); /* the key's own inverse */
     T t;
     memcpy(&t, &b, sizeof t);
     return t;
@@ -197,7 +197,8 @@ static ptrdiff_t CSM_FN(select_from_blocks)(const T *x, ptrdiff_t n, ptrdiff_t k
 
 /* select_bounded's result for rows of at least 2k blocks, in two passes: the blocks' maxima
  * (vector max, one horizontal max per block), then select_from_blocks. */
-CSM_SHARED ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c, T *tmp)
+CSM_SHARED ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c,
+                                        T *tmp)
 {
     const ptrdiff_t bv = CSM_FN(top_block_vectors)(n, k), B = bv * VL;
     if (!bv) return CSM_FN(select_bounded)(x, n, k, c, tmp);
@@ -211,7 +212,7 @@ CSM_SHARED ptrdiff_t CSM_FN(select_top)(const T *x, ptrdiff_t n, ptrdiff_t k, CS
             VT v4 = CSM_FN(vload)(p + 4 * VL), v5 = CSM_FN(vload)(p + 5 * VL);
             VT v6 = CSM_FN(vload)(p + 6 * VL), v7 = CSM_FN(vload)(p + 7 * VL);
             nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3) | (v4 != v4) | (v5 != v5)
-                   | (v6 != v6) | (v7 != v7);
+                | (v6 != v6) | (v7 != v7);
             tmp[b] = tmp[nb + b] = CSM_FN(hmax)(
                 CSM_FN(vmax)(CSM_FN(vmax)(CSM_FN(vmax)(v0, v1), CSM_FN(vmax)(v2, v3)),
                              CSM_FN(vmax)(CSM_FN(vmax)(v4, v5), CSM_FN(vmax)(v6, v7))));
@@ -283,7 +284,7 @@ CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, 
             CSM_FN(vstore)(out + i, e0);
             CSM_FN(vstore)(out + i + VL, e1);
         }
-        if (sub) {   /* top_p's subsample, in the pass: a strided pass after it touched a cache
+        if (sub) { /* top_p's subsample, in the pass: a strided pass after it touched a cache
                       * line an entry */
             sub[i / VL] = e0[0];
             sub[i / VL + 1] = e1[0];
@@ -334,14 +335,14 @@ CSM_HOT double CSM_FN(block_max_exp_sum)(const T *x, ptrdiff_t n, ptrdiff_t nb, 
             acc0 += CSM_FN(expm)(CSM_FN(rounded)(v[q] * inv_t), s);
             acc1 += CSM_FN(expm)(CSM_FN(rounded)(v[q + 1] * inv_t), s);
         }
-        if (b & 1) {   /* FLUSH (8) terms a lane, then double */
+        if (b & 1) { /* FLUSH (8) terms a lane, then double */
             wide += CSM_FN(vwiden_sum)(acc0 + acc1);
             acc0 = acc1 = CSM_FN(vsplat)(0);
         }
     }
     wide += CSM_FN(vwiden_sum)(acc0 + acc1);
     acc0 = acc1 = CSM_FN(vsplat)(0);
-    for (i = nb * B; i < n; i += VL) {   /* fewer than 8 vectors */
+    for (i = nb * B; i < n; i += VL) { /* fewer than 8 vectors */
         int rest = n - i < VL ? (int)(n - i) : VL;
         VT v = CSM_FN(vload_part)(x + i, rest, -(T)INFINITY);
         tail = CSM_FN(vmax)(v, tail);
@@ -380,13 +381,14 @@ static inline ptrdiff_t CSM_FN(append_hits)(T *buf, ptrdiff_t j, VT v, VI hit, i
  * *top, those in [lo, hi) into *in and appended to buf[j..] (as append_hits); returns the new j.
  * AVX-512 keeps the lane sets in mask registers: through vector masks, gcc's code for the generic
  * form spent 25 instructions a vector on it (a 32000 row's pass: 9k cycles). */
-static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT hi, VT *top,
-                                           VT *in, int rest)
+static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT hi, VT *top, VT *in,
+                                           int rest)
 {
 #if CSM_AVX512 && defined(CSM_F32)
     __mmask16 live = (__mmask16)((1u << rest) - 1);
     __mmask16 kt = _mm512_mask_cmp_ps_mask(live, (__m512)v, (__m512)hi, _CMP_GE_OQ);
-    __mmask16 ki = _mm512_mask_cmp_ps_mask(live & (__mmask16)~kt, (__m512)v, (__m512)lo, _CMP_GE_OQ);
+    __mmask16 ki = _mm512_mask_cmp_ps_mask(live & (__mmask16)~kt, (__m512)v, (__m512)lo,
+                                           _CMP_GE_OQ);
     *top = (VT)_mm512_mask_add_ps((__m512)*top, kt, (__m512)*top, (__m512)v);
     *in = (VT)_mm512_mask_add_ps((__m512)*in, ki, (__m512)*in, (__m512)v);
     _mm512_storeu_ps(buf + j, _mm512_maskz_compress_ps(ki, (__m512)v));
@@ -394,7 +396,8 @@ static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT 
 #elif CSM_AVX512
     __mmask8 live = (__mmask8)((1u << rest) - 1);
     __mmask8 kt = _mm512_mask_cmp_pd_mask(live, (__m512d)v, (__m512d)hi, _CMP_GE_OQ);
-    __mmask8 ki = _mm512_mask_cmp_pd_mask(live & (__mmask8)~kt, (__m512d)v, (__m512d)lo, _CMP_GE_OQ);
+    __mmask8 ki = _mm512_mask_cmp_pd_mask(live & (__mmask8)~kt, (__m512d)v, (__m512d)lo,
+                                          _CMP_GE_OQ);
     *top = (VT)_mm512_mask_add_pd((__m512d)*top, kt, (__m512d)*top, (__m512d)v);
     *in = (VT)_mm512_mask_add_pd((__m512d)*in, ki, (__m512d)*in, (__m512d)v);
     _mm512_storeu_pd(buf + j, _mm512_maskz_compress_pd(ki, (__m512d)v));
@@ -415,8 +418,7 @@ static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT 
  * the top digit takes in the bit below it too): a histogram of mass per digit, from the
  * top; the digits above the boundary digit are all kept, those below all dropped, and only the
  * boundary digit's entries (copied to buf) go on to the next digit. */
-static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf,
-                           double *kept)
+static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf, double *kept)
 {
     enum { DIGIT = 10, NDIG = 1 << DIGIT, WAYS = 4 };
     /* WAYS histograms, entry i into mass[i % WAYS] on large sets: a probability mass is spread
@@ -431,7 +433,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
         const int ways = m >= 2048 ? WAYS : 1;
         memset(mass, 0, (size_t)ways * sizeof mass[0]);
         T lo = src == e ? floor : 0;
-        if (lo > 0) {   /* worth it only when most of the row is below: else a missed branch */
+        if (lo > 0) { /* worth it only when most of the row is below: else a missed branch */
             ptrdiff_t probe = m < 4096 ? m : 4096, above_lo = 0;
             for (ptrdiff_t i = 0; i < probe; i++) above_lo += src[i] >= lo;
             if (4 * above_lo > probe) lo = 0;
@@ -444,7 +446,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
              * small sets only: on a whole row the extra pass cost more than it saved. */
             VT mn = CSM_FN(vsplat)((T)INFINITY), mx = CSM_FN(vsplat)(0);
             for (ptrdiff_t i = 0; i < m; i += VL) {
-                VT v = CSM_FN(vload_part)(src + i, m - i < VL ? (int)(m - i) : VL, -1);   /* not in */
+                VT v = CSM_FN(vload_part)(src + i, m - i < VL ? (int)(m - i) : VL, -1); /* not in */
                 VI in = v >= vlo;
                 mn = CSM_FN(vselect)(in & (v < mn), v, mn);
                 mx = CSM_FN(vmax)(v, mx);
@@ -460,10 +462,10 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
             int start = high - DIGIT + 1 > 0 ? high - DIGIT + 1 : 0;
             if (tmn <= tmx && start < shift) shift = start;
         }
-        for (ptrdiff_t i = 0; i < m; i += VL) {     /* vectors wholly below lo skipped */
+        for (ptrdiff_t i = 0; i < m; i += VL) { /* vectors wholly below lo skipped */
             int rest = m - i < VL ? (int)(m - i) : VL;
             if (!CSM_FN(vany)(CSM_FN(vload_part)(src + i, rest, 0) >= vlo)) continue;
-            for (int l = 0; l < rest; l++) {   /* those below lo add 0: no branch to miss */
+            for (int l = 0; l < rest; l++) { /* those below lo add 0: no branch to miss */
                 UT b;
                 T v = src[i + l];
                 memcpy(&b, &v, sizeof b);
@@ -490,7 +492,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
         /* on to the entries of digit d (all share the digits above it) */
         ptrdiff_t j = 0;
         VU vd = (VU){0} + (UT)d;
-        for (ptrdiff_t i = 0; i < m; i += VL) {     /* vectors without one skipped */
+        for (ptrdiff_t i = 0; i < m; i += VL) { /* vectors without one skipped */
             int rest = m - i < VL ? (int)(m - i) : VL;
             VU bits = (VU)CSM_FN(vload_part)(src + i, rest, 0);
             /* below lo: not in the histogram, and no longer sharing the digits above shift */
@@ -531,8 +533,8 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
  * at or above it sum to at least want_lo (just). Two bisections on the bit patterns (which order
  * non-negative floats) share each vector pass, and stop 2^-7 apart in relative value: ~15 passes
  * over the subsample, where two radix selects with their scalar histograms took ~25 us a row. */
-static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, double want_lo,
-                                    T *hi, T *lo)
+static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, double want_lo, T *hi,
+                                    T *lo)
 {
     VT mx = CSM_FN(vsplat)(0), zero = mx;
     for (ptrdiff_t i = 0; i < m; i += VL)
@@ -540,7 +542,7 @@ static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, dou
     T top = CSM_FN(hmax)(mx);
     UT a[2] = {0, 0}, b[2], stop = (UT)1 << (T_MANT - 7);
     memcpy(&b[0], &top, sizeof top);
-    b[0] += 1;   /* nothing at or above: a sum of 0, below either want */
+    b[0] += 1; /* nothing at or above: a sum of 0, below either want */
     b[1] = b[0];
     const double want[2] = {want_hi, want_lo};
     while (b[0] - a[0] > stop || b[1] - a[1] > stop) {
@@ -554,7 +556,8 @@ static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, dou
             s0 += CSM_FN(vselect)(x >= vt0, x, zero);
             s1 += CSM_FN(vselect)(x >= vt1, x, zero);
         }
-        double got[2] = {CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(s0)), CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(s1))};
+        double got[2] = {CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(s0)),
+                         CSM_FN(hsum_d)(CSM_FN(vwiden_sum)(s1))};
         for (int k = 0; k < 2; k++) {
             if (got[k] >= want[k]) a[k] = mid[k];
             else b[k] = mid[k];
@@ -599,10 +602,10 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
      * the cutoff. Rows of 20000, 32000 and 128256 of standard deviation 1 to 8, top_p 0.5 to
      * 0.999 (1440 rows): the first try held 1066, the second 363 (with the fixed margin 151, the
      * 223 others being resolved whole), the known bracket 11. */
-    T hi_known = (T)INFINITY, lo_known = floor;   /* the cutoff is known to be in [lo, hi) */
+    T hi_known = (T)INFINITY, lo_known = floor; /* the cutoff is known to be in [lo, hi) */
     T anchor = 0;
     double mass_a = total, s_a = sub_total, q = 0;
-    int cutoff_above = 0;   /* the cutoff is above the anchor */
+    int cutoff_above = 0; /* the cutoff is above the anchor */
     const double scale = (double)ms / (double)n;
     for (int t = 0; t < 3; t++) {
         T hi = hi_known, lo = lo_known;
@@ -614,7 +617,7 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
             if (center + mg >= sub_total) lo = floor;
             hi = hi < hi_known ? hi : hi_known;
             lo = lo > lo_known ? lo : lo_known;
-            if (!(lo < hi)) {   /* an estimate off the known bracket: take that */
+            if (!(lo < hi)) { /* an estimate off the known bracket: take that */
                 lo = lo_known;
                 hi = hi_known;
             }
@@ -622,7 +625,7 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
         VT vhi = CSM_FN(vsplat)(hi), vlo = CSM_FN(vsplat)(lo), zero = CSM_FN(vsplat)(0);
         VD wide = {0}, wide_in = {0};
         j = 0;
-        for (ptrdiff_t b = 0; b < n; b += 64 * VL) {   /* float sums over 64 vectors, then double */
+        for (ptrdiff_t b = 0; b < n; b += 64 * VL) { /* float sums over 64 vectors, then double */
             ptrdiff_t end = b + 64 * VL < n ? b + 64 * VL : n;
             VT acc = zero, acc_in = zero, acc1 = zero, acc_in1 = zero;
             ptrdiff_t i = b;
@@ -631,8 +634,8 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
              * sums: one pair made each vector wait on the previous one's add (6.5k -> 4.4k). */
             for (; i + 2 * VL <= end; i += 2 * VL) {
                 j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i), vlo, vhi, &acc, &acc_in, VL);
-                j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i + VL), vlo, vhi, &acc1,
-                                       &acc_in1, VL);
+                j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i + VL), vlo, vhi, &acc1, &acc_in1,
+                                       VL);
             }
             for (; i < end; i += VL) {
                 int rest = end - i < VL ? (int)(end - i) : VL;
@@ -647,11 +650,11 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
         above = CSM_FN(hsum_d)(wide);
         band = CSM_FN(hsum_d)(wide_in);
         if ((above < target && above + band >= target) || t == 2) break;
-        if (above >= target) {   /* the cutoff is at or above hi */
+        if (above >= target) { /* the cutoff is at or above hi */
             lo_known = anchor = hi;
             mass_a = above;
             cutoff_above = 1;
-        } else {                 /* below lo */
+        } else { /* below lo */
             hi_known = anchor = lo;
             mass_a = above + band;
             cutoff_above = 0;
@@ -732,7 +735,7 @@ static int CSM_FN(descending)(const void *pa, const void *pb)
 /* Steps 3 to 5 of sample over the m kept candidates of a top_k (index order), with weights
  * w[i] = exp(z_i - max z) in double. */
 CSM_SHARED long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, double *sorted,
-                                         ptrdiff_t m, double top_p, double min_p, double u)
+                                             ptrdiff_t m, double top_p, double min_p, double u)
 {
     double total = 0, cut = 0, kept = 0, acc = 0;
     long long last = c[0].i;
@@ -740,7 +743,7 @@ CSM_SHARED long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, d
     if (top_p < 1) {
         double above = 0;
         memcpy(sorted, w, (size_t)m * sizeof *w);
-        if (m <= 64) {   /* insertion sort: qsort's comparator calls took ~2 us for top_k = 50 */
+        if (m <= 64) { /* insertion sort: qsort's comparator calls took ~2 us for top_k = 50 */
             for (ptrdiff_t i = 1; i < m; i++) {
                 double v = sorted[i];
                 ptrdiff_t j = i;
@@ -748,14 +751,14 @@ CSM_SHARED long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, d
                 sorted[j] = v;
             }
         } else {
-            qsort(sorted, (size_t)m, sizeof *sorted, CSM_FN(descending));   /* m is top_k or so */
+            qsort(sorted, (size_t)m, sizeof *sorted, CSM_FN(descending)); /* m is top_k or so */
         }
         for (ptrdiff_t i = 0; i < m && above < top_p * total;) {
             cut = sorted[i];
             for (; i < m && sorted[i] == cut; i++) above += sorted[i];
         }
     }
-    if (min_p > cut) cut = min_p;   /* w of the max is exactly 1 */
+    if (min_p > cut) cut = min_p; /* w of the max is exactly 1 */
     for (ptrdiff_t i = 0; i < m; i++)
         if (w[i] >= cut) kept += w[i];
     for (ptrdiff_t i = 0; i < m; i++) {
@@ -782,14 +785,14 @@ static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
 {
     size_t len = (size_t)(n > 0 ? n : 1);
     size_t need = len * (sizeof(CSM_FN(cand)) + 2 * sizeof(T) + 2 * sizeof(double))
-                  + VL * sizeof(T);   /* append_hits' room past the end of tmp */
+        + VL * sizeof(T); /* append_hits' room past the end of tmp */
     if (need > CSM_FN(scratch_len)) {
         void *mem = realloc(CSM_FN(scratch_mem), need);
         if (!mem) return -1;
         CSM_FN(scratch_mem) = mem;
         CSM_FN(scratch_len) = need;
     }
-    s->c = (CSM_FN(cand) *)CSM_FN(scratch_mem);      /* the widest type first: all aligned */
+    s->c = (CSM_FN(cand) *)CSM_FN(scratch_mem); /* the widest type first: all aligned */
     s->w = (double *)(s->c + len);
     s->sorted = s->w + len;
     s->tmp = (T *)(s->sorted + len);
@@ -799,8 +802,8 @@ static int CSM_FN(scratch_get)(CSM_FN(decode_scratch) *s, ptrdiff_t n)
 
 /* sample_row with top_k or temperature 0: the candidates alone. Out of line, so that the top_p
  * path's exp pass keeps its own registers (top_p-only calls ran 10-20% slower when this grew) */
-CSM_SHARED int CSM_FN(sample_top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
-                                        double u, CSM_FN(decode_scratch) *s, long long *out)
+CSM_SHARED int CSM_FN(sample_top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
+                                        CSM_FN(decode_scratch) *s, long long *out)
 {
     double inv_t = a->inv_temp;
     {
@@ -816,8 +819,7 @@ CSM_SHARED int CSM_FN(sample_top_k_row)(const T *x, ptrdiff_t n, const csm_decod
             *out = s->c[i].i;
             return 0;
         }
-        for (ptrdiff_t i = 0; i < m; i++)
-            s->w[i] = exp(((double)s->c[i].v - (double)max) * inv_t);
+        for (ptrdiff_t i = 0; i < m; i++) s->w[i] = exp(((double)s->c[i].v - (double)max) * inv_t);
         *out = CSM_FN(draw_candidates)(s->c, s->w, s->sorted, m, a->top_p, a->min_p, u);
         return 0;
     }
@@ -846,8 +848,8 @@ static int CSM_FN(sample_cut_draw)(CSM_FN(decode_scratch) *s, ptrdiff_t n, const
     T cut = 0;
     double kept = total;
     if (a->top_p < 1)
-        cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, sub,
-                                   (n + VL - 1) / VL, &kept);
+        cut = CSM_FN(top_p_cutoff)(s->e, n, a->top_p * total, total, s->tmp, sub, (n + VL - 1) / VL,
+                                   &kept);
     if (a->min_p > 0) {
         T top = CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
         T c2 = (T)(a->min_p * (double)top);
@@ -868,7 +870,7 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     double inv_t = a->inv_temp;
     if (n == 0) return 2;
     if (inv_t == 0 || a->k > 0) return CSM_FN(sample_top_k_row)(x, n, a, u, s, out);
-    T *sub = a->top_p < 1 && n >= TOP_P_SUB_MIN ? (T *)s->w : NULL;   /* room for n doubles */
+    T *sub = a->top_p < 1 && n >= TOP_P_SUB_MIN ? (T *)s->w : NULL; /* room for n doubles */
     double total;
     T zmax;
     CSM_FN(shift) sh;
@@ -889,10 +891,10 @@ static int CSM_FN(sample_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     int st = CSM_FN(row_status)(x, n, max);
     if (st) return st;
     zmax = max * (T)inv_t;
-    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
+    if (!(zmax - zmax == 0)) return 3; /* logits / temperature overflow T */
     sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
     if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
-        sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
+        sh.c = CSM_FN(vsplat)(0); /* make_shift's c here: known, expm's subtraction folds away */
         total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub, NULL);
     } else {
         total = CSM_FN(scaled_exp_sum)(x, s->e, n, (T)inv_t, sh, next, sub, NULL);
@@ -952,18 +954,19 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     int st = CSM_FN(row_status)(x, n, max);
     if (st) return st;
     T zmax = max * (T)inv_t;
-    if (!(zmax - zmax == 0)) return 3;   /* logits / temperature overflow T */
+    if (!(zmax - zmax == 0)) return 3; /* logits / temperature overflow T */
     if (!fused) {
         sh = CSM_FN(make_shift)(CSM_FN(vsplat)(zmax));
         if (zmax < T_PIVOT_MIN && zmax > -T_PIVOT_MIN) {
-            sh.c = CSM_FN(vsplat)(0);   /* make_shift's c here: known, expm's subtraction folds away */
+            sh.c = CSM_FN(vsplat)(
+                0); /* make_shift's c here: known, expm's subtraction folds away */
             total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL, NULL);
         } else {
             total = CSM_FN(scaled_exp_sum)(x, NULL, n, (T)inv_t, sh, next, NULL, NULL);
         }
     }
     double top = (double)CSM_FN(expm)(CSM_FN(vsplat)(zmax), sh)[0];
-    double log_pmax = log(top) - log(total);   /* log p of the max */
+    double log_pmax = log(top) - log(total); /* log p of the max */
     for (ptrdiff_t j = 0; j < a->k; j++) {
         double lp = log_pmax + ((double)s->c[j].v - (double)max) * inv_t;
         values[j] = (T)(a->log ? lp : exp(lp));
@@ -984,9 +987,8 @@ static int CSM_FN(decode_rows)(const csm_decode_args *a, int which, ptrdiff_t r0
             a->status[r] = (signed char)CSM_FN(sample_row)(row, a->n, a, a->u[r], &s,
                                                            a->indices + r, next);
         else
-            a->status[r] = (signed char)CSM_FN(top_k_row)(row, a->n, a, &s,
-                                                          (T *)a->values + r * a->k,
-                                                          a->indices + r * a->k, next);
+            a->status[r] = (signed char)CSM_FN(top_k_row)(
+                row, a->n, a, &s, (T *)a->values + r * a->k, a->indices + r * a->k, next);
     }
     return 0;
 }

@@ -75,7 +75,7 @@ int csm_get_isa(void)
 {
     if (current_isa < 0) {
         int i = 0;
-        while (i < ISA_COUNT - 1 && !csm_isa_supported(i)) i++;  /* the last runs anywhere */
+        while (i < ISA_COUNT - 1 && !csm_isa_supported(i)) i++; /* the last runs anywhere */
         csm_set_isa(i);
     }
     return current_isa;
@@ -112,7 +112,7 @@ int csm_omp_max_threads(void)
 /* Thread limits: one for the process, and an optional override per calling thread (the
  * num_threads() context manager), so that two Python threads never see each other's. */
 static int num_threads = 1;
-static CSM_THREAD_LOCAL int thread_override;   /* 0: none */
+static CSM_THREAD_LOCAL int thread_override; /* 0: none */
 
 /* libgomp keeps its worker pool across fork() but not the workers, so a child's first parallel
  * region waits forever for threads that do not exist. A child of a process that has run a
@@ -193,9 +193,9 @@ typedef struct {
     csm_dtype dt;
     const char *x;
     char *out;
-    ptrdiff_t n, ldx, ldo;   /* the reduced length, and the strides (elements) from one row or
+    ptrdiff_t n, ldx, ldo;    /* the reduced length, and the strides (elements) from one row or
                               * outer block to the next, in x and in out */
-    ptrdiff_t ninner, nouter;   /* cols only: columns, outer blocks */
+    ptrdiff_t ninner, nouter; /* cols only: columns, outer blocks */
 } row_job;
 
 static int rows_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
@@ -269,21 +269,27 @@ static int cols_inner_part(const void *ctx, ptrdiff_t g0, ptrdiff_t g1)
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads)
 {
-    row_job j = {table(), op, dt, (const char *)x, (char *)out, nred, nred * ninner,
-                 op == CSM_LOGSUMEXP ? ninner : nred * ninner, ninner, nouter};
-    if (nouter >= nthreads)
-        split_rows(nouter, nthreads, cols_outer_part, &j);
-    else
-        split_rows((ninner + COL_GRAIN - 1) / COL_GRAIN, nthreads, cols_inner_part, &j);
+    row_job j = {table(),
+                 op,
+                 dt,
+                 (const char *)x,
+                 (char *)out,
+                 nred,
+                 nred * ninner,
+                 op == CSM_LOGSUMEXP ? ninner : nred * ninner,
+                 ninner,
+                 nouter};
+    if (nouter >= nthreads) split_rows(nouter, nthreads, cols_outer_part, &j);
+    else split_rows((ninner + COL_GRAIN - 1) / COL_GRAIN, nthreads, cols_inner_part, &j);
 }
 
 /* ---- rows split into chunks (csm_stats.h) ---- */
 
 typedef struct {
-    row_job r;               /* r.out NULL: statistics */
-    double *max;             /* written by csm_row_stats, read by csm_rows_from_stats */
+    row_job r;   /* r.out NULL: statistics */
+    double *max; /* written by csm_row_stats, read by csm_rows_from_stats */
     double *excess;
-    const double *scale, *bias;   /* per row, or NULL */
+    const double *scale, *bias; /* per row, or NULL */
     const void *wc;
 } stats_job;
 
@@ -298,16 +304,20 @@ static int stats_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
     }
     j->t->from_stats[j->dt][j->op == CSM_LOG_SOFTMAX](
         x, j->out + (size_t)(r0 * j->ldo) * elsize(j->dt), r1 - r0, j->n, j->ldx, j->ldo,
-        s->max + r0, s->excess + r0, s->scale ? s->scale + r0 : NULL,
-        s->bias ? s->bias + r0 : NULL, s->wc);
+        s->max + r0, s->excess + r0, s->scale ? s->scale + r0 : NULL, s->bias ? s->bias + r0 : NULL,
+        s->wc);
     return 0;
 }
 
 void csm_row_stats(csm_dtype dt, const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                    double *max, double *excess, int nthreads)
 {
-    stats_job j = {{table(), CSM_LOGSUMEXP, dt, (const char *)x, NULL, n, ldx, 0, 0, 0}, max,
-                   excess, NULL, NULL, NULL};
+    stats_job j = {{table(), CSM_LOGSUMEXP, dt, (const char *)x, NULL, n, ldx, 0, 0, 0},
+                   max,
+                   excess,
+                   NULL,
+                   NULL,
+                   NULL};
     split_rows(nrows, nthreads, stats_part, &j);
 }
 
@@ -317,7 +327,11 @@ void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrd
                          const void *wc, int nthreads)
 {
     stats_job j = {{table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0, 0},
-                   (double *)max, (double *)excess, scale, bias, wc};
+                   (double *)max,
+                   (double *)excess,
+                   scale,
+                   bias,
+                   wc};
     split_rows(nrows, nthreads, stats_part, &j);
 }
 

@@ -30,8 +30,8 @@ static void CSM_FN(softmax_backward_rows)(const T *g, const T *y, T *out, ptrdif
         for (ptrdiff_t i = 0; i < n; i += VL) {
             int rest = n - i < VL ? (int)(n - i) : VL;
             VT yv = CSM_FN(vload_part)(yr + i, rest, 0);
-            CSM_FN(vstore_part)(out + r * n + i,
-                                yv * (CSM_FN(vload_part)(gr + i, rest, 0) - dot), rest);
+            CSM_FN(vstore_part)(out + r * n + i, yv * (CSM_FN(vload_part)(gr + i, rest, 0) - dot),
+                                rest);
         }
     }
 }
@@ -99,7 +99,7 @@ static double CSM_FN(binary_cross_entropy)(const T *x, const T *t, const T *w, p
     const VT zero = CSM_FN(vsplat)(0);
     const VT gs = CSM_FN(vsplat)((T)gscale);
     IT idx[VL];
-    VI lane;                            /* 0, 1, ..., VL - 1: masks the sum's tail lanes */
+    VI lane; /* 0, 1, ..., VL - 1: masks the sum's tail lanes */
     for (int j = 0; j < VL; j++) idx[j] = j;
     memcpy(&lane, idx, sizeof lane);
     VT acc = zero;
@@ -114,7 +114,7 @@ static double CSM_FN(binary_cross_entropy)(const T *x, const T *t, const T *w, p
         VT e = CSM_FN(vexp_nonpos)(-ax);
         VT lin = CSM_FN(vselect)(f == 0, zero, ax * f);
         VT l = CSM_FN(vselect)(v != v, v, lin + CSM_FN(vlog1p_finite)(e));
-        if (w) l = CSM_FN(vselect)(wv == 0, zero, wv * l);   /* a zero weight wins, even over NaN */
+        if (w) l = CSM_FN(vselect)(wv == 0, zero, wv * l); /* a zero weight wins, even over NaN */
         if (loss_out) CSM_FN(vstore_part)(loss_out + i, l, rest);
         if (grad) {
             /* sigmoid(x) - t as (1 - t) - sigmoid(-|x|) for x >= 0: no 1 - 1 cancellation */

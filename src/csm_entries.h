@@ -3,11 +3,11 @@
  * and calls (gcc inlines the kernel into it: it has no other caller). */
 
 /* rows (csm_rows.h) and cols (csm_cols.h) share one signature */
-#define CSM_PASS_ENTRY(kernel)                                                                 \
-    static void CSM_FN(kernel##_entry)(const void *x, void *out, ptrdiff_t a, ptrdiff_t b,     \
-                                       ptrdiff_t c, ptrdiff_t d)                               \
-    {                                                                                          \
-        CSM_FN(kernel)((const T *)x, (T *)out, a, b, c, d);                                    \
+#define CSM_PASS_ENTRY(kernel)                                                                     \
+    static void CSM_FN(kernel##_entry)(const void *x, void *out, ptrdiff_t a, ptrdiff_t b,         \
+                                       ptrdiff_t c, ptrdiff_t d)                                   \
+    {                                                                                              \
+        CSM_FN(kernel)((const T *)x, (T *)out, a, b, c, d);                                        \
     }
 CSM_PASS_ENTRY(softmax_rows)
 CSM_PASS_ENTRY(log_softmax_rows)
@@ -18,10 +18,10 @@ CSM_PASS_ENTRY(logsumexp_cols)
 #undef CSM_PASS_ENTRY
 
 /* fused (csm_rows_fused.h): the op is a constant in each */
-#define CSM_FUSED_ENTRY(name, op)                                                              \
-    static int CSM_FN(name##_fused_entry)(const csm_fused_args *a)                             \
-    {                                                                                          \
-        return CSM_FN(fused_rows)(a, op);                                                      \
+#define CSM_FUSED_ENTRY(name, op)                                                                  \
+    static int CSM_FN(name##_fused_entry)(const csm_fused_args *a)                                 \
+    {                                                                                              \
+        return CSM_FN(fused_rows)(a, op);                                                          \
     }
 CSM_FUSED_ENTRY(softmax, CSM_SOFTMAX)
 CSM_FUSED_ENTRY(log_softmax, CSM_LOG_SOFTMAX)
@@ -50,25 +50,24 @@ static void CSM_FN(stats_rows_entry)(const void *x, ptrdiff_t nrows, ptrdiff_t n
     CSM_FN(stats_rows)((const T *)x, nrows, n, ldx, max, excess);
 }
 
-#define CSM_FROM_STATS_ENTRY(name, log)                                                        \
-    static void CSM_FN(name##_from_stats_entry)(const void *x, void *out, ptrdiff_t nrows,     \
-                                                ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo,     \
-                                                const double *max, const double *excess,       \
-                                                const double *scale, const double *bias,       \
-                                                const void *wc)                                \
-    {                                                                                          \
-        CSM_FN(from_stats_rows)((const T *)x, (T *)out, nrows, n, ldx, ldo, max, excess, scale, \
-                                bias, (const T *)wc, log);                                     \
+#define CSM_FROM_STATS_ENTRY(name, log)                                                            \
+    static void CSM_FN(name##_from_stats_entry)(                                                   \
+        const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx, ptrdiff_t ldo,      \
+        const double *max, const double *excess, const double *scale, const double *bias,          \
+        const void *wc)                                                                            \
+    {                                                                                              \
+        CSM_FN(from_stats_rows)((const T *)x, (T *)out, nrows, n, ldx, ldo, max, excess, scale,    \
+                                bias, (const T *)wc, log);                                         \
     }
 CSM_FROM_STATS_ENTRY(softmax, 0)
 CSM_FROM_STATS_ENTRY(log_softmax, 1)
 #undef CSM_FROM_STATS_ENTRY
 
-#define CSM_BACKWARD_ENTRY(kernel)                                                             \
-    static void CSM_FN(kernel##_entry)(const void *g, const void *y, void *out,                \
-                                       ptrdiff_t nrows, ptrdiff_t n)                           \
-    {                                                                                          \
-        CSM_FN(kernel)((const T *)g, (const T *)y, (T *)out, nrows, n);                        \
+#define CSM_BACKWARD_ENTRY(kernel)                                                                 \
+    static void CSM_FN(kernel##_entry)(const void *g, const void *y, void *out, ptrdiff_t nrows,   \
+                                       ptrdiff_t n)                                                \
+    {                                                                                              \
+        CSM_FN(kernel)((const T *)g, (const T *)y, (T *)out, nrows, n);                            \
     }
 CSM_BACKWARD_ENTRY(softmax_backward_rows)
 CSM_BACKWARD_ENTRY(log_softmax_backward_rows)

@@ -10,12 +10,12 @@
  * |r| <= ln2/2, and 2^n built in the exponent bits. */
 
 typedef struct {
-    VT c;           /* pivot subtracted in floating point (0, or the max when that is exact) */
-    VT y_lo;        /* y at or below this gives 0: clamps -inf and keeps the reduction in range */
+    VT c;    /* pivot subtracted in floating point (0, or the max when that is exact) */
+    VT y_lo; /* y at or below this gives 0: clamps -inf and keeps the reduction in range */
 #if CSM_AVX512
-    VT magic_k;     /* MAGIC + k: v - magic_k is n - k, exactly */
+    VT magic_k; /* MAGIC + k: v - magic_k is n - k, exactly */
 #else
-    VU scale_bias;  /* BIAS - k - bits(MAGIC): turns the bits of round(y log2e) into 2^(n-k) */
+    VU scale_bias; /* BIAS - k - bits(MAGIC): turns the bits of round(y log2e) into 2^(n-k) */
 #endif
 } CSM_FN(shift);
 
@@ -25,7 +25,7 @@ static inline CSM_FN(shift) CSM_FN(make_shift)(VT max)
     CSM_FN(shift) s;
     VI big = (max >= T_PIVOT_MIN) | (max <= -T_PIVOT_MIN);
     VT zero = CSM_FN(vsplat)(0);
-    VT k = CSM_FN(vselect)(big, zero, (max * T_LOG2E + T_MAGIC) - T_MAGIC);  /* |.| < 2^22 */
+    VT k = CSM_FN(vselect)(big, zero, (max * T_LOG2E + T_MAGIC) - T_MAGIC); /* |.| < 2^22 */
     const T magic = T_MAGIC;
     UT magic_bits;
     memcpy(&magic_bits, &magic, sizeof magic_bits);
@@ -84,10 +84,10 @@ static inline VT CSM_FN(exp_poly)(VT r)
 /* Requires x <= the max the shift was made from; NaN gives NaN. */
 static inline VT CSM_FN(expm)(VT x, CSM_FN(shift) s)
 {
-    VT y = CSM_FN(vmax)(s.y_lo, x - s.c);  /* this operand order keeps a NaN y */
+    VT y = CSM_FN(vmax)(s.y_lo, x - s.c); /* this operand order keeps a NaN y */
     VT v = y * T_LOG2E + T_MAGIC;         /* low bits of v hold n = round(y log2e) */
     VT n = v - T_MAGIC;
-    VT r = y - n * T_LN2_HI;              /* exact (Cody-Waite) */
+    VT r = y - n * T_LN2_HI; /* exact (Cody-Waite) */
     r = r - n * T_LN2_LO;
 #if CSM_AVX512
     return CSM_FN(vscalef)(CSM_FN(exp_poly)(r), v - s.magic_k);

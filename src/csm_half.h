@@ -43,7 +43,8 @@ static inline float csm_f16_to_f32(uint16_t h)
     float normal = csm_bits_f32((two_w >> 4) + (0xE0u << 23)) * 0x1p-112f;
     /* subnormal: the mantissa placed under 0.5's exponent, then 0.5 taken away */
     float denormal = csm_bits_f32((two_w >> 17) | (126u << 23)) - 0.5f;
-    return csm_bits_f32(sign | (two_w < (1u << 27) ? csm_f32_bits(denormal) : csm_f32_bits(normal)));
+    return csm_bits_f32(sign
+                        | (two_w < (1u << 27) ? csm_f32_bits(denormal) : csm_f32_bits(normal)));
 }
 
 static inline uint16_t csm_f32_to_f16(float f)
@@ -78,7 +79,7 @@ static inline void csm_f16_row_to_f32(float *dst, const uint16_t *src, ptrdiff_t
     for (; j + 8 <= n; j += 8)
         _mm256_storeu_ps(dst + j, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + j))));
 #elif defined(__aarch64__)
-    for (; j + 8 <= n; j += 8) {   /* fcvtl, fcvtl2: 8 values in 4 instructions, not 29 */
+    for (; j + 8 <= n; j += 8) { /* fcvtl, fcvtl2: 8 values in 4 instructions, not 29 */
         float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(src + j));
         vst1q_f32(dst + j, vcvt_f32_f16(vget_low_f16(h)));
         vst1q_f32(dst + j + 4, vcvt_high_f32_f16(h));
@@ -99,14 +100,13 @@ static inline void csm_f32_row_to_f16(uint16_t *dst, const float *src, ptrdiff_t
         _mm_storeu_si128((__m128i *)(dst + j),
                          _mm256_cvtps_ph(_mm256_loadu_ps(src + j), _MM_FROUND_TO_NEAREST_INT));
 #elif defined(__aarch64__)
-    for (; j + 8 <= n; j += 8) {   /* fcvtn, fcvtn2, rounding to nearest even (FPCR's default) */
+    for (; j + 8 <= n; j += 8) { /* fcvtn, fcvtn2, rounding to nearest even (FPCR's default) */
         float16x4_t lo = vcvt_f16_f32(vld1q_f32(src + j));
         vst1q_u16(dst + j, vreinterpretq_u16_f16(vcvt_high_f16_f32(lo, vld1q_f32(src + j + 4))));
     }
 #endif
     for (; j < n; j++) dst[j] = csm_f32_to_f16(src[j]);
 }
-
 
 /* bfloat16 rows: the same, with AVX-512's integer instructions (widening is a shift; narrowing
  * adds 0x7FFF plus the lowest kept bit, and keeps NaNs quiet NaNs) */

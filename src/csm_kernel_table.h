@@ -21,7 +21,7 @@ typedef struct {
     int (*cross_entropy[CSM_NUM_DTYPES])(const csm_ce_args *a);
     /* [dtype][0: softmax, 1: log_softmax] */
     void (*softmax_backward[CSM_NUM_DTYPES][2])(const void *g, const void *y, void *out,
-                                               ptrdiff_t nrows, ptrdiff_t n);
+                                                ptrdiff_t nrows, ptrdiff_t n);
     /* [dtype][0: sigmoid, 1: log_sigmoid] */
     void (*sigmoid[CSM_NUM_DTYPES][2])(const void *x, void *out, ptrdiff_t n);
     /* rows split into chunks (csm_stats.h): a chunk's statistics; [dtype][0: softmax, 1:

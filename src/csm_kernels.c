@@ -37,19 +37,29 @@
 #define CSM_TABLE_(isa) csm_table_##isa
 #define CSM_TABLE(isa) CSM_TABLE_(isa)
 /* one kind's entries for both dtypes */
-#define CSM_BY_DTYPE(name) {CSM_NAME(name, f32), CSM_NAME(name, f64)}
-#define CSM_OPS(kind, t)                                                                       \
-    {CSM_NAME(softmax_##kind##_entry, t), CSM_NAME(log_softmax_##kind##_entry, t),              \
-     CSM_NAME(logsumexp_##kind##_entry, t)}
-#define CSM_PAIR(a, b, t) {CSM_NAME(a, t), CSM_NAME(b, t)}
+#define CSM_BY_DTYPE(name)                                                                         \
+    {                                                                                              \
+        CSM_NAME(name, f32), CSM_NAME(name, f64)                                                   \
+    }
+#define CSM_OPS(kind, t)                                                                           \
+    {                                                                                              \
+        CSM_NAME(softmax_##kind##_entry, t), CSM_NAME(log_softmax_##kind##_entry, t),              \
+            CSM_NAME(logsumexp_##kind##_entry, t)                                                  \
+    }
+#define CSM_PAIR(a, b, t)                                                                          \
+    {                                                                                              \
+        CSM_NAME(a, t), CSM_NAME(b, t)                                                             \
+    }
 
 const csm_kernel_table CSM_TABLE(CSM_ISA) = {
     .rows = {CSM_OPS(rows, f32), CSM_OPS(rows, f64)},
     .cols = {CSM_OPS(cols, f32), CSM_OPS(cols, f64)},
     .fused = {CSM_OPS(fused, f32), CSM_OPS(fused, f64)},
     .cross_entropy = CSM_BY_DTYPE(cross_entropy_entry),
-    .softmax_backward = {CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry, f32),
-                         CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry, f64)},
+    .softmax_backward = {CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry,
+                                  f32),
+                         CSM_PAIR(softmax_backward_rows_entry, log_softmax_backward_rows_entry,
+                                  f64)},
     .sigmoid = {CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f32),
                 CSM_PAIR(sigmoid_entry, log_sigmoid_entry, f64)},
     .stats = CSM_BY_DTYPE(stats_rows_entry),

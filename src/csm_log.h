@@ -18,7 +18,7 @@ static inline VT CSM_FN(vlog1p_finite)(VT z)
      * [1, 2) and halving m > sqrt(2), without the compare and select. */
     const T sqrt_half = (T)0.70710678118654752440;
     const UT mant_mask = ((UT)1 << T_MANT) - 1, one_bits = (UT)T_BIAS << T_MANT;
-    UT lo_bits;                                            /* just above sqrt(1/2) */
+    UT lo_bits; /* just above sqrt(1/2) */
     memcpy(&lo_bits, &sqrt_half, sizeof lo_bits);
     lo_bits += 1;
     VU b = (VU)u + (one_bits - lo_bits);
@@ -28,9 +28,18 @@ static inline VT CSM_FN(vlog1p_finite)(VT z)
 #if defined(CSM_F32)
     VT series = (((f2 * (T)(1.0 / 9) + (T)(1.0 / 7)) * f2 + (T)(1.0 / 5)) * f2 + (T)(1.0 / 3)) * f2;
 #else
-    VT series = (((((((((f2 * (1.0 / 21) + 1.0 / 19) * f2 + 1.0 / 17) * f2 + 1.0 / 15) * f2
-                + 1.0 / 13) * f2 + 1.0 / 11) * f2 + 1.0 / 9) * f2 + 1.0 / 7) * f2 + 1.0 / 5) * f2
-                + 1.0 / 3) * f2;
+    VT series =
+        (((((((((f2 * (1.0 / 21) + 1.0 / 19) * f2 + 1.0 / 17) * f2 + 1.0 / 15) * f2 + 1.0 / 13) * f2
+             + 1.0 / 11)
+                * f2
+            + 1.0 / 9)
+               * f2
+           + 1.0 / 7)
+              * f2
+          + 1.0 / 5)
+             * f2
+         + 1.0 / 3)
+        * f2;
 #endif
     VT ef = __builtin_convertvector(e, VT);
     return (ef * T_LN2_HI + (2 * f + (2 * f * series + ef * T_LN2_LO))) + corr;

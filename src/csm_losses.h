@@ -104,10 +104,9 @@ typedef struct {
 
 /* inline: as a call it cost 65 cycles a row in ce_index_reg_rows (every vector register is
  * caller-saved) */
-CSM_HOT CSM_FN(ce_index_out) CSM_FN(ce_index_values)(const T *x, ptrdiff_t C, ptrdiff_t t,
-                                                    const T *wc, double W, double eps,
-                                                    double gscale, const CSM_FN(ce_sums) *cs,
-                                                    double e_t)
+CSM_HOT CSM_FN(ce_index_out)
+    CSM_FN(ce_index_values)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W, double eps,
+                            double gscale, const CSM_FN(ce_sums) *cs, double e_t)
 {
     CSM_FN(ce_index_out) v;
     double S = cs->S, L = cs->L, rest = cs->rest;
@@ -115,9 +114,7 @@ CSM_HOT CSM_FN(ce_index_out) CSM_FN(ce_index_values)(const T *x, ptrdiff_t C, pt
     double wt = wc ? (double)wc[t] : 1.0, a = (1 - eps) * wt, sm = eps / (double)C;
     double xt = (double)x[t] - (double)max;
     v.loss = a == 0 ? 0 : a * (L - xt);
-    if (eps > 0) {
-        v.loss += sm * (W * L - CSM_FN(weighted_shift_sum)(x, wc, C, max));
-    }
+    if (eps > 0) { v.loss += sm * (W * L - CSM_FN(weighted_shift_sum)(x, wc, C, max)); }
     /* 1 - p_t without cancellation: when t is the only max the others sum to `rest` */
     double one_minus_pt = (x[t] == max && S - e_t <= rest * 1.0000001) ? rest / S : (S - e_t) / S;
     v.g_t = (T)(gscale * (-a * one_minus_pt + sm * (W * (e_t / S) - wt)));
@@ -149,14 +146,14 @@ static double CSM_FN(ce_index_row)(const T *x, ptrdiff_t C, ptrdiff_t t, const T
  * one vector, as csm_rows_lse.h does for log_softmax (a lane per row: the same bits whatever the
  * thread split). */
 static void CSM_FN(ce_index_group_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C, ptrdiff_t ldx,
-                                        const int64_t *target, int64_t ignore_index,
-                                        const T *wc, double W, double eps, double gscale,
-                                        T *grad, ptrdiff_t ldg, double *loss)
+                                        const int64_t *target, int64_t ignore_index, const T *wc,
+                                        double W, double eps, double gscale, T *grad, ptrdiff_t ldg,
+                                        double *loss)
 {
     int step = CSM_FN(group_rows)(C);
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += step) {
         int g = nrows - r0 < step ? (int)(nrows - r0) : step, l;
-        unsigned skip = 0;   /* ignored rows */
+        unsigned skip = 0; /* ignored rows */
         CSM_FN(lse_group) gs;
         T L[VL], e_max[VL];
         double rest[VL];
@@ -189,7 +186,9 @@ static void CSM_FN(ce_index_group_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
             } else if (gs.special >> l & 1) {
                 loss[r] = CSM_FN(ce_special_row)(gr, C);
             } else {
-                CSM_FN(ce_sums) cs = {.max = gs.max[l], .rest = rest[l], .L = (double)L[l],
+                CSM_FN(ce_sums) cs = {.max = gs.max[l],
+                                      .rest = rest[l],
+                                      .L = (double)L[l],
                                       .S = (double)gs.ties[l] * (double)e_max[l] + rest[l]};
                 loss[r] = CSM_FN(ce_index_finish)(xr, C, (ptrdiff_t)target[r], wc, W, eps, gscale,
                                                   gr, &cs);
@@ -214,7 +213,7 @@ static inline void CSM_FN(ce_index_reg_rows)(const T *x, ptrdiff_t nrows, ptrdif
         VT e[VL * REG_ROW_VECTORS], sum[VL];
         T L[VL], e_max[VL];
         double rest[VL];
-        unsigned skip = 0;   /* ignored rows */
+        unsigned skip = 0; /* ignored rows */
         CSM_FN(lse_group) gs;
         CSM_FN(lse_group_init)(&gs);
         VT maxv = CSM_FN(group_max)(xg, g, C, ldx, NV, &gs.special);
@@ -226,11 +225,11 @@ static inline void CSM_FN(ce_index_reg_rows)(const T *x, ptrdiff_t nrows, ptrdif
             if (l < g && target[r0 + l] == ignore_index) skip |= 1u << l;
             if (l >= g || (skip | gs.special) >> l & 1) continue;
             CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
-            if (pivot_free) sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+            if (pivot_free) sl.c = CSM_FN(vsplat)(0); /* known 0 here, so x - c folds away */
             CSM_FN(prefetch_reg_row)(r0 + VL + l < nrows ? xg + (VL + l) * ldx : NULL,
                                      grad ? grad + (r0 + l) * ldg : NULL, NV);
             VT mv = CSM_FN(vsplat)(maxv[l]);
-            for (j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+            for (j = 0; j < NV; j++) { /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
                 const T *p = xg + l * ldx + j * VL;
                 VT v = j < NV - 1 ? CSM_FN(vload)(p) : CSM_FN(vload_part)(p, last, -(T)INFINITY);
                 e[l * NV + j] = CSM_FN(expm)(v, sl);
@@ -256,7 +255,9 @@ static inline void CSM_FN(ce_index_reg_rows)(const T *x, ptrdiff_t nrows, ptrdif
             }
             T e_t;
             memcpy(&e_t, (const T *)(e + l * NV) + t, sizeof e_t);
-            CSM_FN(ce_sums) cs = {.max = gs.max[l], .rest = rest[l], .L = (double)L[l],
+            CSM_FN(ce_sums) cs = {.max = gs.max[l],
+                                  .rest = rest[l],
+                                  .L = (double)L[l],
                                   .S = (double)gs.ties[l] * (double)e_max[l] + rest[l]};
             CSM_FN(ce_index_out) v = CSM_FN(ce_index_values)(xr, C, t, wc, W, eps, gscale, &cs,
                                                              (double)e_t);
@@ -293,9 +294,9 @@ static double CSM_FN(ce_prob_row)(const T *x, const T *q, ptrdiff_t C, const T *
  * in csm_rows_small.h: the column kernels' per-lane max and shift, the exps kept transposed, then
  * each lane's loss and gradient row with the formulas of ce_index_row. */
 static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C, ptrdiff_t ldx,
-                                        const int64_t *target, int64_t ignore_index,
-                                        const T *wc, double W, double eps, double gscale,
-                                        T *grad, ptrdiff_t ldg, double *loss)
+                                        const int64_t *target, int64_t ignore_index, const T *wc,
+                                        double W, double eps, double gscale, T *grad, ptrdiff_t ldg,
+                                        double *loss)
 {
     T buf[SMALL_ROW_MAX * BLOCK], ebuf[SMALL_ROW_MAX * BLOCK];
     double sm = eps / (double)C;
@@ -332,7 +333,7 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
             CSM_FN(vstore)(Ss + v * VL, nt * e_max + rest);
             CSM_FN(vstore)(rests + v * VL, rest);
         }
-        for (l = 0; l < w; l++) {  /* scale and bias stay 0 for ignored rows: zero gradient */
+        for (l = 0; l < w; l++) { /* scale and bias stay 0 for ignored rows: zero gradient */
             ptrdiff_t r = r0 + l, t = (ptrdiff_t)target[r];
             const T *xr = x + r * ldx;
             if (target[r] == ignore_index) {
@@ -340,7 +341,7 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
                 continue;
             }
             if (st.special[l / VL][l % VL]) {
-                loss[r] = scale[l] = (T)NAN;  /* NaN times any exp: the whole row is NaN */
+                loss[r] = scale[l] = (T)NAN; /* NaN times any exp: the whole row is NaN */
                 continue;
             }
             T max = st.max[l / VL][l % VL];
@@ -366,8 +367,8 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
             for (v = 0; v < NB; v++)
                 CSM_FN(vstore)(ebuf + c * BLOCK + v * VL,
                                CSM_FN(vload)(ebuf + c * BLOCK + v * VL)
-                                   * CSM_FN(vload)(scale + v * VL)
-                               - CSM_FN(vload)(bias + v * VL) * wcv);
+                                       * CSM_FN(vload)(scale + v * VL)
+                                   - CSM_FN(vload)(bias + v * VL) * wcv);
         }
         for (l = 0; l < w; l++)
             if (target[r0 + l] != ignore_index && !st.special[l / VL][l % VL])
@@ -380,18 +381,22 @@ static void CSM_FN(ce_index_small_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C
  * or soft targets `prob` (row stride ldq); per-row losses into loss[r]; gradient rows (stride
  * ldg) when grad != NULL; coef is scratch of C elements (soft targets only). */
 static void CSM_FN(cross_entropy_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t C, ptrdiff_t ldx,
-                                       const int64_t *target, int64_t ignore_index,
-                                       const T *prob, ptrdiff_t ldq, const T *wc, double W,
-                                       double eps, double gscale, T *grad, ptrdiff_t ldg,
-                                       double *loss, T *coef)
+                                       const int64_t *target, int64_t ignore_index, const T *prob,
+                                       ptrdiff_t ldq, const T *wc, double W, double eps,
+                                       double gscale, T *grad, ptrdiff_t ldg, double *loss, T *coef)
 {
     if (!prob && CSM_FN(lse_reg_row_length)(C)) {
         switch ((int)((C + VL - 1) / VL)) {
-#define CSM_REG_CASE(k) \
-        case k: CSM_FN(ce_index_reg_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, \
-                                          gscale, grad, ldg, loss, k); break;
-        CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
-        CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+#define CSM_REG_CASE(k)                                                                            \
+    case k:                                                                                        \
+        CSM_FN(ce_index_reg_rows)(x, nrows, C, ldx, target, ignore_index, wc, W, eps, gscale,      \
+                                  grad, ldg, loss, k);                                             \
+        break;
+            /* clang-format reflows these calls differently on each run, so they are left alone */
+            /* clang-format off */
+            CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
+            CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+            /* clang-format on */
 #undef CSM_REG_CASE
         }
         return;

@@ -41,7 +41,7 @@ static inline void CSM_FN(prefetch_block)(const T *p)
  * is prefetched: this pass is compute-bound, so it hides the memory latency that row's max pass
  * would otherwise stall on. */
 CSM_HOT double CSM_FN(exp_store_sum)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s,
-                                    const T *next)
+                                     const T *next)
 {
     VT acc0 = CSM_FN(vsplat)(0), acc1 = acc0;
     VD wide = {0};
@@ -84,9 +84,10 @@ CSM_HOT double CSM_FN(exp_sum_below_max_body)(const T *x, T *out, T *shifted, pt
     VD wide = {0};
     ptrdiff_t i = 0, full = n - n % (2 * VL);
     while (i < full) {
-        ptrdiff_t end = full - i > FLUSH * 2 * VL ? i + FLUSH * 2 * VL : full;   /* as exp_store_sum */
+        ptrdiff_t end = full - i > FLUSH * 2 * VL ? i + FLUSH * 2 * VL
+                                                  : full; /* as exp_store_sum */
         for (; i < end; i += 2 * VL) {
-            if (next) CSM_FN(prefetch_block)(next + i);  /* as in exp_store_sum */
+            if (next) CSM_FN(prefetch_block)(next + i); /* as in exp_store_sum */
             VT a = CSM_FN(vload)(x + i), b = CSM_FN(vload)(x + i + VL);
             VT ea = CSM_FN(expm)(a, s), eb = CSM_FN(expm)(b, s);
             if (out) {
@@ -121,15 +122,14 @@ CSM_SHARED double CSM_FN(exp_sum_below_max)(const T *x, T *out, T *shifted, ptrd
                                             CSM_FN(shift) s, ptrdiff_t *n_max, const T *next)
 {
     if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
-        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
+        s.c = CSM_FN(vsplat)(0); /* known 0 here, so x - c folds away: one operation less */
         return CSM_FN(exp_sum_below_max_body)(x, out, shifted, n, max, s, n_max, next);
     }
     return CSM_FN(exp_sum_below_max_body)(x, out, shifted, n, max, s, n_max, next);
 }
 
 /* log(sum_i exp(x_i - max)) for a row whose max is finite; x_i - max into shifted if given. */
-static double CSM_FN(log_sum_exp_shifted)(const T *x, T *shifted, ptrdiff_t n, T max,
-                                          const T *next)
+static double CSM_FN(log_sum_exp_shifted)(const T *x, T *shifted, ptrdiff_t n, T max, const T *next)
 {
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     ptrdiff_t ties;
@@ -145,10 +145,7 @@ static void CSM_FN(fill)(T *out, ptrdiff_t n, T value)
 }
 
 /* +inf (inf - inf) or no finite max (all -inf or NaN: 0/0): the whole row is NaN */
-static int CSM_FN(row_is_special)(T max)
-{
-    return !(max < (T)INFINITY && max > -(T)INFINITY);
-}
+static int CSM_FN(row_is_special)(T max) { return !(max < (T)INFINITY && max > -(T)INFINITY); }
 
 /* out[c] = a * out[c] - b * wc[c] (wc NULL: 1), vectorized */
 static void CSM_FN(axpb)(T *g, ptrdiff_t C, T a, T b, const T *wc)
@@ -169,7 +166,7 @@ CSM_HOT double CSM_FN(exp_store_sum_max)(const T *x, T *out, ptrdiff_t n, T max,
 {
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     if (max < T_PIVOT_MIN && max > -T_PIVOT_MIN) {
-        s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away: one operation less */
+        s.c = CSM_FN(vsplat)(0); /* known 0 here, so x - c folds away: one operation less */
         return CSM_FN(exp_store_sum)(x, out, n, s, next);
     }
     return CSM_FN(exp_store_sum)(x, out, n, s, next);
@@ -190,8 +187,9 @@ static void CSM_FN(softmax_row)(const T *x, T *out, ptrdiff_t n, const T *next)
     VT inv = CSM_FN(vsplat)((T)(1.0 / sum));
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) * inv);
-    if (i < n)   /* the tail as one partial vector (masked on AVX-512) */
-        CSM_FN(vstore_part)(out + i, CSM_FN(vload_part)(out + i, (int)(n - i), 0) * inv, (int)(n - i));
+    if (i < n) /* the tail as one partial vector (masked on AVX-512) */
+        CSM_FN(vstore_part)(out + i, CSM_FN(vload_part)(out + i, (int)(n - i), 0) * inv,
+                            (int)(n - i));
 }
 
 /* out = (x - max) - lse in this order: x - max is exact near the max and both terms have the
@@ -211,7 +209,7 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *ne
     T max;
     double L;
     if (CSM_FN(is_long_row)(n) && CSM_FN(log_sum_exp_long_row)(x, n, &max, &L)) {
-        CSM_FN(shift_log)(x, out, n, max, (T)L);  /* the second and last read of x */
+        CSM_FN(shift_log)(x, out, n, max, (T)L); /* the second and last read of x */
         return;
     }
     max = CSM_FN(row_max)(x, n);
@@ -225,7 +223,8 @@ static void CSM_FN(log_softmax_row)(const T *x, T *out, ptrdiff_t n, const T *ne
     ptrdiff_t i = 0;
     for (; i + VL <= n; i += VL) CSM_FN(vstore)(out + i, CSM_FN(vload)(out + i) - lv);
     if (i < n)
-        CSM_FN(vstore_part)(out + i, CSM_FN(vload_part)(out + i, (int)(n - i), 0) - lv, (int)(n - i));
+        CSM_FN(vstore_part)(out + i, CSM_FN(vload_part)(out + i, (int)(n - i), 0) - lv,
+                            (int)(n - i));
 }
 
 static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
@@ -235,7 +234,7 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
     if (CSM_FN(is_long_row)(n) && CSM_FN(log_sum_exp_long_row)(x, n, &max, &L))
         return (T)((double)max + L);
     max = CSM_FN(row_max)(x, n);
-    if (CSM_FN(row_is_special)(max))  /* +inf, or -inf (empty / all -inf), unless there is a NaN */
+    if (CSM_FN(row_is_special)(max)) /* +inf, or -inf (empty / all -inf), unless there is a NaN */
         return CSM_FN(has_nan)(x, n) ? (T)NAN : max;
     return (T)((double)max + CSM_FN(log_sum_exp_shifted)(x, NULL, n, max, next));
 }
@@ -289,7 +288,7 @@ CSM_HOT VT CSM_FN(sum_lanes)(const VT *sum, const int invert, double *wide)
 CSM_HOT VT CSM_FN(group_max)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx, const int NV,
                              unsigned *special)
 {
-    const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
+    const int last = (int)(n - (NV - 1) * VL); /* elements in the last vector */
     VT m[VL];
     int l, j;
     for (l = 0; l < VL; l++) {
@@ -334,9 +333,10 @@ static inline VT CSM_FN(reg_row_exps)(const T *xr, VT *e, ptrdiff_t n, const int
 {
     const int last = (int)(n - (NV - 1) * VL);
     VT sum = CSM_FN(vsplat)(0);
-    for (int j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+    for (int j = 0; j < NV; j++) { /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
         e[j] = CSM_FN(expm)(j < NV - 1 ? CSM_FN(vload)(xr + j * VL)
-                                       : CSM_FN(vload_part)(xr + j * VL, last, -(T)INFINITY), s);
+                                       : CSM_FN(vload_part)(xr + j * VL, last, -(T)INFINITY),
+                            s);
         sum += e[j];
     }
     return sum;
@@ -352,7 +352,7 @@ static inline VT CSM_FN(reg_row_exps)(const T *xr, VT *e, ptrdiff_t n, const int
 CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                               ptrdiff_t ldo, const int NV)
 {
-    const int last = (int)(n - (NV - 1) * VL);   /* elements in the last vector */
+    const int last = (int)(n - (NV - 1) * VL); /* elements in the last vector */
     for (ptrdiff_t r0 = 0; r0 < nrows; r0 += VL) {
         int g = nrows - r0 < VL ? (int)(nrows - r0) : VL, l, j;
         const T *xg = x + r0 * ldx;
@@ -360,7 +360,7 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
         /* the exps wait in whole vectors: reading a row back from out after a masked store
          * stalls on store forwarding (16384x10: 1.09 against 0.70 ns per element) */
         VT sum[VL], e[VL * REG_ROW_VECTORS];
-        unsigned special;   /* rows whose max is not finite */
+        unsigned special; /* rows whose max is not finite */
         VT maxv = CSM_FN(group_max)(xg, g, n, ldx, NV, &special);
         CSM_FN(shift) s = CSM_FN(make_shift)(maxv);
         int pivot_free = CSM_FN(pivot_free)(maxv);
@@ -368,10 +368,10 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
             sum[l] = CSM_FN(vsplat)(1);
             if (l >= g || special >> l & 1) continue;
             CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
-            CSM_FN(prefetch_reg_row)(r0 + VL + l < nrows ? xg + (VL + l) * ldx : NULL,
-                                     og + l * ldo, NV);
+            CSM_FN(prefetch_reg_row)(r0 + VL + l < nrows ? xg + (VL + l) * ldx : NULL, og + l * ldo,
+                                     NV);
             if (pivot_free) {
-                sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+                sl.c = CSM_FN(vsplat)(0); /* known 0 here, so x - c folds away */
                 sum[l] = CSM_FN(reg_row_exps)(xg + l * ldx, e + l * NV, n, NV, sl);
             } else {
                 sum[l] = CSM_FN(reg_row_exps)(xg + l * ldx, e + l * NV, n, NV, sl);
@@ -396,10 +396,15 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
                                      ptrdiff_t ldx, ptrdiff_t ldo)
 {
     switch ((int)((n + VL - 1) / VL)) {
-#define CSM_REG_CASE(nv) \
-    case nv: CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv); break;
-    CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
-    CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+#define CSM_REG_CASE(nv)                                                                           \
+    case nv:                                                                                       \
+        CSM_FN(reg_rows)(x, out, nrows, n, ldx, ldo, nv);                                          \
+        break;
+        /* clang-format reflows these calls differently on each run, so they are left alone */
+        /* clang-format off */
+        CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
+        CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+        /* clang-format on */
 #undef CSM_REG_CASE
     }
 }
@@ -413,7 +418,7 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 static int CSM_FN(reg_row_length)(ptrdiff_t n)
 {
     return CSM_MASKED_TAILS && n <= REG_ROW_VECTORS * VL
-           && n >= (CSM_AVX512 && T_SIZE == 4 ? 13 : 2 * VL);
+        && n >= (CSM_AVX512 && T_SIZE == 4 ? 13 : 2 * VL);
 }
 
 /* log_softmax and logsumexp: from 16 elements (AVX2: 24). AVX-512 float32 n=10 0.83 against 0.81
@@ -445,14 +450,15 @@ static void CSM_FN(softmax_row_pair)(const T *x0, const T *x1, T *o0, T *o1, ptr
     }
     T max0 = CSM_FN(hmax)(m0), max1 = CSM_FN(hmax)(m1);
     if (CSM_FN(row_is_special)(max0) || CSM_FN(row_is_special)(max1)
-        || !(max0 < T_PIVOT_MIN && max0 > -T_PIVOT_MIN && max1 < T_PIVOT_MIN && max1 > -T_PIVOT_MIN)) {
-        CSM_FN(softmax_row)(x0, o0, n, next0);   /* NaN rows, and the floating-point pivot */
+        || !(max0 < T_PIVOT_MIN && max0 > -T_PIVOT_MIN && max1 < T_PIVOT_MIN
+             && max1 > -T_PIVOT_MIN)) {
+        CSM_FN(softmax_row)(x0, o0, n, next0); /* NaN rows, and the floating-point pivot */
         CSM_FN(softmax_row)(x1, o1, n, next1);
         return;
     }
     CSM_FN(shift) s0 = CSM_FN(make_shift)(CSM_FN(vsplat)(max0));
     CSM_FN(shift) s1 = CSM_FN(make_shift)(CSM_FN(vsplat)(max1));
-    s0.c = s1.c = CSM_FN(vsplat)(0);   /* |max| below the pivot: c is 0 and x - c folds away */
+    s0.c = s1.c = CSM_FN(vsplat)(0); /* |max| below the pivot: c is 0 and x - c folds away */
     /* each row's sum in exactly exp_store_sum's order (two accumulators, the same blocks, the
      * same tail), so a row gives the same bits alone or in a pair, whatever the thread split */
     VT a00 = CSM_FN(vsplat)(0), a01 = a00, a10 = a00, a11 = a00;
@@ -523,8 +529,7 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
     ptrdiff_t r = 0;
     /* not from memory, where the prefetched single-row path is faster (4096x1000: 0.91 of the
      * old time in pairs, 0.77 alone; 2048x257, 2 MB: 0.42 in pairs, 0.52 alone) */
-    if (CSM_AVX512 && n <= PAIR_ROW_MAX
-        && nrows * n * (ptrdiff_t)sizeof(T) <= PAIR_TOTAL_MAX)
+    if (CSM_AVX512 && n <= PAIR_ROW_MAX && nrows * n * (ptrdiff_t)sizeof(T) <= PAIR_TOTAL_MAX)
         for (; r + 2 <= nrows; r += 2)
             CSM_FN(softmax_row_pair)(x + r * ldx, x + (r + 1) * ldx, out + r * ldo,
                                      out + (r + 1) * ldo, n, CSM_FN(next_row)(x, r, nrows, n, ldx),
@@ -549,8 +554,8 @@ static void CSM_FN(log_softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 }
 
 /* out[r * ldo] = logsumexp of row r */
-static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
-                                   ptrdiff_t ldx, ptrdiff_t ldo)
+static void CSM_FN(logsumexp_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                                   ptrdiff_t ldo)
 {
     if (n <= SMALL_ROW_MAX && nrows > 1 && !CSM_FN(lse_reg_row_length)(n)) {
         CSM_FN(logsumexp_small_rows)(x, out, nrows, n, ldx, ldo);

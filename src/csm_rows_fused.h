@@ -9,7 +9,7 @@
  * x * scale is rounded before + bias (no FMA: CSM_PIN, or separate loops), so z has the
  * reference's two roundings, and x * scale overflowing to inf plus a -inf bias gives NaN in both. */
 
-#ifndef CSM_FUSED_TUNING   /* once per build: the template is included for each type */
+#ifndef CSM_FUSED_TUNING /* once per build: the template is included for each type */
 #define CSM_FUSED_TUNING
 /* the buffer of one block of rows (at least one row); with the block's output rows it stays in
  * a 48 KB L1 (24 KB blocks measured slower than 8 KB on (2, 16, 512, 512) float32) */
@@ -28,14 +28,15 @@
 static void CSM_FN(load_row)(T *z, const char *p, ptrdiff_t step, ptrdiff_t n, csm_storage kind)
 {
 /* unit steps: a line at a time, each with the prefetch of the line FUSED_AHEAD_BYTES on */
-#define CSM_LOAD(ST, CONV)                                                                     \
-    if (step == (ptrdiff_t)sizeof(ST))                                                         \
-        for (ptrdiff_t j0 = 0; j0 < n; j0 += 64 / (ptrdiff_t)sizeof(ST)) {                      \
-            ptrdiff_t j1 = j0 + 64 / (ptrdiff_t)sizeof(ST) < n ? j0 + 64 / (ptrdiff_t)sizeof(ST) : n; \
-            __builtin_prefetch(p + j0 * (ptrdiff_t)sizeof(ST) + FUSED_AHEAD_BYTES, 0, 3);       \
-            for (ptrdiff_t j = j0; j < j1; j++) z[j] = (T)CONV(((const ST *)p)[j]);             \
-        }                                                                                      \
-    else                                                                                       \
+#define CSM_LOAD(ST, CONV)                                                                         \
+    if (step == (ptrdiff_t)sizeof(ST))                                                             \
+        for (ptrdiff_t j0 = 0; j0 < n; j0 += 64 / (ptrdiff_t)sizeof(ST)) {                         \
+            ptrdiff_t j1 = j0 + 64 / (ptrdiff_t)sizeof(ST) < n ? j0 + 64 / (ptrdiff_t)sizeof(ST)   \
+                                                               : n;                                \
+            __builtin_prefetch(p + j0 * (ptrdiff_t)sizeof(ST) + FUSED_AHEAD_BYTES, 0, 3);          \
+            for (ptrdiff_t j = j0; j < j1; j++) z[j] = (T)CONV(((const ST *)p)[j]);                \
+        }                                                                                          \
+    else                                                                                           \
         for (ptrdiff_t j = 0; j < n; j++) z[j] = (T)CONV(*(const ST *)(p + j * step));
     if (kind == CSM_STORE_F16 && step == 2 && sizeof(T) == sizeof(float)) {
         csm_f16_row_to_f32((float *)z, (const uint16_t *)p, n);
@@ -46,10 +47,14 @@ static void CSM_FN(load_row)(T *z, const char *p, ptrdiff_t step, ptrdiff_t n, c
         return;
     }
     switch (kind) {
-    case CSM_STORE_F32: CSM_LOAD(float, ) break;
-    case CSM_STORE_F64: CSM_LOAD(double, ) break;
-    case CSM_STORE_F16: CSM_LOAD(uint16_t, csm_f16_to_f32) break;
-    default: CSM_LOAD(uint16_t, csm_bf16_to_f32) break;
+    case CSM_STORE_F32:
+        CSM_LOAD(float, ) break;
+    case CSM_STORE_F64:
+        CSM_LOAD(double, ) break;
+    case CSM_STORE_F16:
+        CSM_LOAD(uint16_t, csm_f16_to_f32) break;
+    default:
+        CSM_LOAD(uint16_t, csm_bf16_to_f32) break;
     }
 #undef CSM_LOAD
 }
@@ -57,15 +62,15 @@ static void CSM_FN(load_row)(T *z, const char *p, ptrdiff_t step, ptrdiff_t n, c
 /* the row at p (elements step bytes apart) = y[0..n), rounded to its storage */
 static void CSM_FN(store_row)(char *p, ptrdiff_t step, const T *y, ptrdiff_t n, csm_storage kind)
 {
-#define CSM_STORE(ST, CONV)                                                                    \
-    if (step == (ptrdiff_t)sizeof(ST))                                                         \
-        for (ptrdiff_t j = 0; j < n; j++) ((ST *)p)[j] = (ST)CONV((float)y[j]);                 \
-    else                                                                                       \
+#define CSM_STORE(ST, CONV)                                                                        \
+    if (step == (ptrdiff_t)sizeof(ST))                                                             \
+        for (ptrdiff_t j = 0; j < n; j++) ((ST *)p)[j] = (ST)CONV((float)y[j]);                    \
+    else                                                                                           \
         for (ptrdiff_t j = 0; j < n; j++) *(ST *)(p + j * step) = (ST)CONV((float)y[j]);
-#define CSM_STORE_WIDE(ST)                                                                     \
-    if (step == (ptrdiff_t)sizeof(ST))                                                         \
-        for (ptrdiff_t j = 0; j < n; j++) ((ST *)p)[j] = (ST)y[j];                              \
-    else                                                                                       \
+#define CSM_STORE_WIDE(ST)                                                                         \
+    if (step == (ptrdiff_t)sizeof(ST))                                                             \
+        for (ptrdiff_t j = 0; j < n; j++) ((ST *)p)[j] = (ST)y[j];                                 \
+    else                                                                                           \
         for (ptrdiff_t j = 0; j < n; j++) *(ST *)(p + j * step) = (ST)y[j];
     if (kind == CSM_STORE_F16 && step == 2 && sizeof(T) == sizeof(float)) {
         csm_f32_row_to_f16((uint16_t *)p, (const float *)y, n);
@@ -76,10 +81,14 @@ static void CSM_FN(store_row)(char *p, ptrdiff_t step, const T *y, ptrdiff_t n, 
         return;
     }
     switch (kind) {
-    case CSM_STORE_F32: CSM_STORE_WIDE(float) break;
-    case CSM_STORE_F64: CSM_STORE_WIDE(double) break;
-    case CSM_STORE_F16: CSM_STORE(uint16_t, csm_f32_to_f16) break;
-    default: CSM_STORE(uint16_t, csm_f32_to_bf16) break;
+    case CSM_STORE_F32:
+        CSM_STORE_WIDE(float) break;
+    case CSM_STORE_F64:
+        CSM_STORE_WIDE(double) break;
+    case CSM_STORE_F16:
+        CSM_STORE(uint16_t, csm_f32_to_f16) break;
+    default:
+        CSM_STORE(uint16_t, csm_f32_to_bf16) break;
     }
 #undef CSM_STORE
 #undef CSM_STORE_WIDE
@@ -134,7 +143,7 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
         if (b) v += bstep ? CSM_FN(vload_part)(b + j, k, 0) : vb;
         if (w) v = CSM_FN(vselect)(CSM_FN(vselected)(w + j, k), v, CSM_FN(vsplat)(-(T)INFINITY));
         CSM_FN(vstore_part)(z + j, v, k);
-        if (k < VL) v = CSM_FN(vload_part)(z + j, k, -(T)INFINITY);   /* the row's lanes only */
+        if (k < VL) v = CSM_FN(vload_part)(z + j, k, -(T)INFINITY); /* the row's lanes only */
         if (want_max) m = CSM_FN(vmax)(v, m);
         if (end && CSM_FN(vany_ne)(v, -(T)INFINITY)) last = j + k;
     }
@@ -225,10 +234,10 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
         const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
         T *o = (T *)(a->out + a->ooff[r]);
         const unsigned char *w = a->where ? (const unsigned char *)a->where + a->woff[r] : NULL;
-        ptrdiff_t end = n;   /* a -inf tail only where a bias or where= can make one */
+        ptrdiff_t end = n; /* a -inf tail only where a bias or where= can make one */
         T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
-                                 a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep,
-                                 w, next, 1, a->bias || w ? &end : NULL);
+                                 a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep, w,
+                                 next, 1, a->bias || w ? &end : NULL);
         int special = CSM_FN(row_is_special)(max);
         T inv = 1;
         if (special) {
@@ -253,13 +262,14 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
         ptrdiff_t j = 0;
         for (; j + VL <= n; j += VL) CSM_FN(vstore)(o + j, CSM_FN(vload)(z + j) * iv);
         if (j < n)
-            CSM_FN(vstore_part)(o + j, CSM_FN(vload_part)(z + j, (int)(n - j), 0) * iv, (int)(n - j));
+            CSM_FN(vstore_part)(o + j, CSM_FN(vload_part)(z + j, (int)(n - j), 0) * iv,
+                                (int)(n - j));
     }
 }
 
 static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
 {
-    int half = CSM_FN(half_rows)(a, op);   /* half in and out, nothing fused: its own passes */
+    int half = CSM_FN(half_rows)(a, op); /* half in and out, nothing fused: its own passes */
     if (half) return half < 0 ? -1 : 0;
     const ptrdiff_t n = a->n, per = FUSED_BLOCK_BYTES / (ptrdiff_t)sizeof(T);
     ptrdiff_t nb = per / (n > 0 ? n : 1);
@@ -281,12 +291,12 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
      * rows' order (which need not be memory order) */
     const ptrdiff_t ahead = 1 + FUSED_AHEAD_BYTES / (n * (ptrdiff_t)sizeof(T));
     const int stream = op != CSM_LOGSUMEXP && a->okind == own
-                       && (a->ostep == (ptrdiff_t)sizeof(T) || n == 1)
-                       && a->nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES;   /* csm_tuning.h */
+        && (a->ostep == (ptrdiff_t)sizeof(T) || n == 1)
+        && a->nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES; /* csm_tuning.h */
     if (op == CSM_SOFTMAX && a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
         && (!a->where || a->wstep == 1) && a->okind == own && a->ostep == (ptrdiff_t)sizeof(T)
-        && (!a->bias || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))
-        && n > SMALL_ROW_MAX && !CSM_FN(reg_row_length)(n) && !CSM_FN(is_long_row)(n)) {
+        && (!a->bias || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T)) && n > SMALL_ROW_MAX
+        && !CSM_FN(reg_row_length)(n) && !CSM_FN(is_long_row)(n)) {
         CSM_FN(fused_softmax_direct)(a, buf, stream);
         if (stream) CSM_FN(vstream_fence)();
         free(mem);
@@ -303,10 +313,11 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
             const char *b = a->bias ? a->bias + a->boff[r + i] : NULL;
             if (a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
                 && (!b || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))) {
-                CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL,
-                                 (const T *)b, a->bstep, NULL,
-                                 r + i + ahead < a->nrows
-                                     ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0, NULL);
+                CSM_FN(form_row)(
+                    z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL, (const T *)b,
+                    a->bstep, NULL,
+                    r + i + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0,
+                    NULL);
             } else {
                 CSM_FN(load_row)(z, a->x + a->xoff[r + i], a->xstep, n, a->xkind);
                 if (a->scale)
@@ -314,15 +325,12 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
                 if (b) CSM_FN(add_bias)(z, n, b, a->bstep);
             }
             if (a->where)
-                first[i] = CSM_FN(select_row)(z, n, (const unsigned char *)a->where + a->woff[r + i],
-                                              a->wstep);
+                first[i] = CSM_FN(select_row)(
+                    z, n, (const unsigned char *)a->where + a->woff[r + i], a->wstep);
         }
-        if (op == CSM_LOGSUMEXP)
-            CSM_FN(logsumexp_rows)(buf, lse, m, n, n, 1);
-        else if (op == CSM_SOFTMAX)
-            CSM_FN(softmax_rows)(buf, dst, m, n, n, ld);
-        else
-            CSM_FN(log_softmax_rows)(buf, dst, m, n, n, ld);
+        if (op == CSM_LOGSUMEXP) CSM_FN(logsumexp_rows)(buf, lse, m, n, n, 1);
+        else if (op == CSM_SOFTMAX) CSM_FN(softmax_rows)(buf, dst, m, n, n, ld);
+        else CSM_FN(log_softmax_rows)(buf, dst, m, n, n, ld);
         if (op == CSM_LOGSUMEXP) {
             for (ptrdiff_t i = 0; i < m; i++)
                 CSM_FN(store_row)(a->out + a->ooff[r + i], 0, lse + i, 1, a->okind);
@@ -332,8 +340,7 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
             if (a->where)
                 CSM_FN(fix_row)(dst + i * ld, n, a->where + a->woff[r + i], a->wstep, first[i],
                                 fill);
-            if (stream)
-                CSM_FN(stream_row)((T *)(a->out + a->ooff[r + i]), buf + i * n, n, 1);
+            if (stream) CSM_FN(stream_row)((T *)(a->out + a->ooff[r + i]), buf + i * n, n, 1);
             else if (!y)
                 CSM_FN(store_row)(a->out + a->ooff[r + i], a->ostep, buf + i * n, n, a->okind);
         }

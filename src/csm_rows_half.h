@@ -42,7 +42,8 @@
 static inline VT CSM_FN(vload_half)(const uint16_t *p, int count, int bf16, T fill)
 {
     __mmask16 k = (__mmask16)((1u << count) - 1);
-    __m256i h = count == VL ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(k, p);
+    __m256i h = count == VL ? _mm256_loadu_si256((const __m256i *)p)
+                            : _mm256_maskz_loadu_epi16(k, p);
     __m512 v = bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
                     : _mm512_cvtph_ps(h);
     return count == VL ? (VT)v : (VT)_mm512_mask_blend_ps(k, _mm512_set1_ps(fill), v);
@@ -74,8 +75,8 @@ static inline void CSM_FN(vstore_half)(uint16_t *p, VT v, int count, int bf16)
 #define HALF_PAIR (2 * VL)
 
 /* count (1..HALF_PAIR) values from p, the rest `fill` (0 or -inf) */
-static inline void CSM_FN(half_load2)(const uint16_t *p, int count, const int bf16, T fill,
-                                      VT *lo, VT *hi)
+static inline void CSM_FN(half_load2)(const uint16_t *p, int count, const int bf16, T fill, VT *lo,
+                                      VT *hi)
 {
     if (bf16) {
         __m512i w;
@@ -103,8 +104,10 @@ static inline void CSM_FN(half_store2)(uint16_t *p, VT lo, VT hi, int count, con
     if (bf16) {
         const __m512i one = _mm512_set1_epi32(1), half_ulp = _mm512_set1_epi32(0x7FFF);
         __m512i a = (__m512i)lo, b = (__m512i)hi;
-        a = _mm512_add_epi32(_mm512_add_epi32(a, half_ulp), _mm512_and_si512(_mm512_srli_epi32(a, 16), one));
-        b = _mm512_add_epi32(_mm512_add_epi32(b, half_ulp), _mm512_and_si512(_mm512_srli_epi32(b, 16), one));
+        a = _mm512_add_epi32(_mm512_add_epi32(a, half_ulp),
+                             _mm512_and_si512(_mm512_srli_epi32(a, 16), one));
+        b = _mm512_add_epi32(_mm512_add_epi32(b, half_ulp),
+                             _mm512_and_si512(_mm512_srli_epi32(b, 16), one));
         /* (b & 0xFFFF0000) | (a >> 16): the odd element in the high half, the even in the low */
         __m512i w = _mm512_ternarylogic_epi32(b, _mm512_srli_epi32(a, 16),
                                               _mm512_set1_epi32((int)0xFFFF0000u), 0xEC);
@@ -145,8 +148,8 @@ static inline void CSM_FN(half_pair_at)(const uint16_t *x, const T *e, ptrdiff_t
  * >= 2^-11 of a value). Far from 0 (|max| >= T_PIVOT_MIN) the max is subtracted first, exactly
  * as expm does. */
 typedef struct {
-    VT c;   /* subtracted before scaling: 0, or the max when it is large */
-    VT k;   /* round(max log2e) when c is 0 */
+    VT c; /* subtracted before scaling: 0, or the max when it is large */
+    VT k; /* round(max log2e) when c is 0 */
 } CSM_FN(half_shift);
 
 static inline CSM_FN(half_shift) CSM_FN(make_half_shift)(T max)
@@ -168,9 +171,10 @@ static inline VT CSM_FN(half_expm)(VT x, CSM_FN(half_shift) s, const int bf16)
     VT f = (VT)_mm512_reduce_ps((__m512)t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     /* minimax for 2^f on [0, 1] (Lawson); bfloat16 keeps 8 bits: degree 3 (relative error
      * 7.5e-5, 2^-13.7) is enough there, float16 takes degree 4 (2.7e-6, 2^-18.5) */
-    VT p = bf16 ? ((0x1.3f9620p-4f * f + 0x1.cefc40p-3f) * f + 0x1.64445ap-1f) * f + 0x1.fff630p-1f
-                : (((0x1.bb7c70p-7f * f + 0x1.aa13fcp-5f) * f + 0x1.ee7990p-3f) * f + 0x1.62d166p-1f)
-                  * f + 0x1.00002cp+0f;
+    VT p = bf16
+        ? ((0x1.3f9620p-4f * f + 0x1.cefc40p-3f) * f + 0x1.64445ap-1f) * f + 0x1.fff630p-1f
+        : (((0x1.bb7c70p-7f * f + 0x1.aa13fcp-5f) * f + 0x1.ee7990p-3f) * f + 0x1.62d166p-1f) * f
+            + 0x1.00002cp+0f;
     return CSM_FN(vscalef)(p, t);
 }
 
@@ -211,7 +215,7 @@ CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, 
         }
         lo = CSM_FN(half_expm)(lo, s, bf16);
         hi = CSM_FN(half_expm)(hi, s, bf16);
-        CSM_FN(vstore)(e + i, lo);   /* e has room for whole pairs */
+        CSM_FN(vstore)(e + i, lo); /* e has room for whole pairs */
         CSM_FN(vstore)(e + i + VL, hi);
         acc += lo + hi;
         if ((blocks += 2) == FLUSH) {
@@ -293,9 +297,9 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
     CSM_FN(half_shift) s = CSM_FN(make_half_shift)(max);
     if (op == CSM_SOFTMAX) {
         double sum = max < T_PIVOT_MIN && max > -T_PIVOT_MIN
-                         ? CSM_FN(half_exp_store_sum)(src, e, n, bf16, CSM_FN(small_half_shift)(max), NULL)
-                         : CSM_FN(half_exp_store_sum)(src, e, n, bf16, s, NULL);
-        if (sum != sum) return 0;   /* a NaN the max pass skipped */
+            ? CSM_FN(half_exp_store_sum)(src, e, n, bf16, CSM_FN(small_half_shift)(max), NULL)
+            : CSM_FN(half_exp_store_sum)(src, e, n, bf16, s, NULL);
+        if (sum != sum) return 0; /* a NaN the max pass skipped */
         CSM_FN(half_scale_store)(e, o, n, (T)(1.0 / sum), bf16);
         return 1;
     }
@@ -316,7 +320,8 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
     }
     double rest = CSM_FN(hsum_d)(wide + CSM_FN(vwiden_sum)(acc));
     if (rest != rest) return 0;
-    double count = (double)CSM_FN(ties_total)(ties), e_max = (double)CSM_FN(half_expm)(mv, s, bf16)[0];
+    double count = (double)CSM_FN(ties_total)(ties),
+           e_max = (double)CSM_FN(half_expm)(mv, s, bf16)[0];
     VT lv = CSM_FN(vsplat)((T)(log(count) + log1p(rest / (count * e_max))));
     for (i = 0; i < n; i += HALF_PAIR) {
         CSM_FN(half_pair_at)(src, e, n, i, bf16, &lo, &hi);
@@ -344,15 +349,17 @@ CSM_HOT int CSM_FN(half_softmax_pair)(const uint16_t *x0, const uint16_t *x1, ui
     return 1;
 }
 
-static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf16, csm_op op,
-                            T *e)
+static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf16, csm_op op, T *e)
 {
     if (op == CSM_SOFTMAX && (bf16 || n > HALF_WIDEN_MAX_F16)
-        && (bf16 ? CSM_FN(half_softmax_guessed)(x, o, n, 1, e) : CSM_FN(half_softmax_guessed)(x, o, n, 0, e)))
+        && (bf16 ? CSM_FN(half_softmax_guessed)(x, o, n, 1, e)
+                 : CSM_FN(half_softmax_guessed)(x, o, n, 0, e)))
         return 1;
     if (n <= (bf16 ? HALF_WIDEN_MAX_BF16 : HALF_WIDEN_MAX_F16))
-        return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 1, op, e) : CSM_FN(half_row_of)(x, o, n, 0, 1, op, e);
-    return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 0, op, e) : CSM_FN(half_row_of)(x, o, n, 0, 0, op, e);
+        return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 1, op, e)
+                    : CSM_FN(half_row_of)(x, o, n, 0, 1, op, e);
+    return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 0, op, e)
+                : CSM_FN(half_row_of)(x, o, n, 0, 0, op, e);
 }
 #endif
 

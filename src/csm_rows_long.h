@@ -10,22 +10,22 @@
  * pivot (|max| >= T_PIVOT_MIN: blocks would not differ by powers of two), +inf, or no finite max
  * (rare, and three passes already give those rows their NaN results). */
 
-#define LONG_BLOCK ((ptrdiff_t)(LONG_BLOCK_BYTES / sizeof(T)))  /* L1 holds a block and its output */
+#define LONG_BLOCK ((ptrdiff_t)(LONG_BLOCK_BYTES / sizeof(T))) /* L1 holds a block and its output */
 
 /* The row's sums, in units of 2^-k of its max (as exp_sum_below_max), and each block's k. */
 typedef struct {
     T max;
-    int k;          /* make_shift's k for max */
-    double e_max;   /* expm(max) */
-    double ties;    /* count of elements equal to max (0 when sums were asked for without it) */
-    double rest;    /* sum of expm below max (of all elements, without ties) */
-    int *kb;        /* k of each block, INT32_MIN where the block has no finite max */
+    int k;        /* make_shift's k for max */
+    double e_max; /* expm(max) */
+    double ties;  /* count of elements equal to max (0 when sums were asked for without it) */
+    double rest;  /* sum of expm below max (of all elements, without ties) */
+    int *kb;      /* k of each block, INT32_MIN where the block has no finite max */
     int kb_stack[LONG_BLOCKS_ON_STACK];
 } CSM_FN(long_row);
 
 static int CSM_FN(is_long_row)(ptrdiff_t n)
 {
-    return n * (ptrdiff_t)sizeof(T) > ROW_L2_BYTES;  /* shorter rows gain nothing (measured) */
+    return n * (ptrdiff_t)sizeof(T) > ROW_L2_BYTES; /* shorter rows gain nothing (measured) */
 }
 
 /* make_shift's k for a finite max below T_PIVOT_MIN */
@@ -43,8 +43,7 @@ static void CSM_FN(long_row_free)(CSM_FN(long_row) *lr)
  * row's sums into lr; with `ties`, the elements equal to the max are counted apart (the log1p
  * form of log_sum_exp_shifted). Returns 0 when the row must go through three passes (out is then
  * undefined). Else the caller finishes with long_row_scale or reads lr, then long_row_free. */
-static int CSM_FN(long_row_sums)(const T *x, T *out, ptrdiff_t n, int ties,
-                                 CSM_FN(long_row) *lr)
+static int CSM_FN(long_row_sums)(const T *x, T *out, ptrdiff_t n, int ties, CSM_FN(long_row) *lr)
 {
     ptrdiff_t nblocks = (n + LONG_BLOCK - 1) / LONG_BLOCK, b, i;
     lr->kb = lr->kb_stack;
@@ -59,25 +58,25 @@ static int CSM_FN(long_row_sums)(const T *x, T *out, ptrdiff_t n, int ties,
         ptrdiff_t len = n - i < LONG_BLOCK ? n - i : LONG_BLOCK, nt = 0;
         const T *xb = x + i, *next = i + 2 * LONG_BLOCK <= n ? xb + LONG_BLOCK : NULL;
         T m = CSM_FN(row_max)(xb, len);
-        if (m == -(T)INFINITY) {  /* all -inf (exps 0) or NaN (the row's sums NaN) */
+        if (m == -(T)INFINITY) { /* all -inf (exps 0) or NaN (the row's sums NaN) */
             if (out) CSM_FN(fill)(out + i, len, 0);
             if (CSM_FN(has_nan)(xb, len)) lr->rest = NAN;
             lr->kb[b] = INT32_MIN;
             continue;
         }
-        if (!(m < T_PIVOT_MIN && m > -T_PIVOT_MIN)) {  /* +inf or the pivot */
+        if (!(m < T_PIVOT_MIN && m > -T_PIVOT_MIN)) { /* +inf or the pivot */
             CSM_FN(long_row_free)(lr);
             return 0;
         }
         /* the next block is prefetched behind this block's exps (the rows' next_row, here) */
         CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(m));
-        double sum = ties ? CSM_FN(exp_sum_below_max)(xb, out ? out + i : NULL, NULL, len, m, s,
-                                                      &nt, next)
-                          : CSM_FN(exp_store_sum)(xb, out + i, len, s, next);
+        double sum = ties
+            ? CSM_FN(exp_sum_below_max)(xb, out ? out + i : NULL, NULL, len, m, s, &nt, next)
+            : CSM_FN(exp_store_sum)(xb, out + i, len, s, next);
         int k = CSM_FN(shift_exponent)(m);
         double e_m = (double)CSM_FN(expm)(CSM_FN(vsplat)(m), s)[0];
         lr->kb[b] = k;
-        if (m > lr->max) {  /* a new max: what came before moves below it, to its k */
+        if (m > lr->max) { /* a new max: what came before moves below it, to its k */
             double below = lr->rest + lr->ties * lr->e_max;
             lr->rest = (lr->k == INT32_MIN ? below : ldexp(below, lr->k - k)) + sum;
             lr->max = m;
@@ -91,7 +90,7 @@ static int CSM_FN(long_row_sums)(const T *x, T *out, ptrdiff_t n, int ties,
             lr->rest += ldexp(sum + (double)nt * e_m, k - lr->k);
         }
     }
-    if (lr->k == INT32_MIN) {  /* no finite max */
+    if (lr->k == INT32_MIN) { /* no finite max */
         CSM_FN(long_row_free)(lr);
         return 0;
     }

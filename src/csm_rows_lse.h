@@ -9,8 +9,8 @@
  * thread split the rows. */
 
 typedef struct {
-    T max[VL], rest[VL], ties[VL];   /* a lane per row: its max, sum below the max, count at it */
-    unsigned special;                /* lanes whose max is not finite: the one-row rules */
+    T max[VL], rest[VL], ties[VL]; /* a lane per row: its max, sum below the max, count at it */
+    unsigned special;              /* lanes whose max is not finite: the one-row rules */
 } CSM_FN(lse_group);
 
 /* Row xr's sum of expm below its max mv (as exp_sum_below_max) and its ties */
@@ -19,7 +19,7 @@ static inline VT CSM_FN(reg_sum_below)(const T *xr, ptrdiff_t n, const int NV, V
 {
     const int last = (int)(n - (NV - 1) * VL);
     VT sum = CSM_FN(vsplat)(0);
-    for (int j = 0; j < NV; j++) {   /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
+    for (int j = 0; j < NV; j++) { /* at most REG_ROW_VECTORS <= FLUSH terms per lane */
         VT v = j < NV - 1 ? CSM_FN(vload)(xr + j * VL)
                           : CSM_FN(vload_part)(xr + j * VL, last, -(T)INFINITY);
         sum = CSM_FN(vadd_below)(sum, CSM_FN(expm)(v, s), v, mv, ties);
@@ -29,9 +29,9 @@ static inline VT CSM_FN(reg_sum_below)(const T *xr, ptrdiff_t n, const int NV, V
 
 /* Rows of NV vectors where tails are masked (AVX-512): the maxima and the sums reduced across
  * lanes for the whole group at once, as reg_rows does for softmax. */
-static inline void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff_t n,
-                                          ptrdiff_t ldx, const int NV, CSM_FN(lse_group) *gs,
-                                          T *out, ptrdiff_t ldo)
+static inline void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff_t n, ptrdiff_t ldx,
+                                          const int NV, CSM_FN(lse_group) *gs, T *out,
+                                          ptrdiff_t ldo)
 {
     VT sum[VL];
     VT maxv = CSM_FN(group_max)(x, g, n, ldx, NV, &gs->special);
@@ -43,10 +43,10 @@ static inline void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff
         if (l >= g || gs->special >> l & 1) continue;
         CSM_FN(shift) sl = CSM_FN(shift_lane)(&s, l);
         VT mv = CSM_FN(vsplat)(maxv[l]);
-        CSM_FN(prefetch_reg_row)(l < g_next ? x + (VL + l) * ldx : NULL,
-                                 out ? out + l * ldo : NULL, NV);
+        CSM_FN(prefetch_reg_row)(l < g_next ? x + (VL + l) * ldx : NULL, out ? out + l * ldo : NULL,
+                                 NV);
         if (pivot_free) {
-            sl.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+            sl.c = CSM_FN(vsplat)(0); /* known 0 here, so x - c folds away */
             sum[l] = CSM_FN(reg_sum_below)(x + l * ldx, n, NV, mv, sl, &ties);
         } else {
             sum[l] = CSM_FN(reg_sum_below)(x + l * ldx, n, NV, mv, sl, &ties);
@@ -62,9 +62,8 @@ static inline void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff
  * shifted, x - max goes into shifted's rows (ldo apart) behind the exps: rows from memory
  * then take their output's first write there, not in a bare streaming pass (4096x1000
  * log_softmax 6% slower without). */
-static void CSM_FN(group_sums)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx,
-                               CSM_FN(lse_group) *gs, const T *const *next, T *shifted,
-                               ptrdiff_t ldo)
+static void CSM_FN(group_sums)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx, CSM_FN(lse_group) *gs,
+                               const T *const *next, T *shifted, ptrdiff_t ldo)
 {
     int l;
     for (l = 0; l < g; l++) {
@@ -99,8 +98,9 @@ static void CSM_FN(group_lse)(const CSM_FN(lse_group) *gs, T *lse, T *e_max_out)
 {
     VT mv = CSM_FN(vload)(gs->max), t = CSM_FN(vload)(gs->ties);
     VT e_max = CSM_FN(expm)(mv, CSM_FN(make_shift)(mv));
-    CSM_FN(vstore)(lse, CSM_FN(vlog1p_finite)(t - 1)
-                        + CSM_FN(vlog1p_finite)(CSM_FN(vload)(gs->rest) / (t * e_max)));
+    CSM_FN(vstore)(lse,
+                   CSM_FN(vlog1p_finite)(t - 1)
+                       + CSM_FN(vlog1p_finite)(CSM_FN(vload)(gs->rest) / (t * e_max)));
     if (e_max_out) CSM_FN(vstore)(e_max_out, e_max);
 }
 
@@ -126,20 +126,24 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
         T lse[VL], *shifted = NULL;
         CSM_FN(lse_group_init)(&gs);
         switch (nv) {
-#define CSM_REG_CASE(k) \
-        case k: CSM_FN(reg_group_sums)(xg, g, (int)(nrows - r0 - VL < VL ? nrows - r0 - VL : VL), \
-                                       n, ldx, k, &gs, \
-                                       op == CSM_LOG_SOFTMAX ? out + r0 * ldo : NULL, ldo); \
-                break;
-        CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
-        CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+#define CSM_REG_CASE(k)                                                                            \
+    case k:                                                                                        \
+        CSM_FN(reg_group_sums)(xg, g, (int)(nrows - r0 - VL < VL ? nrows - r0 - VL : VL), n, ldx,  \
+                               k, &gs, op == CSM_LOG_SOFTMAX ? out + r0 * ldo : NULL, ldo);        \
+        break;
+            /* clang-format reflows these calls differently on each run, so they are left alone */
+            /* clang-format off */
+            CSM_REG_CASE(1) CSM_REG_CASE(2) CSM_REG_CASE(3) CSM_REG_CASE(4)
+            CSM_REG_CASE(5) CSM_REG_CASE(6) CSM_REG_CASE(7) CSM_REG_CASE(8)
+            /* clang-format on */
 #undef CSM_REG_CASE
-        default: {
-            const T *next[VL] = {0};
-            for (l = 0; l < g; l++) next[l] = CSM_FN(next_row)(x, r0 + step + l, nrows, n, ldx);
-            shifted = op == CSM_LOG_SOFTMAX && next[0] ? out + r0 * ldo : NULL;
-            CSM_FN(group_sums)(xg, g, n, ldx, &gs, next, shifted, ldo);
-        }
+                    default:
+            {
+                const T *next[VL] = {0};
+                for (l = 0; l < g; l++) next[l] = CSM_FN(next_row)(x, r0 + step + l, nrows, n, ldx);
+                shifted = op == CSM_LOG_SOFTMAX && next[0] ? out + r0 * ldo : NULL;
+                CSM_FN(group_sums)(xg, g, n, ldx, &gs, next, shifted, ldo);
+            }
         }
         CSM_FN(group_lse)(&gs, lse, NULL);
         for (l = 0; l < g; l++) {
@@ -148,7 +152,7 @@ static void CSM_FN(lse_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, p
             if (gs.special >> l & 1) {
                 if (op == CSM_LOG_SOFTMAX) CSM_FN(log_softmax_row)(xr, o, n, NULL);
                 else *o = CSM_FN(logsumexp_row)(xr, n, NULL);
-            } else if (op == CSM_LOG_SOFTMAX) {   /* o - 0 is o: the same bits either way */
+            } else if (op == CSM_LOG_SOFTMAX) { /* o - 0 is o: the same bits either way */
                 CSM_FN(shift_log)(shifted ? o : xr, o, n, shifted ? 0 : gs.max[l], lse[l]);
             } else {
                 *o = gs.max[l] + lse[l];

@@ -5,7 +5,6 @@
  * transposed into an (n, NB*VL) buffer, which is exactly the strided-axis problem the column kernels
  * solve, and transposed back. */
 
-
 /* rows r0..r0+w of x (w <= BLOCK) into buf[j*BLOCK + lane]; missing lanes get 0 (finite,
  * ignored). AVX-512: VL rows by VL columns at a time, masked loads and a transpose in registers
  * (element by element, the copies cost more than the kernel: 16384x10 softmax ...). */
@@ -35,7 +34,7 @@ static void CSM_FN(gather_rows)(const T *x, ptrdiff_t n, ptrdiff_t ldx, int w, T
 
 static void CSM_FN(scatter_rows)(const T *buf, ptrdiff_t n, T *out, ptrdiff_t ldo, int w)
 {
-#if CSM_AVX512   /* AVX2 stores tails element by element anyway: the plain copy is faster */
+#if CSM_AVX512 /* AVX2 stores tails element by element anyway: the plain copy is faster */
     for (int b = 0; b < w; b += VL)
         for (ptrdiff_t c = 0; c < n; c += VL) {
             int cols = n - c < VL ? (int)(n - c) : VL, l;
@@ -79,4 +78,3 @@ static void CSM_FN(logsumexp_small_rows)(const T *x, T *out, ptrdiff_t nrows, pt
         for (int l = 0; l < w; l++) out[(r + l) * ldo] = res[l];
     }
 }
-

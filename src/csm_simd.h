@@ -25,7 +25,7 @@
 #undef CSM_AVX512
 #undef CSM_MASKED_TAILS
 #undef CSM_NEON
-#define VL (CSM_VEC_BYTES / (int)sizeof(T))   /* lanes per vector */
+#define VL (CSM_VEC_BYTES / (int)sizeof(T)) /* lanes per vector */
 /* NB vectors: a chunk of the column kernels, and the rows of a short-row block (one per lane) */
 #define BLOCK (NB * VL)
 #define VT CSM_FN(vt)
@@ -35,9 +35,18 @@ typedef T VT __attribute__((vector_size(CSM_VEC_BYTES)));
 typedef IT VI __attribute__((vector_size(CSM_VEC_BYTES)));
 typedef UT VU __attribute__((vector_size(CSM_VEC_BYTES)));
 
-static inline VT CSM_FN(vload)(const T *p) { VT v; memcpy(&v, p, sizeof v); return v; }
+static inline VT CSM_FN(vload)(const T *p)
+{
+    VT v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 static inline void CSM_FN(vstore)(T *p, VT v) { memcpy(p, &v, sizeof v); }
-static inline VT CSM_FN(vsplat)(T a) { VT v = {0}; return v + a; }
+static inline VT CSM_FN(vsplat)(T a)
+{
+    VT v = {0};
+    return v + a;
+}
 
 /* 1 in the AVX-512 build: its helpers below use intrinsics (masked tails, vscalef, reductions),
  * and the kernels take the paths that those make worth it */
@@ -73,11 +82,14 @@ static inline VT CSM_FN(vload_part)(const T *p, int count, T fill)
 #elif CSM_AVX512
     return (VT)_mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << count) - 1), p);
 #elif CSM_MASKED_TAILS && defined(CSM_F32)
-    __m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    return (VT)_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, in), _mm256_castsi256_ps(in));
+    __m256i in = _mm256_cmpgt_epi32(_mm256_set1_epi32(count),
+                                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return (VT)_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, in),
+                                _mm256_castsi256_ps(in));
 #elif CSM_MASKED_TAILS
     __m256i in = _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3));
-    return (VT)_mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, in), _mm256_castsi256_pd(in));
+    return (VT)_mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, in),
+                                _mm256_castsi256_pd(in));
 #else
     T buf[VL];
     for (int j = 0; j < VL; j++) buf[j] = j < count ? p[j] : fill;
@@ -162,10 +174,7 @@ static inline int CSM_FN(vany_ne)(VT a, T c)
 }
 
 /* |a|: the sign bit cleared (NaN stays NaN) */
-static inline VT CSM_FN(vabs)(VT a)
-{
-    return (VT)((VU)a & ((UT)-1 >> 1));
-}
+static inline VT CSM_FN(vabs)(VT a) { return (VT)((VU)a & ((UT)-1 >> 1)); }
 
 /* a > b ? a : b per lane (b when either is NaN): exactly the x86 max instruction, used where
  * the build has one (the generic select costs two instructions, on NEON a compare and a bit
@@ -217,7 +226,7 @@ static inline T CSM_FN(hmax)(VT v)
 #elif CSM_AVX512
     return _mm512_reduce_max_pd((__m512d)v);
 #elif CSM_NEON && defined(CSM_F32)
-    return vmaxnmvq_f32((float32x4_t)v);   /* fmaxnmv: a NaN lane wins only if all are NaN */
+    return vmaxnmvq_f32((float32x4_t)v); /* fmaxnmv: a NaN lane wins only if all are NaN */
 #elif CSM_NEON
     return vmaxnmvq_f64((float64x2_t)v);
 #else
@@ -245,7 +254,8 @@ static inline VD CSM_FN(vwiden_sum)(VT a)
                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
 #else
 #if CSM_VEC_BYTES == 32
-    VH lo = __builtin_shufflevector(a, a, 0, 1, 2, 3), hi = __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    VH lo = __builtin_shufflevector(a, a, 0, 1, 2, 3),
+       hi = __builtin_shufflevector(a, a, 4, 5, 6, 7);
 #else
     VH lo = __builtin_shufflevector(a, a, 0, 1), hi = __builtin_shufflevector(a, a, 2, 3);
 #endif
@@ -295,9 +305,9 @@ static inline VT CSM_FN(vnarrow)(const VD *d)
 static inline double CSM_FN(hsum_d)(VD v)
 {
 #if CSM_AVX512
-    return _mm512_reduce_add_pd((__m512d)v);   /* a tree of shuffles and adds */
+    return _mm512_reduce_add_pd((__m512d)v); /* a tree of shuffles and adds */
 #elif CSM_NEON
-    return vaddvq_f64((float64x2_t)v);        /* faddp: v[0] + v[1], as below */
+    return vaddvq_f64((float64x2_t)v); /* faddp: v[0] + v[1], as below */
 #else
     double s = 0;
     for (int j = 0; j < (int)(sizeof v / sizeof v[0]); j++) s += v[j];
@@ -311,7 +321,7 @@ static inline double CSM_FN(hsum_d)(VD v)
 #if CSM_AVX512
 typedef ptrdiff_t CSM_FN(tie_count);
 #else
-typedef VI CSM_FN(tie_count);   /* -1 per tie in each lane */
+typedef VI CSM_FN(tie_count);          /* -1 per tie in each lane */
 #endif
 
 static inline VT CSM_FN(vadd_below)(VT acc, VT e, VT v, VT mv, CSM_FN(tie_count) *ties)
@@ -352,26 +362,26 @@ static inline ptrdiff_t CSM_FN(ties_total)(CSM_FN(tie_count) ties)
  * loop over levels with computed vpermt2 indices measured 15% slower on 16384x10 softmax). */
 #ifndef CSM_FOLD8
 #define CSM_ADD(a, b) ((a) + (b))
-#define CSM_FOLD4(v, OP)                                                                         \
-    ({                                                                                           \
-        for (int k_ = 0; k_ < 2; k_++)                                                           \
-            v[k_] = OP(__builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 4, 5),             \
-                       __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 2, 3, 6, 7));            \
-        OP(__builtin_shufflevector(v[0], v[1], 0, 2, 4, 6),                                      \
-           __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7));                                     \
+#define CSM_FOLD4(v, OP)                                                                           \
+    ({                                                                                             \
+        for (int k_ = 0; k_ < 2; k_++)                                                             \
+            v[k_] = OP(__builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 4, 5),              \
+                       __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 2, 3, 6, 7));             \
+        OP(__builtin_shufflevector(v[0], v[1], 0, 2, 4, 6),                                        \
+           __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7));                                       \
     })
-#define CSM_FOLD8(v, OP)                                                                         \
-    ({                                                                                           \
-        for (int k_ = 0; k_ < 4; k_++)                                                           \
-            v[k_] = OP(__builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 2, 3, 8, 9, 10, 11), \
-                       __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 4, 5, 6, 7, 12, 13, 14,   \
-                                               15));                                             \
-        for (int k_ = 0; k_ < 2; k_++)                                                           \
-            v[k_] = OP(__builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 4, 5, 8, 9, 12, 13), \
-                       __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 2, 3, 6, 7, 10, 11, 14,   \
-                                               15));                                             \
-        OP(__builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14),                       \
-           __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15));                      \
+#define CSM_FOLD8(v, OP)                                                                           \
+    ({                                                                                             \
+        for (int k_ = 0; k_ < 4; k_++)                                                             \
+            v[k_] = OP(                                                                            \
+                __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 2, 3, 8, 9, 10, 11),       \
+                __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 4, 5, 6, 7, 12, 13, 14, 15));    \
+        for (int k_ = 0; k_ < 2; k_++)                                                             \
+            v[k_] = OP(                                                                            \
+                __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 0, 1, 4, 5, 8, 9, 12, 13),       \
+                __builtin_shufflevector(v[2 * k_], v[2 * k_ + 1], 2, 3, 6, 7, 10, 11, 14, 15));    \
+        OP(__builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14),                         \
+           __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15));                        \
     })
 #endif
 
@@ -386,7 +396,7 @@ CSM_HOT VT CSM_FN(vmax_lanes)(VT *v)
 #elif CSM_VEC_BYTES / T_SIZE == 4
     return CSM_FOLD4(v, CSM_FN(vmax));
 #elif CSM_NEON
-    return (VT)vpmaxnmq_f64((float64x2_t)v[0], (float64x2_t)v[1]);   /* fmaxnmp, as hmax */
+    return (VT)vpmaxnmq_f64((float64x2_t)v[0], (float64x2_t)v[1]); /* fmaxnmp, as hmax */
 #elif CSM_VEC_BYTES / T_SIZE != 16
     VT r;
     for (int k = 0; k < VL; k++) r[k] = CSM_FN(hmax)(v[k]);
@@ -395,26 +405,24 @@ CSM_HOT VT CSM_FN(vmax_lanes)(VT *v)
     /* 16 lanes: the first level leaves 8 lanes per row, then as CSM_FOLD8 with lanes in pairs */
     int k;
     for (k = 0; k < 8; k++)
-        v[k] = CSM_FN(vmax)(
-            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19,
-                                    20, 21, 22, 23),
-            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25,
-                                    26, 27, 28, 29, 30, 31));
+        v[k] = CSM_FN(vmax)(__builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7,
+                                                    16, 17, 18, 19, 20, 21, 22, 23),
+                            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 8, 9, 10, 11, 12, 13,
+                                                    14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
     for (k = 0; k < 4; k++)
-        v[k] = CSM_FN(vmax)(
-            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19,
-                                    24, 25, 26, 27),
-            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22,
-                                    23, 28, 29, 30, 31));
+        v[k] = CSM_FN(vmax)(__builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 2, 3, 8, 9, 10,
+                                                    11, 16, 17, 18, 19, 24, 25, 26, 27),
+                            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 4, 5, 6, 7, 12, 13, 14,
+                                                    15, 20, 21, 22, 23, 28, 29, 30, 31));
     for (k = 0; k < 2; k++)
-        v[k] = CSM_FN(vmax)(
-            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21,
-                                    24, 25, 28, 29),
-            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22,
-                                    23, 26, 27, 30, 31));
-    return CSM_FN(vmax)(
-        __builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
-        __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+        v[k] = CSM_FN(vmax)(__builtin_shufflevector(v[2 * k], v[2 * k + 1], 0, 1, 4, 5, 8, 9, 12,
+                                                    13, 16, 17, 20, 21, 24, 25, 28, 29),
+                            __builtin_shufflevector(v[2 * k], v[2 * k + 1], 2, 3, 6, 7, 10, 11, 14,
+                                                    15, 18, 19, 22, 23, 26, 27, 30, 31));
+    return CSM_FN(vmax)(__builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+                                                22, 24, 26, 28, 30),
+                        __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21,
+                                                23, 25, 27, 29, 31));
 #endif
 }
 
@@ -427,7 +435,7 @@ CSM_HOT VD CSM_FN(vsum_lanes)(VD *d)
 #elif CSM_VEC_BYTES == 32
     return CSM_FOLD4(d, CSM_ADD);
 #elif CSM_NEON
-    return (VD)vpaddq_f64((float64x2_t)d[0], (float64x2_t)d[1]);     /* faddp, as hsum_d */
+    return (VD)vpaddq_f64((float64x2_t)d[0], (float64x2_t)d[1]);   /* faddp, as hsum_d */
 #else
     VD r;
     for (int k = 0; k < (int)(sizeof r / sizeof r[0]); k++) r[k] = CSM_FN(hsum_d)(d[k]);

@@ -14,7 +14,7 @@
 static inline int CSM_FN(shift_k)(CSM_FN(shift) s)
 {
 #if CSM_AVX512
-    return (int)(s.magic_k[0] - (T)T_MAGIC);   /* MAGIC + k - MAGIC, exact */
+    return (int)(s.magic_k[0] - (T)T_MAGIC); /* MAGIC + k - MAGIC, exact */
 #else
     const T magic = T_MAGIC;
     UT magic_bits;
@@ -27,7 +27,7 @@ static inline int CSM_FN(shift_k)(CSM_FN(shift) s)
  * csm_types.h's float64 constants, so max - k ln2 is exact (Sterbenz) before its last term. */
 static double CSM_FN(shift_unit)(T max, CSM_FN(shift) s)
 {
-    if (!(max < T_PIVOT_MIN && max > -T_PIVOT_MIN)) return 1.0;   /* c = max, k = 0 */
+    if (!(max < T_PIVOT_MIN && max > -T_PIVOT_MIN)) return 1.0; /* c = max, k = 0 */
     double k = (double)CSM_FN(shift_k)(s);
     return exp(((double)max - k * 0x1.62e42fee00000p-1) - k * 0x1.a39ef35793c76p-33);
 }
@@ -45,12 +45,12 @@ static void CSM_FN(stats_row)(const T *x, ptrdiff_t n, const T *next, double *ma
     }
     CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(max));
     ptrdiff_t ties;
-    double rest = CSM_FN(exp_sum_below_max)(x, NULL, NULL, n, max, s, &ties, next);  /* NaN kept */
+    double rest = CSM_FN(exp_sum_below_max)(x, NULL, NULL, n, max, s, &ties, next); /* NaN kept */
     *excess_out = (double)(ties - 1) + rest / CSM_FN(shift_unit)(max, s);
 }
 
-static void CSM_FN(stats_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
-                               double *max, double *excess)
+static void CSM_FN(stats_rows)(const T *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx, double *max,
+                               double *excess)
 {
     for (ptrdiff_t r = 0; r < nrows; r++)
         CSM_FN(stats_row)(x + r * ldx, n, CSM_FN(next_row)(x, r, nrows, n, ldx), max + r,
@@ -65,7 +65,7 @@ CSM_HOT void CSM_FN(exp_scale)(const T *x, T *out, ptrdiff_t n, CSM_FN(shift) s,
     for (; i + 2 * VL <= n; i += 2 * VL) {
         VT e0 = CSM_FN(expm)(CSM_FN(vload)(x + i), s);
         VT e1 = CSM_FN(expm)(CSM_FN(vload)(x + i + VL), s);
-        if (stream) {   /* a large chunk's output, aligned: no read-for-ownership */
+        if (stream) { /* a large chunk's output, aligned: no read-for-ownership */
             CSM_FN(vstream)(out + i, e0 * inv);
             CSM_FN(vstream)(out + i + VL, e1 * inv);
         } else {
@@ -89,32 +89,32 @@ static int CSM_FN(stats_special)(double max, double excess)
 /* softmax (log = 0) or log_softmax (log = 1) of a chunk's rows, given the statistics of the
  * whole rows (max must be at least every x of the row). softmax only: times scale[r] and minus
  * bias[r] * wc (wc NULL: 1) when scale is not NULL, for the cross-entropy gradient. */
-static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n,
-                                    ptrdiff_t ldx, ptrdiff_t ldo, const double *max,
-                                    const double *excess, const double *scale,
-                                    const double *bias, const T *wc, const int log)
+static void CSM_FN(from_stats_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
+                                    ptrdiff_t ldo, const double *max, const double *excess,
+                                    const double *scale, const double *bias, const T *wc,
+                                    const int log)
 {
     /* plain softmax of a large chunk whose rows start aligned: streamed (STREAM_MIN_BYTES) */
     const int stream = !log && !bias && ((uintptr_t)out % CSM_VEC_BYTES) == 0 && ldo % VL == 0
-                       && nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES;
+        && nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES;
     for (ptrdiff_t r = 0; r < nrows; r++) {
         const T *xr = x + r * ldx;
         T *o = out + r * ldo, m = (T)max[r];
         if (CSM_FN(stats_special)(max[r], excess[r])) {
             CSM_FN(fill)(o, n, (T)NAN);
         } else if (log) {
-            CSM_FN(shift_log)(xr, o, n, m, (T)log1p(excess[r]));   /* (x - max) - log(sum) */
+            CSM_FN(shift_log)(xr, o, n, m, (T)log1p(excess[r])); /* (x - max) - log(sum) */
         } else {
             CSM_FN(shift) s = CSM_FN(make_shift)(CSM_FN(vsplat)(m));
             double a = scale ? scale[r] : 1.0;
             VT inv = CSM_FN(vsplat)((T)(a / ((1.0 + excess[r]) * CSM_FN(shift_unit)(m, s))));
             if (m < T_PIVOT_MIN && m > -T_PIVOT_MIN) {
-                s.c = CSM_FN(vsplat)(0);   /* known 0 here, so x - c folds away */
+                s.c = CSM_FN(vsplat)(0); /* known 0 here, so x - c folds away */
                 CSM_FN(exp_scale)(xr, o, n, s, inv, stream);
             } else {
                 CSM_FN(exp_scale)(xr, o, n, s, inv, stream);
             }
-            if (bias && bias[r] != 0) CSM_FN(axpb)(o, n, 1, (T)bias[r], wc);   /* in cache */
+            if (bias && bias[r] != 0) CSM_FN(axpb)(o, n, 1, (T)bias[r], wc); /* in cache */
         }
     }
     if (stream) CSM_FN(vstream_fence)();

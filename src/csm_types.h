@@ -21,10 +21,11 @@
 #define UT uint32_t
 #define IT int32_t
 #define TSFX f32
-#define T_SIZE 4   /* sizeof(T), for the preprocessor */
+#define T_SIZE 4 /* sizeof(T), for the preprocessor */
 #define T_MANT 23
 #define T_BIAS 127
-#define T_MAGIC 12582912.0f /* 1.5 * 2^23: adding it rounds |t| < 2^22 to an integer in the low bits */
+#define T_MAGIC                                                                                    \
+    12582912.0f /* 1.5 * 2^23: adding it rounds |t| < 2^22 to an integer in the low bits */
 #define T_LOG2E 1.44269504088896341f
 /* Cody-Waite split of ln 2: LN2_HI has 10 significant bits, so n * LN2_HI is exact for |n| < 2^14
  * and y - n * LN2_HI is exact (Sterbenz) even without FMA. */

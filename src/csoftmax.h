@@ -12,19 +12,19 @@ typedef enum { CSM_FLOAT32 = 0, CSM_FLOAT64 = 1 } csm_dtype;
 
 /* Fused cross-entropy over nrows rows of C logits (see csm_losses.h for the formulas). */
 typedef struct {
-    const void *x;                 /* logits, row r at x + r*ldx elements */
+    const void *x; /* logits, row r at x + r*ldx elements */
     ptrdiff_t nrows, ncls, ldx;
-    const long long *target;       /* index targets (int64), or NULL with prob */
+    const long long *target; /* index targets (int64), or NULL with prob */
     long long ignore_index;
-    const void *prob;              /* soft targets, row r at prob + r*ldq, or NULL */
+    const void *prob; /* soft targets, row r at prob + r*ldq, or NULL */
     ptrdiff_t ldq;
-    const void *weight;            /* class weights (ncls), or NULL */
-    double weight_total;           /* sum of the class weights (ncls when NULL) */
-    double smoothing;              /* label smoothing in [0, 1] */
-    double grad_scale;             /* 1, or 1/denominator for the mean */
-    void *grad;                    /* gradient rows (row stride ldg), or NULL */
+    const void *weight;  /* class weights (ncls), or NULL */
+    double weight_total; /* sum of the class weights (ncls when NULL) */
+    double smoothing;    /* label smoothing in [0, 1] */
+    double grad_scale;   /* 1, or 1/denominator for the mean */
+    void *grad;          /* gradient rows (row stride ldg), or NULL */
     ptrdiff_t ldg;
-    double *loss;                  /* per-row losses (nrows) */
+    double *loss; /* per-row losses (nrows) */
 } csm_ce_args;
 
 /* Contiguous rows: row r of x starts at x + r*ldx elements, of out at out + r*ldo.
@@ -40,7 +40,12 @@ void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t noute
               ptrdiff_t ninner, int nthreads);
 
 /* How an array of the fused kernels is stored; the math is in float32 or float64 (csm_dtype). */
-typedef enum { CSM_STORE_F32 = 0, CSM_STORE_F64 = 1, CSM_STORE_F16 = 2, CSM_STORE_BF16 = 3 } csm_storage;
+typedef enum {
+    CSM_STORE_F32 = 0,
+    CSM_STORE_F64 = 1,
+    CSM_STORE_F16 = 2,
+    CSM_STORE_BF16 = 3
+} csm_storage;
 
 /* The fused softmax family over rows of n: op(z) with z = x * scale + bias, -inf where `where`
  * is 0. Row r of an operand starts off[r] bytes after its pointer and its elements are step
@@ -48,18 +53,18 @@ typedef enum { CSM_STORE_F32 = 0, CSM_STORE_F64 = 1, CSM_STORE_F16 = 2, CSM_STOR
  * A row with none selected gives 0 (softmax) / -inf (log_softmax, logsumexp), and excluded
  * entries are exactly 0 / -inf whatever the row holds. */
 typedef struct {
-    const char *x;              /* input, stored as xkind */
+    const char *x; /* input, stored as xkind */
     const ptrdiff_t *xoff;
     ptrdiff_t xstep;
     csm_storage xkind;
-    char *out;                  /* output, stored as okind; logsumexp: one value per row */
+    char *out; /* output, stored as okind; logsumexp: one value per row */
     const ptrdiff_t *ooff;
     ptrdiff_t ostep;
     csm_storage okind;
     ptrdiff_t nrows, n;
-    const double *scale;        /* scale[r * sstep], or NULL for none */
+    const double *scale; /* scale[r * sstep], or NULL for none */
     ptrdiff_t sstep;
-    const char *bias;           /* in the compute dtype, or NULL */
+    const char *bias; /* in the compute dtype, or NULL */
     const ptrdiff_t *boff;
     ptrdiff_t bstep;
     const unsigned char *where; /* bools, or NULL: every entry selected */
@@ -104,17 +109,17 @@ double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, cons
  * status[r] gets 0, 1 (NaN or +inf in row r), 2 (no finite entry) or 3 (max / temperature
  * overflows the dtype: the caller redoes the rows in float64). */
 typedef struct {
-    const void *x;                 /* row r at x + r*ldx elements */
+    const void *x; /* row r at x + r*ldx elements */
     ptrdiff_t nrows, n, ldx;
-    double inv_temp;               /* 1/temperature; 0: greedy (sample) */
-    ptrdiff_t k;                   /* top_k_softmax: k; sample: top_k, 0 for none */
-    double top_p;                  /* sample: 1 for none */
-    double min_p;                  /* sample: 0 for none */
-    int log;                       /* top_k_softmax: log-probabilities */
-    const double *u;               /* sample: one uniform per row */
-    void *values;                  /* top_k_softmax: nrows x k */
-    long long *indices;            /* nrows x k (top_k_softmax) or nrows (sample) */
-    signed char *status;           /* nrows */
+    double inv_temp;     /* 1/temperature; 0: greedy (sample) */
+    ptrdiff_t k;         /* top_k_softmax: k; sample: top_k, 0 for none */
+    double top_p;        /* sample: 1 for none */
+    double min_p;        /* sample: 0 for none */
+    int log;             /* top_k_softmax: log-probabilities */
+    const double *u;     /* sample: one uniform per row */
+    void *values;        /* top_k_softmax: nrows x k */
+    long long *indices;  /* nrows x k (top_k_softmax) or nrows (sample) */
+    signed char *status; /* nrows */
 } csm_decode_args;
 /* Return 0, or -1 when out of memory. */
 int csm_top_k_softmax(csm_dtype dt, const csm_decode_args *a, int nthreads);
@@ -124,9 +129,9 @@ int csm_sample(csm_dtype dt, const csm_decode_args *a, int nthreads);
  * "baseline" elsewhere. */
 int csm_isa_count(void);
 const char *csm_isa_name(int i);
-int csm_isa_supported(int i);       /* compiled in and supported by this CPU */
-int csm_get_isa(void);              /* index of the set in use */
-int csm_set_isa(int i);             /* 0 on success, -1 if not supported here */
+int csm_isa_supported(int i); /* compiled in and supported by this CPU */
+int csm_get_isa(void);        /* index of the set in use */
+int csm_set_isa(int i);       /* 0 on success, -1 if not supported here */
 /* Reads CSOFTMAX_ISA once: returns 0, or -1 if it names an unknown or unsupported set (the best
  * supported one is kept). */
 int csm_init_isa_from_env(void);

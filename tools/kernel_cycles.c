@@ -47,7 +47,8 @@ static int cmp(const void *a, const void *b)
 }
 
 /* median over 9 samples of the best per-call time of a ~5 ms batch */
-static double time_call(csm_pass_fn f, const void *x, void *out, ptrdiff_t rows, ptrdiff_t n, int op)
+static double time_call(csm_pass_fn f, const void *x, void *out, ptrdiff_t rows, ptrdiff_t n,
+                        int op)
 {
     double samples[9];
     ptrdiff_t ldo = op == CSM_LOGSUMEXP ? 1 : n;
@@ -86,8 +87,8 @@ int main(int argc, char **argv)
             for (int op = 0; op < CSM_NUM_OPS; op++) {
                 double t = time_call(TABLE(CSM_ISA).rows[dt][op], x, out, rows, n, op);
                 double per = t * 1e9 / (double)(rows * n);
-                printf("%s\t%s\t%ld\t%ld\t%.3f\t%.2f\n", ops[op], dtypes[dt], (long)rows,
-                       (long)n, per, per / cycle_ns);
+                printf("%s\t%s\t%ld\t%ld\t%.3f\t%.2f\n", ops[op], dtypes[dt], (long)rows, (long)n,
+                       per, per / cycle_ns);
             }
             free(x);
             free(out);
