@@ -1,5 +1,7 @@
 """Every example in the docstrings runs and gives what it shows."""
 import doctest
+import pathlib
+import re
 import importlib
 
 import pytest
@@ -24,7 +26,6 @@ def test_docstring_examples(name):
 
 
 def test_readme_examples():
-    import pathlib
     readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
     if not readme.exists():
         pytest.skip("README.md not beside tests/")
@@ -32,3 +33,31 @@ def test_readme_examples():
     result = doctest.testfile(str(readme), module_relative=False,
                               optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# A repr that a dependency controls: ml_dtypes 0.7 with NumPy 2.4 turned `dtype=bfloat16` into
+# `dtype=dtype(bfloat16)` and the README's example failed for every user. Examples print
+# `.dtype.name` and values instead.
+_FOREIGN_REPR = re.compile(r"dtype[=(]+'?(bfloat16|float8\w*|int4|uint4)")
+
+
+def _examples():
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    if readme.exists():
+        test = doctest.DocTestParser().get_doctest(readme.read_text(), {}, "README.md", None, 0)
+        yield from ((test.name, ex) for ex in test.examples)
+    fast_module()
+    for name in MODULES:
+        for test in doctest.DocTestFinder().find(importlib.import_module(name)):
+            yield from ((test.name, ex) for ex in test.examples)
+
+
+def test_examples_show_no_repr_a_dependency_controls():
+    shown = [(where, ex.want.strip()) for where, ex in _examples() if _FOREIGN_REPR.search(ex.want)]
+    assert not shown, f"examples whose output is ml_dtypes' repr (print dtype.name instead): {shown}"
+
+
+def test_foreign_repr_pattern_catches_both_forms():
+    assert _FOREIGN_REPR.search("array([1.], dtype=bfloat16)")
+    assert _FOREIGN_REPR.search("array([1.], dtype=dtype(bfloat16))")
+    assert not _FOREIGN_REPR.search("('bfloat16', [[0.5]])")
