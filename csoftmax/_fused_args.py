@@ -127,8 +127,8 @@ def fused_inputs(x, axis, scale, bias, where, dtype, op, keepdims=False, out=Non
             raise TypeError(f"csoftmax: where must be a boolean array, not {w.dtype}")
         _broadcastable("where", w, shape, "x's shape")
         where = w
-    if masked:
-        where = ~mask if where is None else np.logical_and(where, ~mask)
+    if masked:   # an array even when 0-d (~ of a 0-d mask is a NumPy scalar)
+        where = np.asarray(~mask if where is None else np.logical_and(where, ~mask))
     if op == "logsumexp":
         rshape = reduced_shape_axes(shape, axes, keepdims)
     else:

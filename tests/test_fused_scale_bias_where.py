@@ -129,6 +129,26 @@ def test_masked_array(impl):
     np.testing.assert_allclose(lse.data, [math.log(4.0), -INF], rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_dim_masked_array(impl, dtype):
+    """A 0-d masked array (its ~mask is a NumPy scalar, not an array): the fast module crashed
+    with mask=False and ignored mask=True."""
+    kept = np.ma.MaskedArray(np.array(3.0, dtype), mask=False)
+    for func, want in [("softmax", 1.0), ("log_softmax", 0.0), ("logsumexp", 3.0)]:
+        got = getattr(impl, func)(kept)
+        assert np.ma.getmask(got) is np.ma.nomask or not np.ma.getmask(got)
+        assert np.ma.getdata(got) == want and np.ma.getdata(got).dtype == dtype
+    gone = np.ma.MaskedArray(np.array(3.0, dtype), mask=True)
+    for func, want in [("softmax", 0.0), ("log_softmax", -INF)]:
+        got = getattr(impl, func)(gone)
+        assert isinstance(got, np.ma.MaskedArray) and got.shape == () and got.mask
+        assert got.data == want
+    assert impl.logsumexp(gone) is np.ma.masked
+    # where= and a 0-d mask together
+    got = impl.softmax(kept, where=np.True_)
+    assert np.ma.getdata(got) == 1.0 and not np.ma.getmask(got)
+
+
 # ------------------------------------------------------------------------------- bad inputs
 
 
