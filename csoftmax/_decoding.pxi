@@ -1,5 +1,7 @@
 # Included by _core.pyx: top_k_softmax and sample over rows (the C kernels are src/csm_decode.h).
 # Argument rules and the per-row uniforms are _decoding_args', shared with the reference.
+from libc.float cimport FLT_MIN
+
 from ._decoding_args import (as_rows, check_k, check_temperature, decoding_input, from_rows,
                              raise_bad_row, sampling_options, uniforms)
 
@@ -45,6 +47,10 @@ cdef _decode(bint sampling, csm_decode_args *args, cnp.ndarray rows, batch_shape
     args.nrows, args.n = cnp.PyArray_DIMS(rows)[0], cnp.PyArray_DIMS(rows)[1]
     args.ldx = args.n
     args.status = st
+    if dt == CSM_FLOAT32 and 0 < args.inv_temp < FLT_MIN:
+        # 1 / temperature is 0 or subnormal in float32 (temperature > 8.5e37): z = x / T there
+        # would be 0 or keep only a few bits, so the rows are taken in float64, as the reference
+        return _redo_in_float64(sampling, args, rows, batch_shape)
     with nogil:
         rc = csm_sample(dt, args, nt) if sampling else csm_top_k_softmax(dt, args, nt)
     if rc != 0:
@@ -75,7 +81,9 @@ def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
     without writing the softmax: one threshold scan for the top k, one exp pass for the sum.
 
     Same semantics as :func:`csoftmax.reference.top_k_softmax`: normalized over the whole row,
-    sorted descending with ties by lower index, ``log=True`` for log-probabilities; `values` in
+    ranked by the logits, largest first, equal logits by lower index (so entries whose
+    probabilities round equal keep their logits' order), ``log=True`` for log-probabilities;
+    `values` in
     the input's float dtype and int64 `indices`, shaped like `logits` with `axis` of length k.
 
     >>> import numpy as np, csoftmax

@@ -31,8 +31,10 @@ def _softmax(z):
 def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
     """The `k` largest entries of ``softmax(logits / temperature)`` along `axis` and their indices.
 
-    The softmax is normalized over the whole row (not over the k). Values are sorted descending,
-    ties by lower index first; ``log=True`` gives log-probabilities ("top logprobs"). `values`
+    The softmax is normalized over the whole row (not over the k). Entries are ranked by their
+    logits, largest first, equal logits by lower index first: entries whose probabilities round
+    to the same value (``[0, 0, 1e-30]`` gives indices ``[2, 0]``) keep the order of their
+    logits. ``log=True`` gives log-probabilities ("top logprobs"). `values`
     (the input's float dtype; float16/bfloat16 stay so, integers give float64) and `indices`
     (int64) have the input's shape with `axis` of length `k`; ``0 <= k <= logits.shape[axis]``.
     A row with NaN or +inf, or with no finite entry, raises ValueError naming the row.
@@ -57,7 +59,7 @@ def top_k_softmax(logits, k, axis=-1, *, temperature=1.0, log=False):
         z = row / t
         m = z.max()
         ls = z - m - np.log(np.exp(z - m).sum())
-        order = np.argsort(-ls, kind="stable")[:k]
+        order = np.argsort(-row, kind="stable")[:k]   # by the exact logits, not the rounded ls
         indices[r] = order
         values[r] = ls[order] if log else np.exp(ls[order])
     with np.errstate(over="ignore"):     # log-probabilities below the dtype's range are -inf

@@ -48,7 +48,7 @@ def test_top_k_reference_definition():
     x = logits((4, 300), np.float64)
     v, i = ref.top_k_softmax(x, 10, temperature=0.5, log=True)
     ls = log_softmax(x / 0.5, axis=1)
-    order = np.argsort(-ls, axis=1, kind="stable")[:, :10]
+    order = np.argsort(-x, axis=1, kind="stable")[:, :10]
     np.testing.assert_array_equal(i, order)
     np.testing.assert_allclose(v, np.take_along_axis(ls, order, 1), rtol=1e-12)
 
@@ -59,6 +59,17 @@ def test_top_k_ties_by_lower_index(impl):
     np.testing.assert_array_equal(i, [[1, 2, 4, 5]])
     assert v[0, 0] == v[0, 1] == v[0, 2]
     assert impl.top_k_softmax(np.zeros((2, 5)), 3)[1].tolist() == [[0, 1, 2]] * 2
+
+
+def test_top_k_ranked_by_exact_logits(impl):
+    """Entries whose probabilities round equal keep the order of their logits (the fast kernels
+    ranked by logit and the reference by rounded probability: [2, 0] against [0, 1])."""
+    v, i = impl.top_k_softmax(np.array([[0.0, 0.0, 1e-30]]), 2)
+    assert i.tolist() == [[2, 0]] and v[0, 0] == v[0, 1]
+    # at a huge temperature every z rounds to 0 or nearly: the logits still rank them
+    for dtype in (np.float32, np.float64):
+        x = np.array([[1.0, 3.0, 2.0, 3.0]], dtype)
+        assert impl.top_k_softmax(x, 4, temperature=1e38)[1].tolist() == [[1, 3, 2, 0]]
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1])
@@ -185,6 +196,24 @@ def test_logits_over_temperature_overflowing_float32(fast):
         for kw in (dict(), dict(top_k=2), dict(top_p=0.9)):
             np.testing.assert_array_equal(fast.sample(x, temperature=t, random_state=3, **kw),
                                           ref.sample(x, temperature=t, random_state=3, **kw))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, "bfloat16", np.float64])
+@pytest.mark.parametrize("t", [1e38, 1e46, 1e300])
+def test_huge_temperatures(fast, dtype, t):
+    """1 / temperature is 0 or subnormal in float32 past 8.5e37: the float32 kernels rejected
+    finite logits as "NaN or +inf"; the reference (float64) takes them."""
+    if dtype == "bfloat16":
+        dtype = pytest.importorskip("ml_dtypes").bfloat16
+    x = np.array([[1, 2, 3], [3, -np.inf, 1]], dtype)
+    for kw in (dict(), dict(top_k=2), dict(top_p=0.5), dict(min_p=0.5)):
+        np.testing.assert_array_equal(fast.sample(x, temperature=t, random_state=4, **kw),
+                                      ref.sample(x, temperature=t, random_state=4, **kw))
+    v, i = fast.top_k_softmax(x, 3, temperature=t)
+    vr, ir = ref.top_k_softmax(x, 3, temperature=t)
+    assert v.dtype == vr.dtype == x.dtype
+    np.testing.assert_array_equal(i, ir)
+    np.testing.assert_allclose(v.astype(np.float64), vr.astype(np.float64), rtol=1e-6)
 
 
 @pytest.mark.parametrize("bad,msg", [(np.nan, "row 1 of logits has NaN"),
