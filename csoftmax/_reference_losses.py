@@ -315,7 +315,7 @@ def _ce_index(st, t, keep, w, eps, n_classes, want_grad):
     dtype = st.shifted.dtype
     wt = w[tt] if w is not None else np.ones(tt.shape, dtype)
     wt = np.where(keep, wt, 0).astype(dtype, copy=False)
-    losses = (1 - eps) * _mul0(wt, st.neg_logp_at(tt))
+    losses = _mul0((1 - eps) * wt, st.neg_logp_at(tt))   # eps = 1: 0 * inf is 0
     if eps > 0:
         wc = w if w is not None else np.ones(n_classes, dtype)
         smooth = _mul0(wc[None, :], st.neg_logp()).sum(axis=1)

@@ -221,6 +221,15 @@ def test_minus_inf_logits(impl):
         assert ce(x, np.array([[0.2, 0.3, 0.5]])) == np.inf
         loss, grad = ce(x, [0], label_smoothing=0.1, return_grad=True)
         assert loss == np.inf and np.all(np.isfinite(grad))
+        # label_smoothing=1: the target's coefficient is 0, so its -inf log-probability counts as
+        # 0 (the reference gave NaN); the smoothing's mass on the -inf class makes the loss inf
+        for reduction in ("mean", "sum", "none"):
+            loss, grad = ce(x, [1], label_smoothing=1.0, reduction=reduction, return_grad=True)
+            assert np.all(loss == np.inf) and np.all(np.isfinite(grad))
+        np.testing.assert_allclose(ce(np.array([[0.0, -np.inf, 1.0]]), [1], label_smoothing=1.0,
+                                      weight=[1.0, 0.0, 1.0], reduction="sum"),
+                                   -(np.log(1 / (1 + np.e)) + np.log(np.e / (1 + np.e))) / 3,
+                                   rtol=1e-15)
 
 
 def test_nan_logits_propagate(impl):
