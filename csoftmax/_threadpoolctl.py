@@ -24,7 +24,10 @@ if LibController is not None:
             return self.dynlib.csm_get_num_threads()
 
         def set_num_threads(self, num_threads):
-            self.dynlib.csm_set_num_threads(ctypes.c_int(int(num_threads)))
+            # clamped as OpenBLAS's and OpenMP's controllers do: threadpoolctl does not expect errors
+            from ._threads import MAX_THREADS
+            n = min(max(int(num_threads), 1), MAX_THREADS)
+            self.dynlib.csm_set_num_threads(ctypes.c_int(n))
 
         def get_version(self):
             from . import __version__

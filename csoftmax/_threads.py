@@ -24,23 +24,25 @@ def _default_num_threads():
     if env:
         try:
             n = int(env)
-            if n >= 1:
+            if 1 <= n <= MAX_THREADS:
                 return n
         except ValueError:
             pass
-        warnings.warn(f"CSOFTMAX_NUM_THREADS={env!r} is not a positive integer; ignored",
+        warnings.warn(f"CSOFTMAX_NUM_THREADS={env!r} is not an integer between 1 and {MAX_THREADS}; ignored",
                       RuntimeWarning, stacklevel=3)
     return max(1, _core._omp_max_threads())
 
 
-_MAX_THREADS = 2**31 - 1  # the C int the kernels take
+# More threads than any server has hardware threads for (8 sockets of 2-way SMT cores: 1920);
+# beyond it a count is a mistake, and each call could ask libgomp for that many threads.
+MAX_THREADS = 4096
 
 
 def _check_count(n):
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"number of threads must be an int, got {type(n).__name__}")
-    if not 1 <= n <= _MAX_THREADS:
-        raise ValueError(f"number of threads must be between 1 and {_MAX_THREADS}, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"number of threads must be between 1 and {MAX_THREADS}, got {n}")
     return n
 
 
@@ -54,7 +56,7 @@ def set_num_threads(n):
     TypeError
         If `n` is not an int.
     ValueError
-        If `n` is not between 1 and ``2**31 - 1``.
+        If `n` is not between 1 and 4096.
 
     Examples
     --------
@@ -82,13 +84,20 @@ def num_threads(n):
     Only the calling thread is affected (other threads keep their own count), and on exit its
     previous count is back, however the block ends. Blocks nest.
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`set_num_threads`, before the block starts.
+
     Examples
     --------
     >>> import numpy as np, csoftmax
     >>> with csoftmax.num_threads(1):
     ...     y = csoftmax.softmax(np.zeros((4, 3)))
     """
-    n = _check_count(n) if _core.openmp_available() else 1
+    n = _check_count(n)   # checked as set_num_threads checks it, with or without OpenMP
+    if not _core.openmp_available():
+        n = 1
     previous = _core._get_thread_override()
     _core._set_thread_override(n)
     try:

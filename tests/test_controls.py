@@ -46,8 +46,9 @@ def test_env_thread_count_order():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(env, OMP_NUM_THREADS="2"), check=True)
     assert out.stdout.strip() == "2"
-    stdout, stderr = _run(code, CSOFTMAX_NUM_THREADS="zero", OMP_NUM_THREADS="1")
-    assert stdout == "1" and "CSOFTMAX_NUM_THREADS" in stderr
+    for bad in ("zero", "0", "1000000000"):
+        stdout, stderr = _run(code, CSOFTMAX_NUM_THREADS=bad, OMP_NUM_THREADS="1")
+        assert stdout == "1" and "CSOFTMAX_NUM_THREADS" in stderr and "4096" in stderr
 
 
 def test_isa_env_forces_lower_path():
@@ -126,3 +127,7 @@ def test_threadpoolctl_limits_csoftmax():
     with threadpoolctl.threadpool_limits(limits=1, user_api="csoftmax"):
         assert csoftmax.get_num_threads() == 1
     assert csoftmax.get_num_threads() == before
+    if csoftmax.openmp_available():   # a limit past csoftmax's maximum is clamped to it
+        with threadpoolctl.threadpool_limits(limits=10**9, user_api="csoftmax"):
+            assert csoftmax.get_num_threads() == 4096
+        assert csoftmax.get_num_threads() == before

@@ -20,19 +20,32 @@ def process_count():
     csoftmax.set_num_threads(before)
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2**31, 2**63, 10**30])
+@pytest.mark.parametrize("bad", [0, -1, 4097, 10**9, 2**31, 2**63, 10**30])
 def test_counts_out_of_range_are_value_errors(bad):
-    with pytest.raises(ValueError, match="number of threads"):
+    before = csoftmax.get_num_threads()
+    with pytest.raises(ValueError, match="number of threads must be between 1 and 4096"):
         csoftmax.set_num_threads(bad)
-    with pytest.raises(ValueError, match="number of threads"):
+    with pytest.raises(ValueError, match="number of threads must be between 1 and 4096"):
+        with csoftmax.num_threads(bad):
+            pytest.fail("the block ran")   # pragma: no cover
+    assert csoftmax.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [2.0, "2", None, True])
+def test_counts_of_other_types_are_type_errors(bad):
+    with pytest.raises(TypeError, match="number of threads must be an int"):
+        csoftmax.set_num_threads(bad)
+    with pytest.raises(TypeError, match="number of threads must be an int"):
         with csoftmax.num_threads(bad):
             pass
 
 
 @needs_openmp
 def test_largest_count_is_accepted(process_count):
-    csoftmax.set_num_threads(2**31 - 1)
-    assert csoftmax.get_num_threads() == 2**31 - 1
+    csoftmax.set_num_threads(4096)
+    assert csoftmax.get_num_threads() == 4096
+    with csoftmax.num_threads(4096):
+        assert csoftmax.get_num_threads() == 4096
     # a call still uses at most one thread per 65536 elements
     np.testing.assert_array_equal(csoftmax.softmax(np.zeros((2, 3))), np.full((2, 3), 1 / 3))
 
