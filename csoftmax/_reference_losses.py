@@ -603,7 +603,8 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean",
     evaluated as ``x * (1 - t)`` (``x >= 0``) or ``-x * t`` (``x < 0``) plus
     the ``log1p`` term, which is finite and accurate for ``|x|`` up to
     1e4 and beyond. Infinite logits give the limit (0 when ``t`` matches,
-    ``+inf`` otherwise); a zero coefficient times an infinity counts as 0.
+    ``+inf`` otherwise), where PyTorch gives NaN; a zero coefficient times
+    an infinity counts as 0.
 
     Parameters
     ----------

@@ -307,6 +307,10 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     """Binary cross-entropy from logits (PyTorch's ``binary_cross_entropy_with_logits`` without
     ``pos_weight``): ``max(x, 0) - x t + log1p(exp(-|x|))``, finite for any finite logit.
 
+    Infinite logits give the mathematical limit, where PyTorch gives NaN (its ``(1 - t) x`` is
+    ``0 * inf`` there): a loss of 0 where the target matches (``x = +inf, t = 1`` or
+    ``x = -inf, t = 0``), else ``+inf``; the gradient stays ``weight * (sigmoid(x) - t)``.
+
     Parameters
     ----------
     logits, target : array_like of the same shape
@@ -322,6 +326,9 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     >>> csoftmax.binary_cross_entropy(np.array([0.0, 1e4, -1e4]), np.array([1.0, 1.0, 1.0]),
     ...                               reduction="none")
     array([6.93147181e-01, 0.00000000e+00, 1.00000000e+04])
+    >>> csoftmax.binary_cross_entropy(np.array([np.inf, -np.inf, np.inf]), np.array([1.0, 0.0, 0.5]),
+    ...                               reduction="none")   # PyTorch: [nan, nan, nan]
+    array([ 0.,  0., inf])
     """
     cdef cnp.ndarray xf, tf, wf = None, losses = None, grad = None
     cdef Py_ssize_t n
