@@ -27,6 +27,8 @@ from setuptools.errors import CompileError
 KERNEL_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=fast",
                 "-falign-functions=64"]
 # The instruction sets compiled on x86-64, best first; the last runs on any CPU of the family.
+# Each -m<feature> flag (without "=") is a CPU feature the build needs: csm_dispatch.c checks
+# exactly those at run time (isa_list_macro), so a CPU that lacks one never runs that build.
 X86_ISAS = [
     ("avx512", 64, ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma",
                     "-mbmi2", "-mprefer-vector-width=512"]),
@@ -38,6 +40,16 @@ IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86"
 # named for it, runs on every CPU (tests/c/test_kernels.c checks it under qemu-aarch64).
 ARM64_ISAS = [("neon", 16, [])]
 IS_ARM64 = platform.machine().lower() in ("aarch64", "arm64")
+
+
+def isa_list_macro(isas):
+    """CSM_ISA_LIST for csm_dispatch.c: CSM_ISA(name, needs) per build, best first, `needs` the
+    run-time check of the CPU features its flags compile in (tools/kernel_flags.py reads this
+    function too, for builds outside setuptools)."""
+    def needs(flags):
+        features = [f[2:] for f in flags if f.startswith("-m") and "=" not in f]
+        return " && ".join(f"CSM_CPU({f})" for f in features) or "1"
+    return "".join(f"CSM_ISA({name}, {needs(flags)})" for name, _, flags in isas)
 
 
 def _probe(compiler, flags, code):
@@ -119,8 +131,8 @@ class BuildExt(build_ext):
                 include_dirs=["src"], depends=glob.glob(os.path.join("src", "*.h")),
                 extra_postargs=(KERNEL_FLAGS + flags) if gnu_like else [])
         ext.extra_objects = objects + list(ext.extra_objects or [])
-        # the one list of builds: csm_dispatch.c declares and names its tables from it
-        ext.define_macros.append(("CSM_ISA_LIST", "".join(f"CSM_ISA({n})" for n, _, _ in isas)))
+        # the one list of builds: csm_dispatch.c declares, names and checks its tables from it
+        ext.define_macros.append(("CSM_ISA_LIST", isa_list_macro(isas)))
         omp = False
         if gnu_like and os.environ.get("CSOFTMAX_OPENMP", "1") != "0":
             error = _probe(cc, ["-fopenmp"], OPENMP_PROBE)

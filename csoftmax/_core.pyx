@@ -34,6 +34,7 @@ cdef extern from "csoftmax.h" nogil:
                   Py_ssize_t nred, Py_ssize_t ninner, int nthreads)
     int csm_isa_count()
     const char *csm_isa_name(int i)
+    const char *csm_isa_needs(int i)
     int csm_isa_supported(int i)
     int csm_get_isa()
     int csm_set_isa(int i)
@@ -53,6 +54,17 @@ cdef extern from "csoftmax.h" nogil:
 
 def _isa_names():
     return tuple(csm_isa_name(i).decode() for i in range(csm_isa_count()))
+
+
+def _isa_cpu_features():
+    """``{build: the CPU features its run-time check requires}``, read from the check's text
+    (``CSM_CPU(avx2) && CSM_CPU(fma) && ...``; "1" for builds that run anywhere)."""
+    found = {}
+    for i, name in enumerate(_isa_names()):
+        needs = csm_isa_needs(i).decode()
+        found[name] = tuple(t.strip()[len("CSM_CPU("):].rstrip(")") for t in needs.split("&&")
+                            if t.strip().startswith("CSM_CPU("))
+    return found
 
 
 def available_isas():

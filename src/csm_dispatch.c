@@ -21,17 +21,19 @@
 #endif
 
 /* The builds of csm_kernels.c, best first: setup.py, which compiles them, passes its list of
- * instruction sets as CSM_ISA_LIST (e.g. CSM_ISA(avx512) CSM_ISA(avx2) CSM_ISA(baseline)), so
- * the list is written once. */
+ * instruction sets as CSM_ISA_LIST, each with the CPU features its flags compile in, e.g.
+ * CSM_ISA(avx2, CSM_CPU(avx2) && CSM_CPU(fma) && CSM_CPU(bmi2)) CSM_ISA(baseline, 1), so the
+ * list, the flags and the run-time check are written once (setup.py's isa_list_macro). */
 #ifndef CSM_ISA_LIST
-#define CSM_ISA_LIST CSM_ISA(baseline)
+#define CSM_ISA_LIST CSM_ISA(baseline, 1)
 #endif
-#define CSM_ISA(name) extern const csm_kernel_table csm_table_##name;
+#define CSM_ISA(name, needs) extern const csm_kernel_table csm_table_##name;
 CSM_ISA_LIST
 #undef CSM_ISA
-#define CSM_ISA(name) {#name, &csm_table_##name},
+#define CSM_ISA(name, needs) {#name, #needs, &csm_table_##name},
 static const struct {
     const char *name;
+    const char *needs; /* the check's source text, for csm_isa_needs */
     const csm_kernel_table *table;
 } isas[] = {CSM_ISA_LIST};
 #undef CSM_ISA
@@ -39,25 +41,43 @@ static const struct {
 
 int csm_isa_count(void) { return ISA_COUNT; }
 const char *csm_isa_name(int i) { return (i >= 0 && i < ISA_COUNT) ? isas[i].name : NULL; }
+const char *csm_isa_needs(int i) { return (i >= 0 && i < ISA_COUNT) ? isas[i].needs : NULL; }
 
-/* What the CPU must have for a build (libgcc's cpu model also checks that the OS saves the wide
- * registers, XCR0); a build not named here runs anywhere: the baseline, and aarch64's "neon"
- * (NEON is part of the base architecture), where no detection runs at all. */
-static int cpu_runs(const char *isa)
+#if defined(__x86_64__) || defined(__i386__)
+/* CSOFTMAX_HIDE_CPU_FEATURES (comma-separated, e.g. "bmi2,fma") makes csoftmax act as on a CPU
+ * (or VM) without those features, so the tests can show such a CPU gets a build it runs. */
+static int feature_hidden(const char *feature)
+{
+    const char *p = getenv("CSOFTMAX_HIDE_CPU_FEATURES");
+    size_t len = strlen(feature);
+    while (p && *p) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, feature, len) == 0) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+/* libgcc's cpu model also checks that the OS saves the wide registers (XCR0). Builds whose
+ * flags name no feature (the baseline, aarch64's "neon": NEON is part of the base architecture)
+ * run anywhere, and no detection runs for them. */
+#define CSM_CPU(feature) (__builtin_cpu_supports(#feature) && !feature_hidden(#feature))
+#endif
+
+static int cpu_runs(int i)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    if (strcmp(isa, "avx512") == 0)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
-    if (strcmp(isa, "avx2") == 0)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-    return 1;
+    int k = 0;
+#define CSM_ISA(name, needs)                                                                       \
+    if (i == k++) return needs;
+    CSM_ISA_LIST
+#undef CSM_ISA
+    return 0;
 }
 
-int csm_isa_supported(int i) { return i >= 0 && i < ISA_COUNT && cpu_runs(isas[i].name); }
+int csm_isa_supported(int i) { return i >= 0 && i < ISA_COUNT && cpu_runs(i); }
 
 /* Written once at import (before any kernel runs) or by the test hook csm_set_isa. */
 static int current_isa = -1;

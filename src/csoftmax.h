@@ -129,9 +129,10 @@ int csm_sample(csm_dtype dt, const csm_decode_args *a, int nthreads);
  * "baseline" elsewhere. */
 int csm_isa_count(void);
 const char *csm_isa_name(int i);
-int csm_isa_supported(int i); /* compiled in and supported by this CPU */
-int csm_get_isa(void);        /* index of the set in use */
-int csm_set_isa(int i);       /* 0 on success, -1 if not supported here */
+const char *csm_isa_needs(int i); /* the CPU features build i needs, as the C check's text */
+int csm_isa_supported(int i);     /* compiled in and supported by this CPU */
+int csm_get_isa(void);            /* index of the set in use */
+int csm_set_isa(int i);           /* 0 on success, -1 if not supported here */
 /* Reads CSOFTMAX_ISA once: returns 0, or -1 if it names an unknown or unsupported set (the best
  * supported one is kept). */
 int csm_init_isa_from_env(void);

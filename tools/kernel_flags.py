@@ -5,7 +5,7 @@ with ast, so they are written in one place.
     python3 tools/kernel_flags.py [x86_64|aarch64|other]
 
 prints "KERNEL_FLAGS <flags>", then one "ISA <name> <vector bytes> <flags>" line per build, best
-first, for the target (by default this machine's).
+first, for the target (by default this machine's), then "ISA_LIST <CSM_ISA_LIST for csm_dispatch.c>".
 """
 import ast
 import os
@@ -27,6 +27,16 @@ def build_settings(names=("KERNEL_FLAGS", "X86_ISAS")):
     return tuple(found[name] for name in names)
 
 
+def isa_list_macro(isas):
+    """setup.py's isa_list_macro (CSM_ISA_LIST for csm_dispatch.c), taken from its source."""
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "isa_list_macro")
+    namespace = {}
+    exec(compile(ast.Module(body=[node], type_ignores=[]), "setup.py", "exec"), namespace)
+    return namespace["isa_list_macro"](isas)
+
+
 def main():
     target = sys.argv[1] if len(sys.argv) > 1 else platform.machine().lower()
     flags, x86, arm64 = build_settings(("KERNEL_FLAGS", "X86_ISAS", "ARM64_ISAS"))
@@ -35,6 +45,7 @@ def main():
     print("KERNEL_FLAGS", " ".join(flags))
     for name, vec_bytes, isa_flags in isas:
         print("ISA", name, vec_bytes, " ".join(isa_flags))
+    print("ISA_LIST", isa_list_macro(isas))
 
 
 if __name__ == "__main__":

@@ -22,18 +22,19 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 
-# "KERNEL_FLAGS <flags>" then "ISA <name> <vector bytes> <flags>" per set, best first
+# "KERNEL_FLAGS <flags>", "ISA <name> <vector bytes> <flags>" per set, best first, "ISA_LIST <macro>"
 settings=$(python3 tools/kernel_flags.py "$target")
 kernel_flags=$(sed -n 's/^KERNEL_FLAGS //p' <<< "$settings")
+list=$(sed -n 's/^ISA_LIST //p' <<< "$settings")
 objects=()
-list=""
+names=""
 while read -r tag name vec_bytes flags; do
     [ "$tag" = ISA ] || continue
     # shellcheck disable=SC2086  # the flags are words
     $cc -c src/csm_kernels.c -Isrc -DCSM_ISA="$name" -DCSM_VEC_BYTES="$vec_bytes" \
         $kernel_flags $flags -o "$out/kernels_$name.o"
     objects+=("$out/kernels_$name.o")
-    list+="CSM_ISA($name)"
+    names+=" $name"
 done <<< "$settings"
 # the rest as the extension compiles it (setup.py: -O2, OpenMP)
 $cc -c -O2 -fopenmp -Isrc "-DCSM_ISA_LIST=$list" src/csm_dispatch.c -o "$out/dispatch.o"
@@ -42,6 +43,6 @@ $cc -c -O2 -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Isrc tests/c/test_kernels.c
 # shellcheck disable=SC2086  # LINK is words
 $cc -fopenmp "$out/test.o" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
     -o "$out/test_kernels"
-echo "-- built $out/test_kernels for $target: ${list//CSM_ISA/ }"
+echo "-- built $out/test_kernels for $target:$names"
 # shellcheck disable=SC2086  # RUNNER is words
 ${RUNNER:-} "$out/test_kernels" "$@"
