@@ -14,7 +14,7 @@ import pytest
 
 from helpers import load_fast
 
-_EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "softmax_regression.py"
+_EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "softmax_regression.py"
 
 
 def _load_example():

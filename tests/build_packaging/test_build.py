@@ -14,7 +14,7 @@ import pytest
 
 REQUIRED = os.environ.get("CSOFTMAX_REQUIRE_SIMD") == "1"
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
-SETUP_PY = pathlib.Path(__file__).resolve().parent.parent / "setup.py"
+SETUP_PY = pathlib.Path(__file__).resolve().parents[2] / "setup.py"
 
 
 def _cpu_flags():

@@ -26,7 +26,7 @@ def test_docstring_examples(name):
 
 
 def test_readme_examples():
-    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
     if not readme.exists():
         pytest.skip("README.md not beside tests/")
     fast_module()
@@ -42,7 +42,7 @@ _FOREIGN_REPR = re.compile(r"dtype[=(]+'?(bfloat16|float8\w*|int4|uint4)")
 
 
 def _examples():
-    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
     if readme.exists():
         test = doctest.DocTestParser().get_doctest(readme.read_text(), {}, "README.md", None, 0)
         yield from ((test.name, ex) for ex in test.examples)
