@@ -5,10 +5,16 @@
   broken build cannot pass as "reference only"). Importing this module also makes the pure-NumPy
   submodules importable while the extension is not built.
 * Fast against reference: ``check_all`` / ``assert_matches`` (the softmax family, up to
-  rounding, special values exactly) and ``assert_identical`` (bit for bit).
+  rounding, special values exactly), ``assert_identical`` (bit for bit), ``check_same_bits`` (a
+  call on other layouts of its arguments) and ``assert_near_reference`` (a check of sense).
+* Test inputs from one generator: ``draw`` (seeded values of any shape and dtype, 0-d and 0-size
+  included), ``in_layout`` / ``LAYOUTS`` (the same values in another memory layout: Fortran order,
+  strided, negative strides, offset, misaligned, byte-swapped, read-only), the dtype lists
+  ``FLOATS``, ``INTS`` and ``half_dtypes()`` (bfloat16 when ml_dtypes is installed), and the
+  hand-built rows that several areas share (``long_row``, ``grouped_rows``).
 * Independent float64 oracles for the losses, written straight from PyTorch's documented
   formulas with SciPy's ``log_softmax`` and sharing no code with the implementations under
-  test; ``numeric_grad`` (finite differences), ``max_rel_diff`` and ``no_warnings``.
+  test, and ``softmax_oracle``; ``numeric_grad`` (finite differences), ``max_rel_diff`` and ``no_warnings``.
 """
 
 import contextlib
@@ -75,6 +81,170 @@ def fast_module():
             pytest.fail(reason)
         pytest.skip(reason, allow_module_level=True)
     return module
+
+
+# ----------------------------------------------------------------------------------- inputs
+
+
+FLOATS = (np.float32, np.float64)
+INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32)
+
+
+def half_dtypes():
+    """float16, and bfloat16 when ml_dtypes is installed (imported only when asked for)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return [np.dtype(np.float16)]
+    return [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
+
+
+def draw(shape, dtype=np.float64, *, seed=0, scale=1.0):
+    """Seeded standard normal values times ``scale``, rounded to ``dtype`` (integer dtypes
+    truncate them); any shape, ``()`` and 0-size ones included."""
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def _steps(layout, ndim):
+    """Per-axis steps of a layout that places the values in a larger (or reversed) buffer."""
+    def one(axis, step):
+        steps = [1] * ndim
+        if ndim:
+            steps[axis] = step
+        return steps
+    return {
+        "strided": [2] * ndim,              # every other element along every axis
+        "step2_last": one(-1, 2),           # the reduced axis spaced out
+        "step2_middle": one(min(1, ndim - 1), 2),
+        "step3_first": one(0, 3),           # rows spaced out
+        "reversed": [-1] * ndim,            # negative strides on every axis
+        "reversed_last": one(-1, -1),
+        "reversed_middle": one(min(1, ndim - 1), -1),   # outer axes no longer evenly spaced
+        "reversed_first": one(0, -1),
+        "reversed_step2": [-2] * ndim,
+    }.get(layout)
+
+
+def _buffer(shape, dtype, byte_offset):
+    """An array of ``shape`` whose data starts ``byte_offset`` bytes into a fresh buffer."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    raw = np.zeros(size + dtype.itemsize + byte_offset, np.uint8)
+    return raw[byte_offset:byte_offset + size].view(dtype).reshape(shape)
+
+
+def in_layout(a, layout, *, misaligned=False):
+    """``a``'s values (same shape and dtype) laid out in memory as ``layout`` (one of ``LAYOUTS``);
+    with ``misaligned``, the data starts one byte off the element alignment."""
+    a = np.asarray(a)
+    shift = 1 if misaligned else 0
+    steps = _steps(layout, a.ndim)
+    if steps is not None:
+        full = _buffer(tuple(abs(s) * d for s, d in zip(steps, a.shape)), a.dtype, shift)
+        view = full[tuple(slice(None, None, s) for s in steps) + (...,)]   # (...,): 0-d stays an array
+    elif layout == "padded":        # each axis starts one element into a larger buffer
+        full = _buffer(tuple(d + 1 for d in a.shape), a.dtype, shift)
+        view = full[(slice(1, None),) * a.ndim + (...,)]
+    elif layout == "offset":        # C order, one element into its buffer
+        view = _buffer((a.size + 1,), a.dtype, shift)[1:].reshape(a.shape)
+    elif layout in ("C", "readonly"):
+        view = _buffer(a.shape, a.dtype, shift)
+    elif layout == "byteswapped":   # the same values in the other byte order
+        view = _buffer(a.shape, a.dtype.newbyteorder(), shift)
+    elif layout == "F":
+        view = _buffer(a.shape[::-1], a.dtype, shift).T
+    elif layout == "swapped_last_two":   # a C array with its last two axes swapped, viewed back
+        view = _buffer(a.shape[:-2] + a.shape[:-3:-1], a.dtype, shift).swapaxes(-1, -2)
+    else:
+        raise ValueError(f"unknown layout {layout!r}")
+    view[...] = a
+    if layout == "readonly":
+        view.flags.writeable = False
+    assert view.shape == a.shape and (view.flags.aligned != misaligned or a.size == 0)
+    return view
+
+
+LAYOUTS = ("C", "F", "strided", "step2_last", "step2_middle", "step3_first", "reversed",
+           "reversed_last", "reversed_middle", "reversed_first", "reversed_step2", "padded",
+           "offset", "swapped_last_two", "byteswapped", "readonly")
+
+
+def misaligned(a):
+    """``a`` in C order, its data one byte off the element alignment."""
+    return in_layout(a, "C", misaligned=True)
+
+
+def misaligned_pairs(a, layouts=("C", "F", "step2_last", "reversed")):
+    """(aligned, misaligned) copies of ``a`` in each of ``layouts``: the same strides, so the
+    same kernel path, and the same bits expected."""
+    for layout in layouts:
+        pair = in_layout(a, layout), in_layout(a, layout, misaligned=True)
+        assert pair[0].strides == pair[1].strides
+        yield pair
+
+
+LONG_ROW_BLOCK_BYTES = 8192   # the long-row kernels' block (src/csm_rows_long.h)
+LONG_ROW_KINDS = ("normal", "late_max", "early_max", "ties_across_blocks", "far_apart",
+                  "neginf_blocks", "nan_in_neginf_block", "nan_late", "posinf_late", "pivot_late",
+                  "pivot_large_negative", "all_neginf")
+
+
+def long_row_block(dtype):
+    """Elements per block of the long-row kernels."""
+    return LONG_ROW_BLOCK_BYTES // np.dtype(dtype).itemsize
+
+
+def long_row(kind, dtype, n, rng):
+    """One long row of ``kind`` (one of ``LONG_ROW_KINDS``): what the blocks must merge, put in
+    chosen blocks; block b spans [b * B, (b + 1) * B)."""
+    B = long_row_block(dtype)
+    x = rng.normal(0.0, 3.0, n)
+    if kind == "normal":
+        pass
+    elif kind == "late_max":  # each block's max above the last: the running merge moves
+        x += np.arange(n) // B * 5.0
+    elif kind == "early_max":
+        x[3] = 40.0
+    elif kind == "ties_across_blocks":
+        x = np.minimum(x, 7.0)
+        x[[5, B + 5, 3 * B - 1, n - 1]] = 7.0
+    elif kind == "far_apart":  # block maxima hundreds apart: exps flushed or moved by 2^-k
+        x += (np.arange(n) // B % 3) * -110.0
+    elif kind == "neginf_blocks":
+        x[:B] = -np.inf
+        x[2 * B:3 * B] = -np.inf
+    elif kind == "nan_in_neginf_block":
+        x[B:2 * B] = -np.inf
+        x[B + 17] = np.nan
+    elif kind == "nan_late":
+        x[n - 3] = np.nan
+    elif kind == "posinf_late":
+        x[2 * B + 1] = np.inf
+    elif kind == "pivot_late":  # first blocks fit the blocked path, a late one needs the pivot
+        x[n - B // 2] = 300.0
+    elif kind == "pivot_large_negative":
+        x -= 1000.0
+    elif kind == "all_neginf":
+        x[:] = -np.inf
+    else:
+        raise AssertionError(kind)
+    return x.astype(dtype)
+
+
+def grouped_rows(n, dtype, nrows=37, seed=0):
+    """A batch for the kernels that do rows in groups: ordinary rows mixed with the rows that
+    leave a group for the one-row rules (NaN, +inf, all -inf), rows past the floating-point pivot
+    (|max| >= 256), ties and tiny tails, at several positions of a group."""
+    x = draw((nrows, n), dtype, seed=seed + n, scale=3)
+    x[3, n // 2] = np.nan
+    x[7, 0] = np.inf
+    x[11] = -np.inf
+    x[16] += 300       # past the pivot, in a group of rows below it
+    x[17] -= 1000      # max far below 0
+    x[20, :] = 0       # ties: every element at the max
+    x[21, 1 % n] = 50  # one max, the rest ~e-50 below it (logsumexp just above 50)
+    x[36] += 4000
+    return x
 
 
 # ------------------------------------------------------------------- fast against reference
@@ -169,7 +339,32 @@ def assert_identical(got, want):
         np.testing.assert_array_equal(g, w)
 
 
+def check_same_bits(fn, args, other_args, **kwargs):
+    """``fn`` on ``other_args`` (the values and strides of ``args``, placed elsewhere: e.g.
+    misaligned) gives bit for bit what it gives on ``args``, and leaves them untouched."""
+    for a, o in zip(args, other_args):
+        assert np.shape(a) == np.shape(o) and np.asarray(a).strides == np.asarray(o).strides
+    kept = [np.array(a, copy=True) for a in other_args]
+    assert_identical(fn(*other_args, **kwargs), fn(*args, **kwargs))
+    for a, k in zip(other_args, kept):
+        np.testing.assert_array_equal(a, k)
+
+
+def assert_near_reference(got, ref):
+    """Agreement with the (textbook, less accurate) reference: a check of sense, where the
+    layouts are compared bit for bit."""
+    tol = 1e-5 if np.asarray(ref).dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
 # ---------------------------------------------------------------------- oracles for losses
+
+
+def softmax_oracle(x):
+    """Textbook softmax along the last axis, in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def cross_entropy_oracle(logits, target, *, axis=-1, weight=None,

@@ -277,14 +277,3 @@ def test_cross_entropy_specials_and_errors(compute):
         csd.cross_entropy(xd, t[:5])
     r = csoftmax.cross_entropy(xd, t, return_grad=True)     # the core function hands it over
     assert isinstance(r[0], da.Array) and isinstance(r[1], da.Array)
-
-
-# with the dashboard off a scheduler still serves /health on port 8787, so the command's own
-# cluster, started while the module's runs, moves to another port and says so
-@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
-def test_benchmark_command(capsys):
-    """python -m csoftmax.bench --dask on a tiny shape: its own cluster, the check, the table"""
-    from csoftmax.bench import cli
-    assert cli.main(["--dask", "--quick", "--shapes", "64x400", "-q", "--markdown"]) == 0
-    out = capsys.readouterr().out
-    assert "results checked: True" in out and "| cross_entropy (loss + grad) |" in out
