@@ -1,5 +1,15 @@
 """Shared fixtures: the implementations under test and the SIMD dispatch paths.
 
+The tests sit in one folder per public area: softmax/ (the softmax family: values, arguments,
+accuracy, layouts, long rows, row groups, strided axes), fused/ (scale / bias / where / dtype /
+tuple axes, masked and 0-d inputs), half_precision/ (float16, bfloat16), losses/ (cross-entropy,
+nll_loss, sigmoid, BCE, backward passes, against PyTorch), decoding/ (top_k_softmax, sample),
+stats_dask/ (softmax statistics of chunks, csoftmax.dask), threads_fork/ (thread limits,
+concurrent calls, fork, the run-time controls, the output cache) and build_packaging/ (the build,
+the installed wheel, docstrings, the benchmark command, the example); c/ is the C test program.
+Inputs come from helpers.py's generator (``draw``, ``in_layout``), whose folder pyproject.toml puts
+on sys.path.
+
 ``impl``       -- each implementation: ``csoftmax.reference`` (id ``reference``) and the fast
                   ``csoftmax`` module (id ``fast``), for the softmax family and the losses alike.
 ``fast``       -- the fast module only.

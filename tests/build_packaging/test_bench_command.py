@@ -76,7 +76,7 @@ def test_command_runs_an_nd_shape(bench, capsys):
 
 
 def test_fused_section(bench):
-    # the issue 12 rows: every case runs (its result was checked against the reference when the
+    # the fused and half-precision rows: every case runs (its result was checked against the reference when the
     # cases were built), and each ratio is its time over the compared case's
     from csoftmax.bench import fused
     from csoftmax.bench.timing import Timing

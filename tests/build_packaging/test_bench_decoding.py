@@ -5,10 +5,11 @@ import numpy as np
 
 from csoftmax import reference as ref
 from csoftmax.bench import decoding
+from helpers import draw
 
 
 def test_numpy_baselines_agree_with_reference():
-    x = np.random.default_rng(2).standard_normal((6, 1000)).astype(np.float32)
+    x = draw((6, 1000), np.float32, seed=2)
     top = ref.top_k_softmax(x, decoding.TOP_K)[1]
     for seed in range(5):
         got = decoding.numpy_sample(x, np.random.default_rng(seed))

@@ -1,4 +1,4 @@
-"""float16 and bfloat16 (ml_dtypes) inputs (issue 12): read and written in the kernels, exact
+"""float16 and bfloat16 (ml_dtypes) inputs: read and written in the kernels, exact
 widening, round-to-nearest-even narrowing, each result within one unit in the last place of its
 type against a float64 computation, on every ISA; bfloat16 accepted by every public function."""
 

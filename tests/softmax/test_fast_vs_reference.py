@@ -11,9 +11,8 @@ import zlib
 import numpy as np
 import pytest
 
-from helpers import assert_matches, assert_unchanged, bitwise_copy, check_all
+from helpers import FLOATS, assert_matches, assert_unchanged, bitwise_copy, check_all, in_layout
 
-FLOATS = [np.float32, np.float64]
 ROW_LENGTHS = list(range(1, 34)) + [1000, 2049, 30576]
 BATCHES = [0, 1, 7, 64]
 
@@ -99,26 +98,9 @@ def test_special_values_in_every_lane(fast, reference, isa, dtype, n):
 # ---------------------------------------------------------------------- axes and layouts
 
 
-def _layouts_2d(rng, shape, dtype):
-    """(name, array of `shape`) pairs, each with different strides or flags."""
-    b, n = shape
-    yield "C", logits(rng, shape, dtype)
-    yield "F", np.asfortranarray(logits(rng, shape, dtype))
-    yield "cols_step2", logits(rng, (b, 2 * n), dtype)[:, ::2]
-    yield "rows_step3", logits(rng, (3 * b, n), dtype)[::3]
-    yield "cols_reversed", logits(rng, shape, dtype)[:, ::-1]
-    yield "rows_reversed", logits(rng, shape, dtype)[::-1]
-    yield "both_reversed_strided", logits(rng, (2 * b, 2 * n), dtype)[::-2, ::-2]
-    yield "offset", logits(rng, (b + 1, n + 2), dtype)[1:, 2:]
-    yield "transposed_view", logits(rng, (n, b), dtype).T
-    swapped = logits(rng, shape, dtype)
-    yield "byteswapped", swapped.astype(swapped.dtype.newbyteorder())
-    ro = logits(rng, shape, dtype)
-    ro.flags.writeable = False
-    yield "readonly", ro
-
-
-LAYOUTS_2D = [name for name, _ in _layouts_2d(np.random.default_rng(0), (2, 3), np.float64)]
+# layouts of helpers.in_layout: each a different set of strides or flags for the same values
+LAYOUTS_2D = ["C", "F", "step2_last", "step3_first", "reversed_last", "reversed_first",
+              "reversed_step2", "padded", "swapped_last_two", "byteswapped", "readonly"]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -126,27 +108,15 @@ LAYOUTS_2D = [name for name, _ in _layouts_2d(np.random.default_rng(0), (2, 3), 
 @pytest.mark.parametrize("layout", LAYOUTS_2D)
 def test_layouts_2d(fast, reference, isa, dtype, shape, layout):
     rng = np.random.default_rng(zlib.crc32(f"{shape}{layout}".encode()))
-    x = dict(_layouts_2d(rng, shape, dtype))[layout]
-    assert x.shape == shape
+    x = in_layout(logits(rng, shape, dtype), layout)
     for axis in (0, 1, -1, -2, None):
         check_all(fast, reference, x, axis)
 
 
-def _layouts_3d(rng, shape, dtype):
-    a, b, c = shape
-    yield "C", logits(rng, shape, dtype)
-    yield "F", np.asfortranarray(logits(rng, shape, dtype))
-    yield "middle_step2", logits(rng, (a, 2 * b, c), dtype)[:, ::2, :]
-    yield "last_step2", logits(rng, (a, b, 2 * c), dtype)[..., ::2]
-    yield "transposed", logits(rng, (a, c, b), dtype).transpose(0, 2, 1)
-    yield "reversed", logits(rng, shape, dtype)[::-1, ::-1, ::-1]
-    # one outer axis reversed: the outer axes do not collapse into evenly spaced rows
-    yield "middle_reversed", logits(rng, shape, dtype)[:, ::-1, :]
-    yield "first_reversed", logits(rng, shape, dtype)[::-1, :, :]
-    yield "offset", logits(rng, (a + 1, b + 1, c + 3), dtype)[1:, 1:, 3:]
-
-
-LAYOUTS_3D = [name for name, _ in _layouts_3d(np.random.default_rng(0), (2, 3, 4), np.float64)]
+# the 3-D ones include one outer axis reversed: the outer axes do not collapse into evenly
+# spaced rows
+LAYOUTS_3D = ["C", "F", "step2_middle", "step2_last", "swapped_last_two", "reversed",
+              "reversed_middle", "reversed_first", "padded"]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -154,8 +124,7 @@ LAYOUTS_3D = [name for name, _ in _layouts_3d(np.random.default_rng(0), (2, 3, 4
 @pytest.mark.parametrize("layout", LAYOUTS_3D)
 def test_layouts_3d(fast, reference, isa, dtype, shape, layout):
     rng = np.random.default_rng(zlib.crc32(f"{shape}{layout}".encode()))
-    x = dict(_layouts_3d(rng, shape, dtype))[layout]
-    assert x.shape == shape
+    x = in_layout(logits(rng, shape, dtype), layout)
     for axis in (0, 1, 2, -1, None):
         check_all(fast, reference, x, axis)
 
@@ -163,15 +132,9 @@ def test_layouts_3d(fast, reference, isa, dtype, shape, layout):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("n", [1, 17, 1000, 30576])
 def test_layouts_1d(fast, reference, isa, dtype, n):
-    rng = np.random.default_rng(n)
-    base = logits(rng, (3 * n + 5,), dtype)
-    ro = base[:n].copy()
-    ro.flags.writeable = False
-    views = {
-        "C": base[:n], "step2": base[: 2 * n : 2], "reversed": base[n - 1 :: -1] if n > 0 else
-        base[:0], "step_minus3": base[3 * n - 1 :: -3][:n], "offset": base[5 : n + 5],
-        "byteswapped": base[:n].astype(base.dtype.newbyteorder()), "readonly": ro,
-    }
+    x = logits(np.random.default_rng(n), (n,), dtype)
+    views = {name: in_layout(x, name) for name in ("C", "strided", "reversed", "reversed_step2",
+                                                   "offset", "byteswapped", "readonly")}
     for name, x in views.items():
         assert x.shape == (n,), name
         check_all(fast, reference, x)
@@ -205,7 +168,7 @@ def test_input_dtypes(fast, reference, isa, dtype, shape):
 # ---------------------------------------------------------------------------- 0-size
 
 
-@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("dtype", [*FLOATS, np.float16])
 @pytest.mark.parametrize("shape", [(0,), (0, 5), (5, 0), (0, 0), (2, 0, 3), (3, 4, 0)])
 def test_zero_size(fast, reference, isa, dtype, shape):
     x = np.zeros(shape, dtype=dtype)
@@ -216,7 +179,7 @@ def test_zero_size(fast, reference, isa, dtype, shape):
 # -------------------------------------------------------------------------------- out=
 
 
-@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("dtype", [*FLOATS, np.float16])
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("shape", [(7, 37), (64, 1000)])
 def test_out_separate(fast, reference, isa, dtype, func, shape):
@@ -224,13 +187,8 @@ def test_out_separate(fast, reference, isa, dtype, func, shape):
     f = getattr(fast, func)
     x = logits(rng, shape, dtype)
     before = bitwise_copy(x)
-    b, n = shape
-    outs = {
-        "C": np.empty(shape, dtype),
-        "F": np.empty(shape, dtype, order="F"),
-        "strided": np.empty((b, 2 * n), dtype)[:, ::2],
-        "reversed": np.empty(shape, dtype)[::-1, ::-1],
-    }
+    outs = {name: in_layout(np.empty(shape, dtype), name)
+            for name in ("C", "F", "step2_last", "reversed")}
     for axis in (-1, 0, None):
         want = getattr(reference, func)(x, axis=axis)
         for name, out in outs.items():
@@ -240,7 +198,7 @@ def test_out_separate(fast, reference, isa, dtype, func, shape):
             assert_matches(func, out, want, x, axis)
 
 
-@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("dtype", [*FLOATS, np.float16])
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"])
 @pytest.mark.parametrize("shape", [(7, 37), (64, 1000)])
 def test_out_overlapping(fast, reference, isa, dtype, func, shape):
@@ -278,7 +236,7 @@ def test_out_overlapping(fast, reference, isa, dtype, func, shape):
             assert_matches(func, out, want, original, axis)
 
 
-@pytest.mark.parametrize("dtype", FLOATS + [np.float16])
+@pytest.mark.parametrize("dtype", [*FLOATS, np.float16])
 def test_logsumexp_out(fast, reference, isa, dtype):
     rng = np.random.default_rng(5)
     x = logits(rng, (64, 33), dtype)

@@ -7,7 +7,7 @@ import doctest
 import numpy as np
 import pytest
 
-from helpers import assert_matches, assert_not_imported, fast_module, max_rel_diff
+from helpers import assert_matches, assert_not_imported, draw, fast_module, max_rel_diff
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -39,7 +39,7 @@ def compute(request):
 
 def logits(dtype, seed=0):
     """Rows of every kind: NaN, +inf, -inf entries, all -inf, a tiny tail, huge values."""
-    x = (np.random.default_rng(seed).standard_normal((N, C)) * 4).astype(dtype)
+    x = draw((N, C), dtype, seed=seed, scale=4)
     x[1, 40] = np.nan
     x[2, :] = -np.inf
     x[3, 7] = np.inf

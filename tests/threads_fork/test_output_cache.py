@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from csoftmax import reference
-from helpers import fast_module
+from helpers import draw, fast_module
 
 csoftmax = fast_module()
 
@@ -29,7 +29,7 @@ def cache():
 
 
 def _x(shape, dtype=np.float64, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    return draw(shape, dtype, seed=seed)
 
 
 def _addr(a):
