@@ -288,3 +288,17 @@ def test_benchmark_command(capsys):
     assert cli.main(["--dask", "--quick", "--shapes", "64x400", "-q", "--markdown"]) == 0
     out = capsys.readouterr().out
     assert "results checked: True" in out and "| cross_entropy (loss + grad) |" in out
+
+
+def test_core_imports_nothing_above_it():
+    """_core reaches csoftmax.dask only through the loader the package hands it (issue 22): no
+    import of csoftmax.dask, which builds on the package, from the compiled module's sources."""
+    import pathlib
+    import re
+    src = pathlib.Path(csoftmax.__file__).parent
+    sources = [p for p in [src / "_core.pyx", *sorted(src.glob("*.pxi"))] if p.exists()]
+    if not sources:
+        pytest.skip("the Cython sources are not installed beside the package")
+    up = re.compile(r"^\s*(from\s+(\.|csoftmax)\s+import\s+.*\bdask\b|import\s+csoftmax\.dask)", re.M)
+    assert not [p.name for p in sources if up.search(p.read_text())]
+    assert csoftmax.softmax(da.from_array(np.zeros(2), chunks=1)).compute().tolist() == [0.5, 0.5]
