@@ -7,7 +7,7 @@ from ._loss_args import (_REDUCTIONS, backward_inputs, bce_inputs, check_class_w
                          check_classes, check_probability_target, cross_entropy_inputs,
                          index_target_array, raise_bad_target)
 from ._validation import class_rows, from_class_rows
-from ._reference_losses import nll_loss as _reference_nll_loss
+from .reference.losses import nll_loss as _reference_nll_loss
 
 cdef extern from "csoftmax.h" nogil:
     ctypedef struct csm_ce_args:

@@ -1,4 +1,4 @@
-"""Pure-NumPy reference implementations of the training losses.
+"""Reference of the training functions: the losses, the backward passes and the sigmoid family.
 
 These functions define the semantics that the fast C versions in
 :mod:`csoftmax` must reproduce; they favour clarity and accuracy over speed.
@@ -92,7 +92,7 @@ their relative accuracy: ``cross_entropy([[0., -37.]], [0])`` is
 Examples
 --------
 >>> import numpy as np
->>> from csoftmax._reference_losses import cross_entropy, sigmoid
+>>> from csoftmax.reference.losses import cross_entropy, sigmoid
 >>> float(cross_entropy(np.array([[0.0, -37.0]]), np.array([0])))
 8.533047625744066e-17
 >>> float(cross_entropy(np.array([[1000.0, 0.0]]), np.array([1])))
@@ -103,9 +103,9 @@ Examples
 
 import numpy as np
 
-from ._loss_args import (backward_inputs, bce_inputs, cross_entropy_inputs, index_target,
+from .._loss_args import (backward_inputs, bce_inputs, cross_entropy_inputs, index_target,
                          nll_inputs)
-from ._validation import as_input, check_out, class_rows, deliver, from_class_rows
+from .._validation import as_input, check_out, class_rows, deliver, from_class_rows
 
 __all__ = [
     "cross_entropy",
