@@ -15,12 +15,14 @@ only the math, one family each:
 
 Examples
 --------
->>> import numpy as np
->>> from csoftmax import reference as ref
->>> ref.softmax(np.array([0.0, np.log(3.0)]))
-array([0.25, 0.75])
->>> round(float(ref.cross_entropy(np.array([[0.0, np.log(3.0)]]), [1])), 6)  # -log(3/4)
-0.287682
+One function of each module, from the one namespace:
+
+>>> import numpy as np, csoftmax.reference as r
+>>> x = np.log(np.array([[1.0, 3.0]]))
+>>> r.log_softmax(x).round(6), round(float(r.cross_entropy(x, [1])), 6)   # -log(3/4)
+(array([[-1.386294, -0.287682]]), 0.287682)
+>>> r.top_k_softmax(x, 1)[1], float(r.softmax_stats(x).excess[0])
+(array([[1]]), 0.3333333333333333)
 """
 
 from .._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats  # noqa: F401
