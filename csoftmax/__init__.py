@@ -27,6 +27,14 @@ from ._chunk_losses import cross_entropy_from_stats
 from . import _core
 from . import _threadpoolctl  # noqa: F401  (registers the controller when available)
 
+
+def _dask_module():
+    from . import dask   # on the first Dask array only: dask is an optional dependency
+    return dask
+
+
+_core._route_dask_to(_dask_module)
+
 __version__ = "0.1.0"
 __all__ = [
     "softmax", "log_softmax", "logsumexp",

@@ -16,8 +16,9 @@ parts are NumPy.
 import numpy as np
 
 from ._core import _scaled_softmax_from_stats
-from ._validation import (as_input, as_real, check_class_weight, check_smoothing, deliver,
-                          raise_bad_target, work_dtype)
+from ._loss_args import (check_class_weight, check_smoothing, raise_bad_target,
+                         target_is_probability)
+from ._validation import as_input, as_real, deliver, work_dtype
 
 __all__ = ["cross_entropy_from_stats"]
 
@@ -111,7 +112,7 @@ def cross_entropy_from_stats(logits, target, stats, *, class_offset=0, num_class
     m = np.asarray(stats[0], dtype=np.float64).reshape(nrows)
     e = np.asarray(stats[1], dtype=np.float64).reshape(nrows)
     tgt = np.asarray(target)
-    if tgt.dtype.kind == "f":
+    if target_is_probability(tgt.dtype):
         with np.errstate(**_QUIET):
             L = np.log1p(e)
         special = ~np.isfinite(m) | np.isnan(e)

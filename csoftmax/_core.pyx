@@ -334,12 +334,22 @@ cdef inline bint _is_dask(object x):
     return type(x).__module__.startswith("dask.array")
 
 
+# The package (csoftmax/__init__.py) hands in how to reach csoftmax.dask, which builds on the
+# package: _core imports nothing above itself.
+cdef object _dask_module = None
+
+
+def _route_dask_to(module_loader):
+    """Dask arrays go to ``module_loader()``'s functions of the same names (csoftmax.dask)."""
+    global _dask_module
+    _dask_module = module_loader
+
+
 cdef object _dask_call(str name, object out, tuple args, dict kwargs):
     """csoftmax.dask's lazy result for a Dask array; out= cannot take a lazy result."""
     if out is not None:
         raise TypeError("csoftmax: out= is not supported for a Dask array (the result is lazy)")
-    from . import dask as csoftmax_dask
-    return getattr(csoftmax_dask, name)(*args, **kwargs)
+    return getattr(_dask_module(), name)(*args, **kwargs)
 
 
 include "_stats.pxi"

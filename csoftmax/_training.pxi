@@ -1,13 +1,13 @@
 # Included by _core.pyx: the training functions (fused cross-entropy, backward passes, sigmoid
-# family, binary cross-entropy). Argument checks are _validation's, shared with the reference;
+# family, binary cross-entropy). Argument checks are _loss_args', shared with the reference;
 # every loop over the data is in C (src/csm_losses.h, csm_elementwise.h).
 import operator
 
-from ._validation import (_REDUCTIONS, backward_inputs, bce_inputs, check_class_weight,
-                          check_classes, check_probability_target, check_reduction,
-                          check_smoothing, class_axis, class_rows, from_class_rows,
-                          index_target_array, raise_bad_target, target_kind)
-from ._reference_losses import nll_loss as _reference_nll_loss
+from ._loss_args import (_REDUCTIONS, backward_inputs, bce_inputs, check_class_weight,
+                         check_classes, check_probability_target, cross_entropy_inputs,
+                         index_target_array, raise_bad_target)
+from ._validation import class_rows, from_class_rows
+from .reference.losses import nll_loss as _reference_nll_loss
 
 cdef extern from "csoftmax.h" nogil:
     ctypedef struct csm_ce_args:
@@ -106,32 +106,34 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
                           dict(axis=axis, weight=weight, ignore_index=ignore_index,
                                reduction=reduction, label_smoothing=label_smoothing,
                                return_grad=return_grad))
-    # The common call (native float logits, int class axis, known reduction, float smoothing)
-    # skips the generic helpers; anything else goes through them for the same errors.
+    # The common call (int class axis, known reduction, float smoothing, int or float target) is
+    # checked inline with cross_entropy_inputs' own rules in its order; anything else goes
+    # through cross_entropy_inputs itself, so the errors are the reference's.
     if type(logits) is cnp.ndarray and _native_float(<cnp.ndarray>logits):
         x, res_dtype = logits, logits.dtype
     else:
-        x, res_dtype = as_input(logits)
-    if type(axis) is int and cnp.PyArray_NDIM(x) > 0:
-        ax = _axis_index(axis, cnp.PyArray_NDIM(x))
-    else:
-        ax = class_axis(axis, cnp.PyArray_NDIM(x), "logits")
-    shape = (<object>x).shape
-    C = shape[ax] if shape[ax] else check_classes(0, "logits")
-    if not (type(reduction) is str and reduction in _REDUCTIONS):
-        reduction = check_reduction(reduction)
-    if type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0:
-        eps = label_smoothing
-    else:
-        eps = check_smoothing(label_smoothing)
-    if weight is not None:
-        w = _c_aligned(check_class_weight(weight, C, x.dtype))
-    ignore_index = operator.index(ignore_index)
-    batch_shape = shape[:ax] + shape[ax + 1:]
+        x, res_dtype = as_input(logits)   # its TypeError is cross_entropy_inputs' first check
     tgt = np.asarray(target)
     kind = tgt.dtype.kind
-    if kind not in ("i", "u", "f"):
-        target_kind(tgt)   # raises the error
+    if (cnp.PyArray_NDIM(x) > 0 and type(axis) is int
+            and type(reduction) is str and reduction in _REDUCTIONS
+            and type(label_smoothing) is float and 0.0 <= label_smoothing <= 1.0
+            and kind in ("i", "u", "f")):
+        ax, eps = _axis_index(axis, cnp.PyArray_NDIM(x)), label_smoothing
+        shape = (<object>x).shape
+        C = shape[ax] if shape[ax] else check_classes(0, "logits")
+        if weight is not None:
+            w = _c_aligned(check_class_weight(weight, C, x.dtype))
+        ignore_index = operator.index(ignore_index)
+        batch_shape = shape[:ax] + shape[ax + 1:]
+        if kind == "f":
+            check_probability_target(tgt, shape, ignore_index)
+    else:
+        x, res_dtype, ax, C, batch_shape, reduction, eps, w, ignore_index, tgt, probability = (
+            cross_entropy_inputs(x, tgt, axis, weight, ignore_index, reduction, label_smoothing))
+        shape = (<object>x).shape
+        if w is not None:
+            w = _c_aligned(w)
     rows = _class_rows(x, ax)
     N = cnp.PyArray_DIMS(rows)[0]
     args.x = cnp.PyArray_DATA(rows)
@@ -162,7 +164,6 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
             raise_bad_target(int(t64[bad]), C, ignore_index)
         args.target = <const long long *>cnp.PyArray_DATA(t64)
     else:
-        check_probability_target(tgt, shape, ignore_index)
         q = _class_rows(tgt.astype(x.dtype, copy=False), ax)   # any float dtype, as the reference
         args.prob = cnp.PyArray_DATA(q)
         denom = <double>N
@@ -339,8 +340,7 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean", retur
     cdef const void *wp
     cdef void *lp
     cdef void *gp
-    x, res, t, w = bce_inputs(logits, target, weight)
-    reduction = check_reduction(reduction)
+    x, res, t, w, reduction = bce_inputs(logits, target, weight, reduction)
     shape = x.shape
     xf = _c_aligned(x).reshape(-1)
     tf = _c_aligned(t).reshape(-1)

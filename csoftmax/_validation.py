@@ -1,10 +1,13 @@
-"""Argument handling shared by :mod:`csoftmax.reference` and the fast module.
+"""The argument rules every csoftmax function shares, with their error messages: which inputs are
+accepted and in what dtype they are computed (:func:`as_input`), the axis, the result's dtype and
+shape, how a result reaches ``out=``, and the class axis of the losses and decoding functions.
 
-Everything that decides *which* inputs are accepted, *what* dtype and shape come back and how a
-result reaches ``out=`` lives here, with every error message, so the two implementations cannot
-drift apart: the reference is then only math, and the Cython layer only layout and dispatch (it
-accepts the common cases inline and calls these checks for everything else, so the errors are
-the same).
+The rules of one family live beside it, built on these: :mod:`csoftmax._fused_args` (softmax's
+scale, bias, where, dtype, tuple axes), :mod:`csoftmax._loss_args` (cross-entropy and the other
+training functions), :mod:`csoftmax._decoding_args` (top-k and sampling). The reference and the
+fast module both call them, so the two cannot drift apart: the reference is then only math, and
+the Cython layer only layout and dispatch (it accepts the common cases inline and calls these
+checks for everything else, so the errors are the same).
 
 Examples
 --------
@@ -24,10 +27,7 @@ import numpy as np
 from numpy.exceptions import AxisError
 
 __all__ = ["is_half", "as_input", "as_real", "work_dtype", "normalize_axis", "check_out", "deliver",
-           "reduced_shape", "check_reduction", "check_smoothing", "check_class_weight",
-           "class_axis", "check_classes", "class_rows", "from_class_rows", "target_kind",
-           "check_probability_target", "index_target_array", "index_target", "raise_bad_target",
-           "backward_inputs", "bce_inputs"]
+           "reduced_shape", "class_axis", "class_rows", "from_class_rows"]
 
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
@@ -289,35 +289,7 @@ def reduced_shape(shape, axis, keepdims):
 
 
 # --------------------------------------------------------------------------------------------
-# Arguments of the training functions (cross_entropy and friends)
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_reduction(reduction):
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"csoftmax: reduction must be one of {_REDUCTIONS}, "
-                         f"got {reduction!r}")
-    return reduction
-
-
-def check_smoothing(label_smoothing):
-    eps = float(label_smoothing)
-    if not 0.0 <= eps <= 1.0:  # also rejects NaN
-        raise ValueError(f"csoftmax: label_smoothing must be in [0, 1], "
-                         f"got {label_smoothing!r}")
-    return eps
-
-
-def check_class_weight(weight, n_classes, dtype):
-    if weight is None:
-        return None
-    w = as_real(weight, dtype)
-    if w.shape != (n_classes,):
-        raise ValueError(f"csoftmax: weight must be 1-D with one entry per class "
-                         f"({n_classes}), got shape {w.shape}")
-    return w
-
+# The class axis of the losses and the decoding functions
 
 def class_axis(axis, ndim, name):
     if ndim == 0:
@@ -327,12 +299,6 @@ def class_axis(axis, ndim, name):
         raise TypeError("csoftmax: axis must be an integer (the class axis), "
                         "not None")
     return normalize_axis(axis, ndim)
-
-
-def check_classes(n_classes, name):
-    if n_classes == 0:
-        raise ValueError(f"csoftmax: {name} must have at least one class")
-    return n_classes
 
 
 def class_rows(a, axis):
@@ -357,101 +323,3 @@ def from_class_rows(rows, shape, axis, dtype):
     if axis != len(shape) - 1:
         r = np.ascontiguousarray(np.moveaxis(r, -1, axis))
     return deliver(r, dtype)
-
-
-def target_kind(target):
-    """``(array, "index" or "probability")`` for a cross-entropy target, by its dtype."""
-    t = np.asarray(target)
-    if t.dtype.kind == "b":
-        raise TypeError("csoftmax: bool target is ambiguous: pass integer class "
-                        "indices or floating class probabilities")
-    if t.dtype.kind in "iu":
-        return t, "index"
-    if t.dtype.kind == "f":
-        return t, "probability"
-    raise TypeError(f"csoftmax: target must be integer class indices or floating "
-                    f"probabilities, got dtype {t.dtype}")
-
-
-def check_probability_target(t, shape, ignore_index):
-    if t.shape != shape:
-        raise ValueError(f"csoftmax: probability target must have the shape of "
-                         f"logits {shape}, got {t.shape}")
-    if ignore_index >= 0:  # as PyTorch: it could only be a mistake
-        raise ValueError(f"csoftmax: ignore_index={ignore_index} is not supported "
-                         f"for probability targets (use a negative value)")
-    return t
-
-
-def index_target_array(target, batch_shape, n_classes):
-    """Integer class indices as a flat int64 array, after the shape check (the bounds are
-    checked by :func:`index_target`, or by the C kernel in the fast module)."""
-    t = np.asarray(target)
-    if t.shape != batch_shape:
-        raise ValueError(f"csoftmax: integer target must have the shape of logits "
-                         f"without the class axis, {batch_shape}, "
-                         f"got {t.shape}")
-    t = t.reshape(-1)
-    big = np.iinfo(np.int64).max
-    # uint64 values above int64 max would wrap when converted.
-    if t.dtype.kind == "u" and t.size and t.max() > big:
-        raise IndexError(f"csoftmax: target {int(t.max())} is out of bounds for "
-                         f"{n_classes} classes")
-    return t.astype(np.int64, copy=False)
-
-
-def index_target(target, batch_shape, n_classes, ignore_index):
-    """Validate integer class indices; return ``(flat int64 targets, keep)``.
-
-    ``keep`` marks the samples that are not ``ignore_index``.
-    """
-    t = index_target_array(target, batch_shape, n_classes)
-    big = np.iinfo(np.int64).max
-    if np.iinfo(np.int64).min <= ignore_index <= big:
-        keep = t != ignore_index
-    else:
-        keep = np.ones(t.shape, dtype=bool)
-    bad = keep & ((t < 0) | (t >= n_classes))
-    if bad.any():
-        raise_bad_target(int(t[np.argmax(bad)]), n_classes, ignore_index)
-    return t, keep
-
-def raise_bad_target(value, n_classes, ignore_index):
-    raise IndexError(f"csoftmax: target {value} is out of bounds for {n_classes} "
-                     f"classes (and is not ignore_index={ignore_index})")
-
-
-def backward_inputs(grad, y, axis, out):
-    """``(grad, y, axis, result dtype)`` of softmax_backward / log_softmax_backward, both in
-    the working dtype, after the checks (including `out`'s)."""
-    g, g_res = as_input(grad)
-    yy, y_res = as_input(y)
-    res = np.result_type(g_res, y_res)
-    if g.shape != yy.shape:
-        raise ValueError(f"csoftmax: grad and y must have the same shape, got "
-                         f"{g.shape} and {yy.shape}")
-    ax = class_axis(axis, g.ndim, "y")
-    check_out(out, g.shape, res)
-    work = work_dtype(res)
-    return g.astype(work, copy=False), yy.astype(work, copy=False), ax, res
-
-
-def bce_inputs(logits, target, weight):
-    """``(logits, result dtype, target, weight or None)`` of binary_cross_entropy, all in the
-    working dtype, after the checks."""
-    x, res = as_input(logits)
-    t = as_real(target, x.dtype)
-    if t.shape != x.shape:
-        raise ValueError(f"csoftmax: target must have the shape of logits {x.shape}, "
-                         f"got {t.shape}")
-    w = None
-    if weight is not None:
-        w = as_real(weight, x.dtype)
-        try:
-            shape = np.broadcast_shapes(w.shape, x.shape)
-        except ValueError:
-            shape = None
-        if shape != x.shape:
-            raise ValueError(f"csoftmax: weight of shape {w.shape} does not broadcast "
-                             f"to the logits' shape {x.shape}")
-    return x, res, t, w

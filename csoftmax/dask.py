@@ -32,9 +32,8 @@ import numpy as np
 import csoftmax
 
 from ._stats import combine_softmax_stats, logsumexp_from_stats
-from ._validation import (_dtypes_for, check_class_weight, check_classes, check_reduction,
-                          check_probability_target, check_smoothing, class_axis, normalize_axis,
-                          target_kind, work_dtype)
+from ._loss_args import cross_entropy_inputs
+from ._validation import _dtypes_for, normalize_axis
 
 __all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "row_stats", "set_task_threads",
            "get_task_threads"]
@@ -293,27 +292,14 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100, re
     >>> round(float(loss.compute()), 6), grad.chunks
     (0.669079, ((1, 1), (2, 1)))
     """
-    x = _as_dask(logits)
-    ax = class_axis(axis, x.ndim, "logits")
-    C = check_classes(x.shape[ax], "logits")
-    reduction = check_reduction(reduction)
-    eps = check_smoothing(label_smoothing)
-    res = _result_dtype(x)
-    w = check_class_weight(weight, C, work_dtype(res))
+    x, res, ax, C, batch, reduction, eps, w, ignore_index, t, prob = cross_entropy_inputs(
+        _as_dask(logits), target if isinstance(target, da.Array) else np.asarray(target), axis,
+        weight, ignore_index, reduction, label_smoothing, lazy=True)
     xl = da.moveaxis(x, ax, -1) if ax != x.ndim - 1 else x
-    batch = xl.shape[:-1]
-    t = target if isinstance(target, da.Array) else np.asarray(target)
-    prob = t.dtype.kind == "f"
-    if t.dtype.kind not in "iuf":
-        target_kind(np.empty(0, t.dtype))   # the TypeError
     if prob:
-        check_probability_target(t, x.shape, ignore_index)
         t = da.moveaxis(da.asarray(t), ax, -1) if ax != x.ndim - 1 else da.asarray(t)
         t = t.rechunk(xl.chunks)
     else:
-        if tuple(t.shape) != batch:
-            raise ValueError(f"csoftmax: integer target must have the shape of logits without "
-                             f"the class axis, {batch}, got {tuple(t.shape)}")
         t = da.asarray(t).rechunk(xl.chunks[:-1])
     nd = xl.ndim
     ind = tuple(range(nd))

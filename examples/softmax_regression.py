@@ -52,7 +52,7 @@ def reference_cross_entropy():
     try:
         return importlib.import_module("csoftmax.reference").cross_entropy
     except (ImportError, AttributeError):
-        return importlib.import_module("csoftmax._reference_losses").cross_entropy
+        return importlib.import_module("csoftmax.reference.losses").cross_entropy
 
 
 def train_softmax_regression(X, y, n_classes, *, lr, epochs, l2=0.0, dtype=np.float32,

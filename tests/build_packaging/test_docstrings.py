@@ -8,11 +8,13 @@ import pytest
 
 from helpers import fast_module
 
-MODULES = ["csoftmax", "csoftmax._core", "csoftmax.reference", "csoftmax._reference_losses",
-           "csoftmax._validation", "csoftmax._fused_args", "csoftmax._threads",
-           "csoftmax._output_cache", "csoftmax._reference_decoding", "csoftmax._decoding_args"]
-PURE_NUMPY = {"csoftmax.reference", "csoftmax._reference_losses", "csoftmax._validation",
-              "csoftmax._fused_args", "csoftmax._reference_decoding", "csoftmax._decoding_args"}
+MODULES = ["csoftmax", "csoftmax._core", "csoftmax.reference", "csoftmax.reference.softmax_family",
+           "csoftmax.reference.losses", "csoftmax.reference.decoding", "csoftmax._validation",
+           "csoftmax._fused_args", "csoftmax._threads", "csoftmax._output_cache",
+           "csoftmax._decoding_args", "csoftmax._loss_args"]
+PURE_NUMPY = {"csoftmax.reference", "csoftmax.reference.softmax_family", "csoftmax.reference.losses",
+              "csoftmax.reference.decoding", "csoftmax._validation", "csoftmax._fused_args",
+              "csoftmax._decoding_args", "csoftmax._loss_args"}
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -38,8 +38,9 @@ def test_csoftmax_comes_from_site_packages():
 def test_wheel_files():
     package = _package_dir()
     names = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
-    for name in ("py.typed", "_core.pyi", "reference.py", "dask.py", "bench/__init__.py",
-                 "bench/__main__.py"):
+    for name in ("py.typed", "_core.pyi", "reference/__init__.py", "reference/softmax_family.py",
+                 "reference/losses.py", "reference/decoding.py", "reference/stats.py", "dask.py",
+                 "bench/__init__.py", "bench/__main__.py"):
         assert name in names, f"{name} missing from the installed package {package}"
     assert not [n for n in names if n.endswith(".c")], "the generated C source is in the wheel"
 

@@ -458,6 +458,37 @@ def test_bad_input_cross_entropy(impl, args):
         ce(*pos, return_grad=True, **kw)
 
 
+# Two arguments wrong at once: each implementation reports the same one (cross_entropy_inputs'
+# order), in the same words, whether the fast path checks the call inline or through the bundle
+# (float16 logits, an int label_smoothing and a NumPy ignore_index take the bundle).
+TWO_BAD = [
+    ("reduction and smoothing", ValueError, "reduction", (X, [0, 1]),
+     dict(reduction="avg", label_smoothing=2.0)),
+    ("smoothing and weight", ValueError, "label_smoothing", (X, [0, 1]),
+     dict(label_smoothing=2.0, weight=np.ones(4))),
+    ("weight and ignore_index", ValueError, "weight", (X, [0, 1]),
+     dict(weight=np.ones(4), ignore_index=1.5)),
+    ("ignore_index and target", TypeError, "integer", (X, np.array([True, False])),
+     dict(ignore_index=1.5)),
+    ("axis and reduction", np.exceptions.AxisError, None, (X, [0, 1]),
+     dict(axis=2, reduction="avg")),
+    ("float16 logits, weight", ValueError, "weight", (X.astype(np.float16), [0, 1]),
+     dict(weight=np.ones(4), label_smoothing=0)),
+    ("NumPy ignore_index, probability target", ValueError, "ignore_index",
+     (X, np.ones((2, 3)) / 3), dict(ignore_index=np.int64(0))),
+]
+
+
+@pytest.mark.parametrize("args", BAD_CE + TWO_BAD, ids=[b[0] for b in BAD_CE + TWO_BAD])
+def test_bad_input_same_error_in_both(fast, reference, args):
+    _, exc, match, pos, kw = args
+    messages = []
+    for ce in (reference.cross_entropy, fast.cross_entropy):
+        with pytest.raises(exc, match=match) as info:
+            ce(*pos, **kw)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
 def test_bad_input_nll_loss(impl):
     nll = impl.nll_loss
     with pytest.raises(IndexError, match="5"):

@@ -277,3 +277,17 @@ def test_cross_entropy_specials_and_errors(compute):
         csd.cross_entropy(xd, t[:5])
     r = csoftmax.cross_entropy(xd, t, return_grad=True)     # the core function hands it over
     assert isinstance(r[0], da.Array) and isinstance(r[1], da.Array)
+
+
+def test_core_imports_nothing_above_it():
+    """_core reaches csoftmax.dask only through the loader the package hands it (issue 22): no
+    import of csoftmax.dask, which builds on the package, from the compiled module's sources."""
+    import pathlib
+    import re
+    src = pathlib.Path(csoftmax.__file__).parent
+    sources = [p for p in [src / "_core.pyx", *sorted(src.glob("*.pxi"))] if p.exists()]
+    if not sources:
+        pytest.skip("the Cython sources are not installed beside the package")
+    up = re.compile(r"^\s*(from\s+(\.|csoftmax)\s+import\s+.*\bdask\b|import\s+csoftmax\.dask)", re.M)
+    assert not [p.name for p in sources if up.search(p.read_text())]
+    assert csoftmax.softmax(da.from_array(np.zeros(2), chunks=1)).compute().tolist() == [0.5, 0.5]

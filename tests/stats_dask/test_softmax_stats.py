@@ -157,7 +157,7 @@ def test_argument_errors():
     assert half.dtype == np.float16
 
 
-@pytest.mark.parametrize("module", ["csoftmax._stats", "csoftmax._reference_stats",
+@pytest.mark.parametrize("module", ["csoftmax._stats", "csoftmax.reference.stats",
                                     "csoftmax._chunk_losses"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module),

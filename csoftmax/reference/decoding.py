@@ -6,7 +6,7 @@ up to rounding, and draw the same index from the same uniform.
 """
 import numpy as np
 
-from ._decoding_args import (as_rows, check_k, check_temperature, decoding_input, from_rows,
+from .._decoding_args import (as_rows, check_k, check_temperature, decoding_input, from_rows,
                              raise_bad_row, sampling_options, uniforms)
 
 

@@ -1,4 +1,5 @@
-"""Pure-NumPy reference implementation; it defines the documented semantics of csoftmax.
+"""Reference of the softmax family (softmax, log_softmax, logsumexp, with the fused arguments);
+it defines their documented semantics.
 
 The fast C module must give the same results (up to rounding) and raise the same exceptions.
 This is also the "NumPy" baseline of the benchmarks, so it is the plain textbook algorithm in
@@ -67,12 +68,10 @@ array([0.25, 0.75])
 
 import numpy as np
 
-from ._fused_args import finish, fused_inputs
-from ._validation import deliver
+from .._fused_args import finish, fused_inputs
+from .._validation import deliver
 
-__all__ = ["softmax", "log_softmax", "logsumexp", "cross_entropy", "nll_loss",
-           "softmax_backward", "log_softmax_backward", "sigmoid", "log_sigmoid",
-           "binary_cross_entropy"]
+__all__ = ["softmax", "log_softmax", "logsumexp"]
 
 # Special values flow through inf - inf and exp(-inf) by design; never let them warn.
 _QUIET = dict(over="ignore", under="ignore", invalid="ignore", divide="ignore")
@@ -112,13 +111,6 @@ def _aliases_exactly(a, b):
         and a.strides == b.strides
         and a.dtype == b.dtype
     )
-
-
-# Rows split into chunks (csoftmax.dask, or any engine): the statistics and the normalization,
-# from their own modules (csoftmax/_reference_stats.py, _stats.py).
-from ._reference_stats import (log_softmax_from_stats, softmax_from_stats,  # noqa: E402, F401
-                               softmax_stats)
-from ._stats import SoftmaxStats, combine_softmax_stats, logsumexp_from_stats  # noqa: E402, F401
 
 
 def _destination(arr, out):
@@ -297,9 +289,3 @@ def logsumexp(x, axis=-1, *, keepdims=False, scale=None, bias=None, where=None, 
     # A 0-d result is a NumPy scalar, as from np.sum; an explicit out is returned as given.
     return finish(res[()] if out is None and res.ndim == 0 else res, f, "logsumexp", out)
 
-
-# The training functions' reference lives in its own module; same namespace for users.
-from ._reference_losses import (binary_cross_entropy, cross_entropy, log_sigmoid,  # noqa: E402
-                                log_softmax_backward, nll_loss, sigmoid, softmax_backward)
-from ._reference_decoding import sample, top_k_softmax  # noqa: E402
-__all__ += ["top_k_softmax", "sample"]

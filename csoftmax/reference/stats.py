@@ -15,8 +15,8 @@ True
 """
 import numpy as np
 
-from ._stats import SoftmaxStats
-from ._validation import as_input, deliver, normalize_axis, reduced_shape, work_dtype
+from .._stats import SoftmaxStats
+from .._validation import as_input, deliver, normalize_axis, reduced_shape, work_dtype
 
 __all__ = ["softmax_stats", "softmax_from_stats", "log_softmax_from_stats"]
 

@@ -1,4 +1,4 @@
-"""Pure-NumPy reference implementations of the training losses.
+"""Reference of the training functions: the losses, the backward passes and the sigmoid family.
 
 These functions define the semantics that the fast C versions in
 :mod:`csoftmax` must reproduce; they favour clarity and accuracy over speed.
@@ -92,7 +92,7 @@ their relative accuracy: ``cross_entropy([[0., -37.]], [0])`` is
 Examples
 --------
 >>> import numpy as np
->>> from csoftmax._reference_losses import cross_entropy, sigmoid
+>>> from csoftmax.reference.losses import cross_entropy, sigmoid
 >>> float(cross_entropy(np.array([[0.0, -37.0]]), np.array([0])))
 8.533047625744066e-17
 >>> float(cross_entropy(np.array([[1000.0, 0.0]]), np.array([1])))
@@ -101,14 +101,11 @@ Examples
 0.0
 """
 
-import operator
-
 import numpy as np
 
-from ._validation import (as_input, backward_inputs, bce_inputs, check_class_weight,
-                          check_classes, check_out, check_probability_target, check_reduction,
-                          check_smoothing, class_axis, class_rows, deliver, from_class_rows,
-                          index_target, target_kind)
+from .._loss_args import (backward_inputs, bce_inputs, cross_entropy_inputs, index_target,
+                         nll_inputs)
+from .._validation import as_input, check_out, class_rows, deliver, from_class_rows
 
 __all__ = [
     "cross_entropy",
@@ -122,7 +119,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------
-# Helpers of the math (the argument checks are csoftmax._validation's)
+# Helpers of the math (the argument checks are csoftmax._loss_args')
 # --------------------------------------------------------------------------
 
 def _mul0(coef, value):
@@ -261,22 +258,14 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> round(float(cross_entropy(x, q, label_smoothing=0.1)), 6)
     1.185745
     """
-    x, res_dtype = as_input(logits)
-    ax = class_axis(axis, x.ndim, "logits")
-    n_classes = check_classes(x.shape[ax], "logits")
-    reduction = check_reduction(reduction)
-    eps = check_smoothing(label_smoothing)
-    w = check_class_weight(weight, n_classes, x.dtype)
-    ignore_index = operator.index(ignore_index)
-    batch_shape = x.shape[:ax] + x.shape[ax + 1:]
-
-    t, kind = target_kind(target)
-    if kind == "index":
+    x, res_dtype, ax, n_classes, batch_shape, reduction, eps, w, ignore_index, t, probability = (
+        cross_entropy_inputs(logits, target, axis, weight, ignore_index, reduction,
+                             label_smoothing))
+    if probability:
+        prob = class_rows(t.astype(x.dtype, copy=False), ax)
+    else:
         t, keep = index_target(t, batch_shape, n_classes, ignore_index)
         prob = None
-    else:
-        check_probability_target(t, x.shape, ignore_index)
-        prob = class_rows(t.astype(x.dtype, copy=False), ax)
 
     rows = class_rows(x, ax)
     with np.errstate(all="ignore"):
@@ -397,18 +386,9 @@ def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
     >>> nll_loss(lp, [0, 1], weight=[2.0, 1.0, 1.0], reduction="none").round(6)
     array([1.386294, 0.223144])
     """
-    lp, res_dtype = as_input(log_probs)
-    ax = class_axis(axis, lp.ndim, "log_probs")
-    n_classes = check_classes(lp.shape[ax], "log_probs")
-    reduction = check_reduction(reduction)
-    w = check_class_weight(weight, n_classes, lp.dtype)
-    ignore_index = operator.index(ignore_index)
+    lp, res_dtype, ax, n_classes, reduction, w, ignore_index, t, keep = nll_inputs(
+        log_probs, target, axis, weight, ignore_index, reduction)
     batch_shape = lp.shape[:ax] + lp.shape[ax + 1:]
-    t = np.asarray(target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"csoftmax: nll_loss needs integer class indices, got dtype "
-                        f"{t.dtype} (use cross_entropy for probabilities)")
-    t, keep = index_target(t, batch_shape, n_classes, ignore_index)
     rows = class_rows(lp, ax)
     tt = np.where(keep, t, 0)
     wt = w[tt] if w is not None else np.ones(tt.shape, lp.dtype)
@@ -649,8 +629,7 @@ def binary_cross_entropy(logits, target, *, weight=None, reduction="mean",
     >>> g
     array([0.5, 0. , 0. ])
     """
-    x, res, t, w = bce_inputs(logits, target, weight)
-    reduction = check_reduction(reduction)
+    x, res, t, w, reduction = bce_inputs(logits, target, weight, reduction)
     with np.errstate(all="ignore"):
         z = np.exp(-np.abs(x))
         pos = x >= 0
