@@ -45,6 +45,11 @@
  * float32, and g <= m keeps every exp that shows in a result normal. */
 #define GUESS_SLACK 64
 
+/* top_p on rows from this long is bracketed by a subsample first (decode/csm_top_p.h:
+ * top_p_cutoff); shorter rows are resolved whole, where the subsample's passes would cost more
+ * than they save */
+#define TOP_P_SUB_MIN 16384
+
 /* Threads split the columns of an axis-0 reduction in groups of COL_GRAIN: whole cache lines
  * and whole vector chunks per thread (csm_dispatch.c). */
 #define COL_GRAIN 64
