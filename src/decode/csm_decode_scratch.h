@@ -8,7 +8,7 @@ typedef struct {
 } CSM_FN(decode_scratch);
 
 /* The scratch rows of this thread, kept from call to call: a fresh 5 MB allocation per call of a
- * 128k row cost more in page faults (~30 us) than the kernel itself. Grown, never shrunk. */
+ * 128k row cost more in page faults than the kernel itself. Grown, never shrunk. */
 static __thread void *CSM_FN(scratch_mem);
 static __thread size_t CSM_FN(scratch_len);
 

@@ -45,7 +45,7 @@ static inline ptrdiff_t CSM_FN(append_hits)(T *buf, ptrdiff_t j, VT v, VI hit, i
 /* One vector of top_p_cutoff's band pass: of v's first `rest` lanes, those >= hi are added into
  * *top, those in [lo, hi) into *in and appended to buf[j..] (as append_hits); returns the new j.
  * AVX-512 keeps the lane sets in mask registers: through vector masks, gcc's code for the generic
- * form spent 25 instructions a vector on it (a 32000 row's pass: 9k cycles). */
+ * form spent several times the instructions a vector on it. */
 static inline ptrdiff_t CSM_FN(band_split)(T *buf, ptrdiff_t j, VT v, VT lo, VT hi, VT *top, VT *in,
                                            int rest)
 {

@@ -69,7 +69,7 @@ CSM_SHARED long long CSM_FN(draw_candidates)(const CSM_FN(cand) *c, double *w, d
     if (top_p < 1) {
         double above = 0;
         memcpy(sorted, w, (size_t)m * sizeof *w);
-        if (m <= 64) { /* insertion sort: qsort's comparator calls took ~2 us for top_k = 50 */
+        if (m <= 64) { /* insertion sort: qsort's comparator calls cost more on so few */
             for (ptrdiff_t i = 1; i < m; i++) {
                 double v = sorted[i];
                 ptrdiff_t j = i;

@@ -28,7 +28,7 @@ static inline VT CSM_FN(rounded)(VT v)
  * sub[] unless sub is NULL (top_p's subsample), the row's max (NaN skipped) in *max unless max is
  * NULL; float partial sums over 16 vectors, then double.
  * Two vectors an iteration with two sums, and one masked tail: the tail test and the single sum
- * made this pass 5 cycles a vector (a 32000 row: 10k of top_k_softmax's 14.5k). This pass is
+ * made this pass most of top_k_softmax's time. This pass is
  * compute-bound: when next is not NULL it prefetches that row (the next one), as softmax does, so
  * the next row's first pass does not wait on memory. */
 CSM_HOT double CSM_FN(scaled_exp_sum)(const T *x, T *out, ptrdiff_t n, T inv_t, CSM_FN(shift) s,

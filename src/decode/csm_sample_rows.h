@@ -2,7 +2,7 @@
  * in one pass (under a guessed shift when it holds), the top_p and min_p cutoff, the draw. */
 
 /* sample_row with top_k or temperature 0: the candidates alone. Out of line, so that the top_p
- * path's exp pass keeps its own registers (top_p-only calls ran 10-20% slower when this grew) */
+ * path's exp pass keeps its own registers (top_p-only calls slowed down when this grew) */
 CSM_SHARED int CSM_FN(sample_top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a, double u,
                                         CSM_FN(decode_scratch) *s, long long *out)
 {

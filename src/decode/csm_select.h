@@ -95,7 +95,7 @@ static T CSM_FN(kth_bound)(T *a, ptrdiff_t m, ptrdiff_t k)
  * n); returns their count, 0 when the row has a NaN. For rows too short for select_top's blocks:
  * the row copied to tmp (room for n) as order keys, kth_bound's threshold (k to 1.25k entries at
  * or above it), one pass gathering those. (A scan keeping the entries above a rising threshold,
- * scalar at first, took ~6 us for a 1000-entry row with k = 50.) */
+ * scalar at first, was several times slower.) */
 static ptrdiff_t CSM_FN(select_bounded)(const T *x, ptrdiff_t n, ptrdiff_t k, CSM_FN(cand) *c,
                                         T *tmp)
 {
@@ -125,8 +125,8 @@ static ptrdiff_t CSM_FN(select_bounded)(const T *x, ptrdiff_t n, ptrdiff_t k, CS
 }
 
 /* select_top's blocks: 8 vectors, fewer on shorter rows, down to one, as long as there are 2k
- * blocks (the short-row selection took ~2.5 ns an entry: an 8000-entry row with k = 50, 18 us);
- * 0 when there are not (then select_bounded) */
+ * blocks (the short-row selection costs more per entry than a pass over blocks); 0 when there
+ * are not (then select_bounded) */
 static ptrdiff_t CSM_FN(top_block_vectors)(ptrdiff_t n, ptrdiff_t k)
 {
     ptrdiff_t bv = 8;

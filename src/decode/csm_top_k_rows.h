@@ -21,8 +21,8 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     CSM_FN(shift) sh;
     if (CSM_FN(top_block_vectors)(n, k) == 8) {
         /* One read of the row, not two: the exps under the shift of a guess, the max z of the
-         * first 4 vectors, beside the blocks' maxima (64x32000, k = 20: 12.5k -> 10.0k cycles a
-         * row). Else, or when the guess is off by more than GUESS_SLACK, two passes. */
+         * first 4 vectors, beside the blocks' maxima. Else, or when the guess is off by more
+         * than GUESS_SLACK, two passes. */
         T zg, mx;
         if (CSM_FN(guess_shift)(x, inv_t, &zg, &sh)) {
             total = CSM_FN(block_max_exp_sum)(x, n, n / (8 * VL), (T)inv_t, sh, s->tmp, next, &mx);
@@ -36,8 +36,8 @@ static int CSM_FN(top_k_row)(const T *x, ptrdiff_t n, const csm_decode_args *a,
     if (!fused) m = CSM_FN(select_top)(x, n, k, s->c, s->tmp);
     if (m == 0) return 1;
     if (m <= 64) {
-        /* insertion sort: qsort's calls through a comparator took ~0.25 us for k = 20, 5% of
-         * a 32000-entry row's time. Candidates come in index order, so a stable sort by value
+        /* insertion sort: qsort's calls through a comparator cost a noticeable part of a
+         * long row's time. Candidates come in index order, so a stable sort by value
          * alone keeps ties by lower index first, as cand_order does. */
         for (ptrdiff_t i = 1; i < m; i++) {
             CSM_FN(cand) t = s->c[i];

@@ -6,13 +6,16 @@
  * non-negative floats, whose sign bit is 0; the exps may exceed 2 under a guessed shift, so
  * the top digit takes in the bit below it too): a histogram of mass per digit, from the
  * top; the digits above the boundary digit are all kept, those below all dropped, and only the
- * boundary digit's entries (copied to buf) go on to the next digit. */
+ * boundary digit's entries (copied to buf) go on to the next digit.
+ * One function (~110 lines): a level's steps (the probe of lo, the narrowed digit, the
+ * histogram, the walk, the gather) share its state (src, m, shift, lo, above, the histograms),
+ * which separate functions would pass through pointers in this hot loop. */
 static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *buf, double *kept)
 {
     enum { DIGIT = 10, NDIG = 1 << DIGIT, WAYS = 4 };
     /* WAYS histograms, entry i into mass[i % WAYS] on large sets: a probability mass is spread
      * over few digits, and one histogram made each add wait on the previous add to the same digit
-     * (through memory, ~5 cycles an entry) */
+     * (through memory) */
     double mass[WAYS][NDIG];
     double above = 0;
     int shift = (int)(8 * sizeof(T)) - 1 - DIGIT;
@@ -64,7 +67,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
         for (int w = 1; w < ways; w++)
             for (int q = 0; q < NDIG; q++) mass[0][q] += mass[w][q];
         /* the walk down from the top digit, 32 digits at a time first: one dependent add per
-         * digit cost ~1 us a level, which short rows and the small refining sets felt */
+         * digit was a cost short rows and the small refining sets felt */
         double group[NDIG / 32];
         for (int g = 0; g < NDIG / 32; g++) {
             double t = 0;
@@ -121,7 +124,7 @@ static T CSM_FN(top_p_cut)(const T *e, ptrdiff_t n, double target, T floor, T *b
  * value whose entries at or above it sum to less than want_hi (just), and *lo, one whose entries
  * at or above it sum to at least want_lo (just). Two bisections on the bit patterns (which order
  * non-negative floats) share each vector pass, and stop 2^-7 apart in relative value: ~15 passes
- * over the subsample, where two radix selects with their scalar histograms took ~25 us a row. */
+ * over the subsample, where two radix selects with their scalar histograms took longer. */
 static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, double want_lo, T *hi,
                                     T *lo)
 {
@@ -164,7 +167,10 @@ static void CSM_FN(mass_thresholds)(const T *v, ptrdiff_t m, double want_hi, dou
  * subsample (sub[0..ms), the first lane of every vector, which the exp pass kept; see the tries
  * below); one vector pass then sums the entries above the bracket and gathers those inside it,
  * and when the cutoff is indeed inside (checked exactly), only they are resolved. At most three
- * tries, the last the bracket the first two proved. Short rows are resolved whole. */
+ * tries, the last the bracket the first two proved. Short rows are resolved whole.
+ * One function (~100 lines, a third of them the comment on the tries): each try's bracket, band
+ * pass and new anchor read and update the same state (the known bracket, the anchor's exact and
+ * subsampled mass, the spread q). */
 static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double total, T *buf,
                               const T *sub, ptrdiff_t ms, double *kept)
 {
@@ -181,16 +187,14 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
      * the anchor and the cutoff, target - that exact mass, which the subsample (one entry in
      * VL) estimates scaled by ms / n. From 0 that is the mass below the cutoff, which light
      * entries make up and the subsample samples well: the subsample's mass fractions, which a
-     * few heavy entries sampled or not made miss by up to 10% (logits of standard deviation 3
-     * at temperature 0.8: 1844 entries kept of 128256), put both brackets off and the whole row
-     * was resolved (100 us a row). The first margin is fixed (that estimate errs by ~0.1 /
+     * few heavy entries sampled or not made miss, put both brackets off and the whole row was
+     * resolved. The first margin is fixed (that estimate errs by ~0.1 /
      * sqrt(ms) of the total at standard deviation 1; the band, hence its gathering and
      * resolving, grows with it); a missed try anchors the next at its bound on the cutoff's
      * side with 3 standard errors of the estimate (the square root of the subsample's sum of
      * squares on that side bounds one); the last try is the known bracket itself, which holds
-     * the cutoff. Rows of 20000, 32000 and 128256 of standard deviation 1 to 8, top_p 0.5 to
-     * 0.999 (1440 rows): the first try held 1066, the second 363 (with the fixed margin 151, the
-     * 223 others being resolved whole), the known bracket 11. */
+     * the cutoff. Most rows are done by the first try, nearly all by the second
+     * (docs/PERFORMANCE.md). */
     T hi_known = (T)INFINITY, lo_known = floor; /* the cutoff is known to be in [lo, hi) */
     T anchor = 0;
     double mass_a = total, s_a = sub_total, q = 0;
@@ -219,8 +223,8 @@ static T CSM_FN(top_p_cutoff)(const T *e, ptrdiff_t n, double target, double tot
             VT acc = zero, acc_in = zero, acc1 = zero, acc_in1 = zero;
             ptrdiff_t i = b;
             /* AVX-512 compresses every vector: a branch on whether it holds a band entry
-             * mispredicted (a 32000 row's pass 27k cycles with it, 11k without). Two pairs of
-             * sums: one pair made each vector wait on the previous one's add (6.5k -> 4.4k). */
+             * mispredicted. Two pairs of sums: one pair made each vector wait on the previous
+             * one's add. */
             for (; i + 2 * VL <= end; i += 2 * VL) {
                 j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i), vlo, vhi, &acc, &acc_in, VL);
                 j = CSM_FN(band_split)(buf, j, CSM_FN(vload)(e + i + VL), vlo, vhi, &acc1, &acc_in1,
