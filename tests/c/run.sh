@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds tests/c/test_kernels.c against the C sources directly, as setup.py builds the extension:
+# Builds the C test program (tests/c/*.c: test_kernels.c's main, harness.c, a test_<family>.c per
+# family) against the C sources directly, as setup.py builds the extension:
 # src/dispatch/csm_kernels.c once per instruction set with setup.py's KERNEL_FLAGS and the set's
 # flags, src/dispatch/csm_dispatch.c with the list of those sets, and src/output_cache/csm_pool.c,
 # all with OpenMP and setup.py's include folders (read from setup.py by tools/kernel_flags.py);
@@ -41,13 +42,20 @@ while read -r tag name vec_bytes flags; do
 done <<< "$settings"
 # the rest as the extension compiles it (setup.py: -O2, OpenMP)
 # shellcheck disable=SC2086  # the include flags are words
-$cc -c -O2 -fopenmp $includes "-DCSM_ISA_LIST=$list" src/dispatch/csm_dispatch.c -o "$out/dispatch.o"
+$cc -c -O2 -fopenmp $includes "-DCSM_ISA_LIST=$list" src/dispatch/csm_dispatch.c \
+    -o "$out/dispatch.o"
 # shellcheck disable=SC2086
 $cc -c -O2 -fopenmp $includes src/output_cache/csm_pool.c -o "$out/pool.o"
-# shellcheck disable=SC2086
-$cc -c -O2 -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra $includes tests/c/test_kernels.c -o "$out/test.o"
+# the test program: main (test_kernels.c), the shared harness, one file per family
+tests=()
+for src in tests/c/*.c; do
+    obj="$out/$(basename "$src" .c).o"
+    # shellcheck disable=SC2086
+    $cc -c -O2 -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra $includes "$src" -o "$obj"
+    tests+=("$obj")
+done
 # shellcheck disable=SC2086  # LINK is words
-$cc -fopenmp "$out/test.o" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
+$cc -fopenmp "${tests[@]}" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
     -o "$out/test_kernels"
 echo "-- built $out/test_kernels for $target:$names"
 # shellcheck disable=SC2086  # RUNNER is words
