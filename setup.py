@@ -43,7 +43,7 @@ SRC_DIRS = ["src", "src/core", "src/dispatch", "src/softmax", "src/decode", "src
 C_HEADERS = glob.glob(os.path.join("src", "**", "*.h"), recursive=True)   # what the builds depend on
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 # aarch64: NEON (Advanced SIMD) is part of the base architecture, so one build of 16-byte vectors,
-# named for it, runs on every CPU (tests/c/test_kernels.c checks it under qemu-aarch64).
+# named for it, runs on every CPU (the C test program, tests/c/, checks it under qemu-aarch64).
 ARM64_ISAS = [("neon", 16, [])]
 IS_ARM64 = platform.machine().lower() in ("aarch64", "arm64")
 

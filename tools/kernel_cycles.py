@@ -117,8 +117,8 @@ def main(argv=None):
                 continue
             obj, exe = os.path.join(tmp, f"k_{name}.o"), os.path.join(tmp, f"h_{name}")
             defs = [f"-DCSM_ISA={name}", f"-DCSM_VEC_BYTES={vec_bytes}", *("-I" + d for d in include_dirs())]
-            run(["gcc", "-c", "-g", *kernel_flags, *flags, *defs, os.path.join(ROOT, "src", "dispatch", "csm_kernels.c"),
-                 "-o", obj])
+            run(["gcc", "-c", "-g", *kernel_flags, *flags, *defs,
+                 os.path.join(ROOT, "src", "dispatch", "csm_kernels.c"), "-o", obj])
             for loop, (n, vectors) in sorted(hot_loops(obj, name).items()):
                 loop_rows.append((name, loop, n, vectors, n / vectors))
             if name not in runnable:

@@ -39,7 +39,7 @@
 #define LONG_BLOCK_BYTES 8192
 #define LONG_BLOCKS_ON_STACK 128
 
-/* A pass that takes a row's exps before its max is known (csm_rows_half.h, csm_decode.h) shifts
+/* A pass that takes a row's exps before its max is known (csm_rows_half.h, decode/) shifts
  * them by a guess g, the max of the row's first values, and keeps the result when the row's max
  * m turns out at most GUESS_SLACK above it: exp(m - g) and a row's sum of such stay finite in
  * float32, and g <= m keeps every exp that shows in a result normal. */
