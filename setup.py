@@ -1,8 +1,9 @@
 """Build of csoftmax's extension: the Cython layer plus the C kernels compiled once per ISA.
 
-src/csm_kernels.c is compiled three times on x86-64 (AVX-512, AVX2+FMA, baseline SSE2) with
-different flags and symbol suffixes, and src/csm_dispatch.c picks one at run time, so a single
-build runs on any x86-64 CPU and uses the best instruction set each has (no -march=native).
+src/dispatch/csm_kernels.c is compiled three times on x86-64 (AVX-512, AVX2+FMA, baseline SSE2)
+with different flags and symbol suffixes, and src/dispatch/csm_dispatch.c picks one at run time,
+so a single build runs on any x86-64 CPU and uses the best instruction set each has (no
+-march=native).
 On aarch64 one build is compiled, "neon" (16-byte vectors, which gcc and clang map to NEON);
 elsewhere only the portable baseline build. OpenMP is used when the compiler has it.
 Both are decided by probes built with the user's CFLAGS/LDFLAGS (see _probe); a failed probe
@@ -35,9 +36,14 @@ X86_ISAS = [
     ("avx2", 32, ["-mavx2", "-mfma", "-mbmi2"]),
     ("baseline", 16, []),
 ]
+# The folders of src/, each an include directory of every C compilation (the kernels include their
+# headers by file name; tools/kernel_flags.py prints these as -I flags for builds outside setup.py).
+SRC_DIRS = ["src", "src/core", "src/dispatch", "src/softmax", "src/decode", "src/losses",
+            "src/stats", "src/output_cache"]
+C_HEADERS = glob.glob(os.path.join("src", "**", "*.h"), recursive=True)   # what the builds depend on
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 # aarch64: NEON (Advanced SIMD) is part of the base architecture, so one build of 16-byte vectors,
-# named for it, runs on every CPU (tests/c/test_kernels.c checks it under qemu-aarch64).
+# named for it, runs on every CPU (the C test program, tests/c/, checks it under qemu-aarch64).
 ARM64_ISAS = [("neon", 16, [])]
 IS_ARM64 = platform.machine().lower() in ("aarch64", "arm64")
 
@@ -126,9 +132,9 @@ class BuildExt(build_ext):
         for name, vec_bytes, flags in isas:
             out_dir = os.path.join(self.build_temp, "isa_" + name)
             objects += cc.compile(
-                [os.path.join("src", "csm_kernels.c")], output_dir=out_dir,
+                [os.path.join("src", "dispatch", "csm_kernels.c")], output_dir=out_dir,
                 macros=[("CSM_ISA", name), ("CSM_VEC_BYTES", str(vec_bytes))],
-                include_dirs=["src"], depends=glob.glob(os.path.join("src", "*.h")),
+                include_dirs=SRC_DIRS, depends=C_HEADERS,
                 extra_postargs=(KERNEL_FLAGS + flags) if gnu_like else [])
         ext.extra_objects = objects + list(ext.extra_objects or [])
         # the one list of builds: csm_dispatch.c declares, names and checks its tables from it
@@ -150,9 +156,9 @@ class BuildExt(build_ext):
 
 ext = Extension(
     "csoftmax._core",
-    sources=["csoftmax/_core.pyx", "src/csm_dispatch.c", "src/csm_pool.c"],
-    include_dirs=["src", np.get_include()],
-    depends=glob.glob(os.path.join("src", "*.h")) + glob.glob(os.path.join("csoftmax", "*.pxi")),
+    sources=["csoftmax/_core.pyx", "src/dispatch/csm_dispatch.c", "src/output_cache/csm_pool.c"],
+    include_dirs=SRC_DIRS + [np.get_include()],
+    depends=C_HEADERS + glob.glob(os.path.join("csoftmax", "*.pxi")),
     # NPY_TARGET_VERSION: the output cache calls PyDataMem_SetHandler (NumPy 1.22's API), which
     # NumPy 2.0-2.2's headers hide by default (they target 1.19): the module then failed to import.
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),

@@ -1,8 +1,11 @@
-/* csoftmax C API: softmax, log_softmax and logsumexp over rows or a strided axis, fused
- * cross-entropy with its gradient, the softmax backward passes, and the sigmoid family with binary
- * cross-entropy, over float32/float64 buffers. Plain C99, no Python. The kernels are compiled
- * once per instruction set (csm_kernels.c) and csm_dispatch.c picks the best one the CPU supports
- * at first use. All buffers must be aligned to their element type. */
+/* csoftmax C API: softmax, log_softmax and logsumexp over rows or a strided axis, and fused with
+ * scale, bias, where= and float16 / bfloat16 storage (csm_rows_fused); cross-entropy with its
+ * gradient, the softmax backward passes, the sigmoid family with binary cross-entropy; softmax of
+ * rows split into chunks through per-row statistics (csm_row_stats, csm_rows_from_stats);
+ * decoding (top_k_softmax, sample); the choice of instruction set and the thread limits. The
+ * math is in float32 or float64 (csm_dtype). Plain C99, no Python. The kernels are compiled once
+ * per instruction set (dispatch/csm_kernels.c) and dispatch/csm_dispatch.c picks the best one
+ * the CPU supports at first use. All buffers must be aligned to their element type. */
 #ifndef CSOFTMAX_H
 #define CSOFTMAX_H
 #include <stddef.h>
@@ -105,7 +108,7 @@ void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n);
 double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,
                                 ptrdiff_t n, double grad_scale, void *loss, void *grad);
 
-/* Decoding over rows of n logits (csm_decode.h; csoftmax.reference defines the semantics).
+/* Decoding over rows of n logits (kernels in decode/; csoftmax.reference defines the semantics).
  * status[r] gets 0, 1 (NaN or +inf in row r), 2 (no finite entry) or 3 (max / temperature
  * overflows the dtype: the caller redoes the rows in float64). */
 typedef struct {

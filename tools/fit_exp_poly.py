@@ -1,4 +1,4 @@
-"""Fit the polynomials used by the C exp kernels (src/csm_exp.h).
+"""Fit the polynomials used by the C exp kernels (src/core/csm_exp.h).
 
 exp(r) on r in [-ln2/2, ln2/2] is written 1 + r + r^2 * q(r): the constant and linear terms are
 exactly 1, so exp(0) == 1 exactly and the leading terms carry no coefficient error. q is a

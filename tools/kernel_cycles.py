@@ -3,7 +3,7 @@ the disassembly) and ns / core cycles per element of the kernels called from C (
 
     python tools/kernel_cycles.py [--shapes 64x1000,4096x1000,...] [--isas avx512,avx2]
 
-Each build of src/csm_kernels.c is compiled here with setup.py's flags, linked with
+Each build of src/dispatch/csm_kernels.c is compiled here with setup.py's flags, linked with
 tools/kernel_cycles.c and run on this CPU (builds it cannot run, by the installed csoftmax's
 available_isas(), are only disassembled). Loops are
 found from backward jumps in softmax's entry point and named by a source line of theirs (MARKERS,
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from kernel_flags import build_settings   # setup.py's KERNEL_FLAGS and X86_ISAS (tools/)
+from kernel_flags import build_settings, include_dirs   # setup.py's settings (tools/)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = "64x1000,256x1000,4096x1000,8x128256,16384x10,16384x32,4096x100,2048x257"
@@ -37,7 +37,7 @@ MARKERS = {"max": ("csm_rows.h", "m0 = CSM_FN(vmax)(CSM_FN(vload)(x + i), m0);",
 def marker_lines():
     found = {}
     for loop, (header, text, _) in MARKERS.items():
-        with open(os.path.join(ROOT, "src", header)) as f:
+        with open(os.path.join(ROOT, "src", "softmax", header)) as f:
             for number, line in enumerate(f, 1):
                 if text in line:
                     found[loop] = {(header, number - 1), (header, number)}
@@ -116,9 +116,9 @@ def main(argv=None):
             if name not in wanted:
                 continue
             obj, exe = os.path.join(tmp, f"k_{name}.o"), os.path.join(tmp, f"h_{name}")
-            defs = [f"-DCSM_ISA={name}", f"-DCSM_VEC_BYTES={vec_bytes}", "-I" + os.path.join(ROOT, "src")]
-            run(["gcc", "-c", "-g", *kernel_flags, *flags, *defs, os.path.join(ROOT, "src", "csm_kernels.c"),
-                 "-o", obj])
+            defs = [f"-DCSM_ISA={name}", f"-DCSM_VEC_BYTES={vec_bytes}", *("-I" + d for d in include_dirs())]
+            run(["gcc", "-c", "-g", *kernel_flags, *flags, *defs,
+                 os.path.join(ROOT, "src", "dispatch", "csm_kernels.c"), "-o", obj])
             for loop, (n, vectors) in sorted(hot_loops(obj, name).items()):
                 loop_rows.append((name, loop, n, vectors, n / vectors))
             if name not in runnable:

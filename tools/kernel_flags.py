@@ -1,11 +1,12 @@
 """setup.py's kernel build settings for builds outside setuptools (tools/kernel_cycles.py,
-tests/c/run.sh): KERNEL_FLAGS and the instruction sets compiled for a target, read from setup.py
-with ast, so they are written in one place.
+tests/c/run.sh): the include folders (SRC_DIRS), KERNEL_FLAGS and the instruction sets compiled
+for a target, read from setup.py with ast, so they are written in one place.
 
     python3 tools/kernel_flags.py [x86_64|aarch64|other]
 
-prints "KERNEL_FLAGS <flags>", then one "ISA <name> <vector bytes> <flags>" line per build, best
-first, for the target (by default this machine's), then "ISA_LIST <CSM_ISA_LIST for csm_dispatch.c>".
+prints "INCLUDES <-I flags, relative to the checkout>", "KERNEL_FLAGS <flags>", then one
+"ISA <name> <vector bytes> <flags>" line per build, best first, for the target (by default this
+machine's), then "ISA_LIST <CSM_ISA_LIST for csm_dispatch.c>".
 """
 import ast
 import os
@@ -27,6 +28,12 @@ def build_settings(names=("KERNEL_FLAGS", "X86_ISAS")):
     return tuple(found[name] for name in names)
 
 
+def include_dirs():
+    """setup.py's SRC_DIRS (the folders of src/), as absolute paths."""
+    (dirs,) = build_settings(("SRC_DIRS",))
+    return [os.path.join(ROOT, d) for d in dirs]
+
+
 def isa_list_macro(isas):
     """setup.py's isa_list_macro (CSM_ISA_LIST for csm_dispatch.c), taken from its source."""
     with open(os.path.join(ROOT, "setup.py")) as f:
@@ -39,9 +46,10 @@ def isa_list_macro(isas):
 
 def main():
     target = sys.argv[1] if len(sys.argv) > 1 else platform.machine().lower()
-    flags, x86, arm64 = build_settings(("KERNEL_FLAGS", "X86_ISAS", "ARM64_ISAS"))
+    flags, x86, arm64, dirs = build_settings(("KERNEL_FLAGS", "X86_ISAS", "ARM64_ISAS", "SRC_DIRS"))
     isas = (x86 if target in ("x86_64", "amd64") else arm64 if target in ("aarch64", "arm64")
             else [("baseline", 16, [])])
+    print("INCLUDES", " ".join("-I" + d for d in dirs))
     print("KERNEL_FLAGS", " ".join(flags))
     for name, vec_bytes, isa_flags in isas:
         print("ISA", name, vec_bytes, " ".join(isa_flags))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds tests/c/test_kernels.c against the C sources directly, as setup.py builds the extension:
-# src/csm_kernels.c once per instruction set with setup.py's KERNEL_FLAGS and the set's flags (read
-# from setup.py by tools/kernel_flags.py), src/csm_dispatch.c with the list of those sets, and
-# src/csm_pool.c, all with OpenMP; then runs it (extra arguments go to the program).
+# Builds the C test program (tests/c/*.c: test_kernels.c's main, harness.c, a test_<family>.c per
+# family) against the C sources directly, as setup.py builds the extension:
+# src/dispatch/csm_kernels.c once per instruction set with setup.py's KERNEL_FLAGS and the set's
+# flags, src/dispatch/csm_dispatch.c with the list of those sets, and src/output_cache/csm_pool.c,
+# all with OpenMP and setup.py's include folders (read from setup.py by tools/kernel_flags.py);
+# then runs it (extra arguments go to the program).
 #
 #   tests/c/run.sh [--quick]                  # natively
 #   CC=aarch64-linux-gnu-gcc TARGET=aarch64 LINK=-static RUNNER=qemu-aarch64 tests/c/run.sh
@@ -22,8 +24,10 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 
-# "KERNEL_FLAGS <flags>", "ISA <name> <vector bytes> <flags>" per set, best first, "ISA_LIST <macro>"
+# "INCLUDES <-I flags>", "KERNEL_FLAGS <flags>", "ISA <name> <vector bytes> <flags>" per set,
+# best first, "ISA_LIST <macro>"
 settings=$(python3 tools/kernel_flags.py "$target")
+includes=$(sed -n 's/^INCLUDES //p' <<< "$settings")
 kernel_flags=$(sed -n 's/^KERNEL_FLAGS //p' <<< "$settings")
 list=$(sed -n 's/^ISA_LIST //p' <<< "$settings")
 objects=()
@@ -31,17 +35,27 @@ names=""
 while read -r tag name vec_bytes flags; do
     [ "$tag" = ISA ] || continue
     # shellcheck disable=SC2086  # the flags are words
-    $cc -c src/csm_kernels.c -Isrc -DCSM_ISA="$name" -DCSM_VEC_BYTES="$vec_bytes" \
+    $cc -c src/dispatch/csm_kernels.c $includes -DCSM_ISA="$name" -DCSM_VEC_BYTES="$vec_bytes" \
         $kernel_flags $flags -o "$out/kernels_$name.o"
     objects+=("$out/kernels_$name.o")
     names+=" $name"
 done <<< "$settings"
 # the rest as the extension compiles it (setup.py: -O2, OpenMP)
-$cc -c -O2 -fopenmp -Isrc "-DCSM_ISA_LIST=$list" src/csm_dispatch.c -o "$out/dispatch.o"
-$cc -c -O2 -fopenmp -Isrc src/csm_pool.c -o "$out/pool.o"
-$cc -c -O2 -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Isrc tests/c/test_kernels.c -o "$out/test.o"
+# shellcheck disable=SC2086  # the include flags are words
+$cc -c -O2 -fopenmp $includes "-DCSM_ISA_LIST=$list" src/dispatch/csm_dispatch.c \
+    -o "$out/dispatch.o"
+# shellcheck disable=SC2086
+$cc -c -O2 -fopenmp $includes src/output_cache/csm_pool.c -o "$out/pool.o"
+# the test program: main (test_kernels.c), the shared harness, one file per family
+tests=()
+for src in tests/c/*.c; do
+    obj="$out/$(basename "$src" .c).o"
+    # shellcheck disable=SC2086
+    $cc -c -O2 -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra $includes "$src" -o "$obj"
+    tests+=("$obj")
+done
 # shellcheck disable=SC2086  # LINK is words
-$cc -fopenmp "$out/test.o" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
+$cc -fopenmp "${tests[@]}" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
     -o "$out/test_kernels"
 echo "-- built $out/test_kernels for $target:$names"
 # shellcheck disable=SC2086  # RUNNER is words

@@ -2,8 +2,8 @@
  *
  * Why: a fresh multi-megabyte result costs a page fault per page when the C allocator has just
  * handed that memory back to the OS, which glibc does as soon as other code frees its own big
- * temporaries (it unmaps large blocks and trims its heap). Measured: a 4096x1000 float32 softmax
- * took 2x longer with SciPy and ONNX Runtime calls in between than with out=. Keeping a few
+ * temporaries (it unmaps large blocks and trims its heap): a 4096x1000 float32 softmax between
+ * SciPy and ONNX Runtime calls took twice its time with out= (docs/PERFORMANCE.md). Keeping a few
  * recently freed blocks (as ONNX Runtime's arena does) gives each call memory that is already
  * mapped.
  *

@@ -102,8 +102,8 @@ typedef struct {
     T a, b, g_t;
 } CSM_FN(ce_index_out);
 
-/* inline: as a call it cost 65 cycles a row in ce_index_reg_rows (every vector register is
- * caller-saved) */
+/* inline: as a call it cost dozens of cycles a row in ce_index_reg_rows (every vector register
+ * is caller-saved) */
 CSM_HOT CSM_FN(ce_index_out)
     CSM_FN(ce_index_values)(const T *x, ptrdiff_t C, ptrdiff_t t, const T *wc, double W, double eps,
                             double gscale, const CSM_FN(ce_sums) *cs, double e_t)

@@ -1,14 +1,18 @@
 /* Template (see csm_types.h): portable vectors of T, CSM_VEC_BYTES wide, through the GCC/Clang
  * vector extensions. The same source becomes AVX-512, AVX2 or SSE2 code depending only on the
  * build's flags and CSM_VEC_BYTES; unlike auto-vectorized loops, the vector code is guaranteed.
- * Intrinsics appear only here, where one instruction replaces a generic sequence (vmax). Like
- * csm_types.h, each inclusion first drops the previous type's macros. */
+ * The kernels are written in these vectors. Intrinsics appear only in small helpers with a
+ * portable fallback, where one instruction replaces a generic sequence: here (masked loads and
+ * stores, streaming stores, max, scalef, widening and horizontal sums), csm_half.h (row
+ * conversions), decode/csm_decode_simd.h (compress, mask-register band split),
+ * softmax/csm_rows_half.h (half loads, stores and exp) and softmax/csm_rows_fused.h (the where=
+ * mask load). Like csm_types.h, each inclusion first drops the previous type's macros. */
 
-/* Where gcc's inlining choices cost speed, they are fixed (measured, each against the other):
- * CSM_HOT for exp_store_sum, which gcc moved out of line once it had a second caller (softmax
- * 15-19% slower); CSM_SHARED for exp_sum_below_max, whose loop spills its accumulators when it is
- * inlined into a caller that passes its output pointers at run time (log_softmax 7-11% slower,
- * cross-entropy up to 4x): one out-of-line copy serves every caller. */
+/* Where gcc's inlining choices cost speed, they are fixed (measured, each against the other;
+ * docs/PERFORMANCE.md): CSM_HOT for exp_store_sum, which gcc moved out of line once it had a
+ * second caller; CSM_SHARED for exp_sum_below_max, whose loop spills its accumulators when it is
+ * inlined into a caller that passes its output pointers at run time: one out-of-line copy serves
+ * every caller. */
 #ifndef CSM_HOT
 #define CSM_HOT static inline __attribute__((always_inline))
 #define CSM_SHARED static __attribute__((noinline, noclone))
@@ -359,7 +363,7 @@ static inline ptrdiff_t CSM_FN(ties_total)(CSM_FN(tie_count) ties)
 /* Vectors of 8 lanes v[0..8) folded across lanes by OP (a function of two vectors): lane l of
  * the result is OP over v[l]'s lanes, in three levels of two shuffles and one OP per pair. The
  * shuffles are constants, so gcc picks in-lane and 128-bit-block shuffles where they serve (a
- * loop over levels with computed vpermt2 indices measured 15% slower on 16384x10 softmax). */
+ * loop over levels with computed vpermt2 indices was slower). */
 #ifndef CSM_FOLD8
 #define CSM_ADD(a, b) ((a) + (b))
 #define CSM_FOLD4(v, OP)                                                                           \

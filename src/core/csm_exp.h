@@ -69,7 +69,7 @@ static inline VT CSM_FN(exp_poly)(VT r)
     return p * r + 1;
 #else
     /* Estrin's scheme: the float64 exp pass is bound by this chain's latency (9 dependent FMAs
-     * with Horner), so pairs are evaluated in parallel; 8% faster, same result to rounding */
+     * with Horner), so pairs are evaluated in parallel: faster, same result to rounding */
     VT r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
     VT p01 = 0x1.0000000000001p-1 + 0x1.5555555555556p-3 * r;
     VT p23 = 0x1.5555555553d68p-5 + 0x1.11111111109b5p-7 * r;

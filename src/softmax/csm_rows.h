@@ -242,8 +242,8 @@ static T CSM_FN(logsumexp_row)(const T *x, ptrdiff_t n, const T *next)
 /* The row to prefetch while row r is computed: the one at least PREFETCH_AHEAD bytes ahead, so
  * short rows still give the memory system time. Only when the rows come from beyond L2 (in-cache
  * calls measured no gain, only the cost of the requests) and rows are at most 128 KB, so the
- * current row, its output and the next row stay within a 512 KB L2 (measured: 4096x1000 -20%,
- * 128x32000 -12%; rows of 512 KB gained nothing). */
+ * current row, its output and the next row stay within a 512 KB L2 (rows of 512 KB gained
+ * nothing). */
 static const T *CSM_FN(next_row)(const T *x, ptrdiff_t r, ptrdiff_t nrows, ptrdiff_t n,
                                  ptrdiff_t ldx)
 {
@@ -315,8 +315,7 @@ static inline int CSM_FN(pivot_free)(VT maxv)
 
 /* Requests, a line per vector, for the row a group ahead (x, NULL past the last row) and for the
  * row about to be written (o, NULL when none): the register rows' passes are too short for the
- * hardware to fetch them in time (16384x128 softmax, in L3: 0.24 -> 0.16 ns per element; in L2,
- * 256x128: 0.17 -> 0.15); rows of two vectors lose (16384x32 logsumexp 7% slower). */
+ * hardware to fetch them in time, from L3 and from L2; rows of two vectors lose. */
 static inline void CSM_FN(prefetch_reg_row)(const T *x, T *o, const int NV)
 {
     if (NV <= 2) return;
@@ -358,7 +357,7 @@ CSM_HOT void CSM_FN(reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t n, 
         const T *xg = x + r0 * ldx;
         T *og = out + r0 * ldo;
         /* the exps wait in whole vectors: reading a row back from out after a masked store
-         * stalls on store forwarding (16384x10: 1.09 against 0.70 ns per element) */
+         * stalls on store forwarding */
         VT sum[VL], e[VL * REG_ROW_VECTORS];
         unsigned special; /* rows whose max is not finite */
         VT maxv = CSM_FN(group_max)(xg, g, n, ldx, NV, &special);
@@ -411,19 +410,15 @@ static void CSM_FN(softmax_reg_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdif
 
 /* The softmax rows reg_rows serves, where tails are masked: up to REG_ROW_VECTORS vectors, from
  * two vectors (AVX-512 float32: from 13 elements); shorter rows are faster a row per lane
- * (csm_rows_small.h). Measured, ns per element, 16384 rows, reg_rows against a row per lane:
- * AVX-512 float32 n=10 0.56/0.52, n=12 0.49/0.49, n=16 0.35/0.41, n=32 0.23/0.44; float64 n=12
- * 1.10/1.00, n=16 0.83/1.05, n=24 0.67/0.88. AVX2 float32 n=10 1.06/0.95, n=16 0.51/0.70, n=32
- * 0.40/0.65; float64 n=4 2.09/2.03, n=8 1.27/1.52. */
+ * (csm_rows_small.h), as measured per ISA and type (docs/PERFORMANCE.md). */
 static int CSM_FN(reg_row_length)(ptrdiff_t n)
 {
     return CSM_MASKED_TAILS && n <= REG_ROW_VECTORS * VL
         && n >= (CSM_AVX512 && T_SIZE == 4 ? 13 : 2 * VL);
 }
 
-/* log_softmax and logsumexp: from 16 elements (AVX2: 24). AVX-512 float32 n=10 0.83 against 0.81
- * ns per element a row per lane, n=16 0.47 against 0.77, n=32 0.34 against 0.79; AVX2 float32
- * n=16 0.83/0.78, n=24 0.68/0.74, float64 n=16 1.60/1.67, n=24 1.37/1.53. */
+/* log_softmax and logsumexp: from 16 elements (AVX2: 24), where register rows overtake a row per
+ * lane (docs/PERFORMANCE.md). */
 static int CSM_FN(lse_reg_row_length)(ptrdiff_t n)
 {
     return CSM_FN(reg_row_length)(n) && n >= (CSM_AVX512 ? 16 : 24);
@@ -527,8 +522,7 @@ static void CSM_FN(softmax_rows)(const T *x, T *out, ptrdiff_t nrows, ptrdiff_t 
         return;
     }
     ptrdiff_t r = 0;
-    /* not from memory, where the prefetched single-row path is faster (4096x1000: 0.91 of the
-     * old time in pairs, 0.77 alone; 2048x257, 2 MB: 0.42 in pairs, 0.52 alone) */
+    /* not from memory, where the prefetched single-row path is faster */
     if (CSM_AVX512 && n <= PAIR_ROW_MAX && nrows * n * (ptrdiff_t)sizeof(T) <= PAIR_TOTAL_MAX)
         for (; r + 2 <= nrows; r += 2)
             CSM_FN(softmax_row_pair)(x + r * ldx, x + (r + 1) * ldx, out + r * ldo,

@@ -1,5 +1,7 @@
-/* The kernels' tuning constants that do not depend on the type or the instruction set, in one
- * place. Each was measured; the commit that set it gives the numbers. */
+/* The kernels' tuning constants that do not depend on the type or the instruction set, each with
+ * its reason; docs/PERFORMANCE.md and the commit that set it give the numbers. All but those of
+ * two families live here: the fused kernels' FUSED_* (softmax/csm_rows_fused.h) and the float16 /
+ * bfloat16 rows' HALF_* (softmax/csm_rows_half.h) sit beside the code they tune. */
 #ifndef CSM_TUNING_H
 #define CSM_TUNING_H
 
@@ -25,9 +27,7 @@
 
 /* Outputs of a thread's part from this size on are written with non-temporal stores where a
  * kernel offers them (csm_rows_fused.h, csm_stats.h): they would not stay in cache anyway, and
- * streaming saves the read-for-ownership. (2, 16, 512, 512) float32 fused calls, interleaved:
- * with nothing to fuse 1.26x plain softmax -> 1.18x, scale 1.27x -> 1.15x, where= 1.38x ->
- * 1.25x. */
+ * streaming saves the read-for-ownership. */
 #define STREAM_MIN_BYTES (16 << 20)
 
 /* Rows up to ROW_L2_BYTES go through three passes, prefetched PREFETCH_AHEAD bytes ahead when
@@ -39,11 +39,20 @@
 #define LONG_BLOCK_BYTES 8192
 #define LONG_BLOCKS_ON_STACK 128
 
-/* A pass that takes a row's exps before its max is known (csm_rows_half.h, csm_decode.h) shifts
+/* A pass that takes a row's exps before its max is known (csm_rows_half.h, decode/) shifts
  * them by a guess g, the max of the row's first values, and keeps the result when the row's max
  * m turns out at most GUESS_SLACK above it: exp(m - g) and a row's sum of such stay finite in
  * float32, and g <= m keeps every exp that shows in a result normal. */
 #define GUESS_SLACK 64
+
+/* top_p on rows from this long is bracketed by a subsample first (decode/csm_top_p.h:
+ * top_p_cutoff); shorter rows are resolved whole, where the subsample's passes would cost more
+ * than they save */
+#define TOP_P_SUB_MIN 16384
+
+/* csm_half.h's row conversions read their input this far ahead, as the fused kernels' pass does
+ * (FUSED_AHEAD_BYTES in csm_rows_fused.h): later lines arrive while this one converts */
+#define CSM_HALF_AHEAD_BYTES 16384
 
 /* Threads split the columns of an axis-0 reduction in groups of COL_GRAIN: whole cache lines
  * and whole vector chunks per thread (csm_dispatch.c). */

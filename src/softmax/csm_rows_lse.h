@@ -4,9 +4,8 @@
  * Every row's max; every row's sum below its max and count of ties (exp_sum_below_max's split,
  * which keeps logsumexp([0, -40]) = 4.2e-18); the group's log-sum-exps in one vector, a lane per
  * row; then the outputs. One row at a time, each pass waited on the previous pass's reduction and
- * each row ended in two libm calls: 16384x128 log_softmax took 1.9 cycles per element against
- * softmax's 1.05. Lanes never mix, so a row's result does not depend on its group or on where a
- * thread split the rows. */
+ * each row ended in two libm calls: log_softmax took nearly twice softmax's time. Lanes never
+ * mix, so a row's result does not depend on its group or on where a thread split the rows. */
 
 typedef struct {
     T max[VL], rest[VL], ties[VL]; /* a lane per row: its max, sum below the max, count at it */
@@ -60,8 +59,7 @@ static inline void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff
 /* Longer rows: all maxes first, then all sums, so no pass waits on its own row's reduction.
  * The sums prefetch the rows a group ahead (they come from memory in the max pass). With
  * shifted, x - max goes into shifted's rows (ldo apart) behind the exps: rows from memory
- * then take their output's first write there, not in a bare streaming pass (4096x1000
- * log_softmax 6% slower without). */
+ * then take their output's first write there, not in a bare streaming pass. */
 static void CSM_FN(group_sums)(const T *x, int g, ptrdiff_t n, ptrdiff_t ldx, CSM_FN(lse_group) *gs,
                                const T *const *next, T *shifted, ptrdiff_t ldo)
 {
@@ -105,8 +103,7 @@ static void CSM_FN(group_lse)(const CSM_FN(lse_group) *gs, T *lse, T *e_max_out)
 }
 
 /* Rows per group where they are not in registers: VL, or as many as GROUP_BYTES holds (one row
- * at least). A group of 16 rows of 32000 floats (2 MB) was reread from L3 by every pass: 32x32000
- * log_softmax 0.22 -> 0.17 ns per element with GROUP_BYTES 64 KB, cross_entropy 0.20 -> 0.16. */
+ * at least). A group of 16 rows of 32000 floats (2 MB) was reread from L3 by every pass. */
 static int CSM_FN(group_rows)(ptrdiff_t n)
 {
     ptrdiff_t rows = n > 0 ? GROUP_BYTES / (n * (ptrdiff_t)sizeof(T)) : VL;

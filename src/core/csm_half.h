@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "csm_tuning.h"
 #if defined(__aarch64__)
 #include <arm_neon.h>
 #endif
@@ -64,9 +65,6 @@ static inline uint16_t csm_f32_to_f16(float f)
 /* Rows of them: one instruction per 16 values where the build has it (AVX-512F's vcvtph2ps and
  * vcvtps2ph, rounding to nearest even; F16C's if a build enables it; on aarch64 two per 8 values,
  * NEON's fcvtl/fcvtn), the functions above elsewhere and for the tail. */
-/* the input is read this far ahead (see FUSED_AHEAD_BYTES in csm_rows_fused.h) */
-#define CSM_HALF_AHEAD_BYTES 16384
-
 static inline void csm_f16_row_to_f32(float *dst, const uint16_t *src, ptrdiff_t n)
 {
     ptrdiff_t j = 0;
