@@ -1,4 +1,4 @@
-# Included by _core.pyx: top_k_softmax and sample over rows (the C kernels are src/csm_decode.h).
+# Included by _core.pyx: top_k_softmax and sample over rows (the C kernels are in src/decode/).
 # Argument rules and the per-row uniforms are _decoding_args', shared with the reference.
 from libc.float cimport FLT_MIN
 

@@ -312,13 +312,13 @@ rowref ref_row(const LD *x, ptrdiff_t n, ptrdiff_t step)
  *   exactly 0 for -inf logits in a row with a finite max (and log_softmax exactly -inf);
  *   log_softmax and logsumexp: absolute error <= 4 eps max(|x|, |result|, 1), |x| the largest
  *   finite magnitude in the row; logsumexp of a row whose max is 0 (near_zero): relative <= 8 eps.
- * Results stored in float16 / bfloat16 (okind): within one unit in the last place of that type
- * of the exact value (test_half_precision.py's test_within_one_ulp_of_float64), and below the
- * compute dtype's normal range within its smallest normal (the rule above).
- * Rows with no finite max follow reference.py: NaN anywhere makes the row NaN; +inf makes
- * softmax and log_softmax NaN and logsumexp +inf; a row with nothing above -inf gives NaN and
- * logsumexp -inf. rr: ref_row(x, n, xstep), computed once per row. `excluded` (or NULL): the
- * entries where=False masks, exactly 0 / -inf. */
+ * Results stored in float16 / bfloat16 (okind): within one unit in the last place of that type of
+ * the exact value (tests/half_precision/test_float16_bfloat16.py's
+ * test_within_one_ulp_of_float64), and below the compute dtype's normal range within its smallest
+ * normal (the rule above). Rows with no finite max follow csoftmax/reference/softmax_family.py:
+ * NaN anywhere makes the row NaN; +inf makes softmax and log_softmax NaN and logsumexp +inf; a row
+ * with nothing above -inf gives NaN and logsumexp -inf. rr: ref_row(x, n, xstep), computed once
+ * per row. `excluded` (or NULL): the entries where=False masks, exactly 0 / -inf. */
 void check_family(int entry, csm_op op, csm_dtype dt, int okind, const LD *x, ptrdiff_t xstep,
                   ptrdiff_t n, const rowref *rr, const LD *got, ptrdiff_t gstep,
                   const unsigned char *excluded, int near_zero)

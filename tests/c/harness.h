@@ -59,7 +59,7 @@ extern int n_isas;
 
 #define KIND(dt) ((int)(dt)) /* CSM_FLOAT32 -> CSM_STORE_F32, CSM_FLOAT64 -> CSM_STORE_F64 */
 
-/* Rows of logits: kinds 0..NSPECIAL-1 are special_rows() of tests/test_fast_vs_reference.py plus
+/* Rows of logits: kinds 0..NSPECIAL-1 are special_rows() of tests/softmax/test_fast_vs_reference.py plus
  * tiny, subnormal and huge magnitudes, a half far below the other, and the logsumexp-near-0
  * rows of test_accuracy.py; the
  * others are random, drawn as test_accuracy.py's distributions (normal 1, normal 10, uniform

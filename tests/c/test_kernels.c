@@ -6,8 +6,8 @@
  * entries, all -inf rows, +inf, NaN, huge and tiny magnitudes). Build and run: tests/c/run.sh
  * (natively) or .ci/c_tests (natively, then cross-compiled for aarch64 under qemu-aarch64).
  *
- * The semantics of special values are csoftmax/reference.py's (and _reference_stats.py,
- * _reference_decoding.py, and the formulas in src/losses/csm_losses.h, csm_elementwise.h). The
+ * The semantics of special values are csoftmax/reference/'s (softmax_family.py, stats.py,
+ * decoding.py, and the formulas in src/losses/csm_losses.h, csm_elementwise.h). The
  * accuracy bounds are the Python tests' own numbers; each is given with the test it comes from.
  * Exits 1 on any failure, after printing the first failures of each kind and a table per
  * instruction set (checks, failures, largest error in units in the last place of the result's

@@ -304,8 +304,8 @@ def test_top_p_bracket_of_long_rows(fast, isa, dtype):
 @pytest.mark.parametrize("log", [False, True])
 def test_top_k_guessed_shift(fast, isa, dtype, log):
     """Rows of 2k blocks of 8 vectors take their exps under the shift of the first 4 vectors'
-    max, in the pass that takes the blocks' maxima (csm_decode.h): a row whose max z lies more
-    than 64 above that guess, or past the pivot (256), or whose first values are all -inf, goes
+    max, in the pass that takes the blocks' maxima (src/decode/csm_exp_pass.h): a row whose max z
+    lies more than 64 above that guess, or past the pivot (256), or whose first values are all -inf, goes
     through two passes; a NaN or +inf past the first values is still reported."""
     x = logits((8, 40000), dtype, scale=2.0)
     x[1, :64] -= 100     # z = x / 0.8: the guess ~125 below the max
@@ -333,8 +333,8 @@ def test_top_k_guessed_shift(fast, isa, dtype, log):
 @pytest.mark.parametrize("kw", [dict(top_p=0.9), dict(min_p=0.05), dict(top_p=0.5, min_p=0.01)])
 def test_sample_guessed_shift(fast, isa, dtype, n, kw):
     """Without top_k, rows of 4 vectors or more take their exps under the shift of the first 4
-    vectors' max, found with the max in one pass (csm_decode.h); the exps may then exceed 2
-    (up to e^64), which the cutoff's radix select takes in. A row whose max z lies more than 64
+    vectors' max, found with the max in one pass (src/decode/csm_exp_pass.h); the exps may then
+    exceed 2 (up to e^64), which the cutoff's radix select takes in. A row whose max z lies more than 64
     above that guess, or past the pivot, or whose first values are all -inf, goes through the max
     pass first; a NaN or +inf past the first values is still reported."""
     x = logits((7, n), dtype, scale=2.0)
