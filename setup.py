@@ -150,7 +150,8 @@ class BuildExt(build_ext):
 
 ext = Extension(
     "csoftmax._core",
-    sources=["csoftmax/_core.pyx", "src/csm_dispatch.c", "src/csm_pool.c"],
+    sources=["csoftmax/_core.pyx", "src/csm_dispatch.c", "src/csm_planner.c",
+             "src/csm_pool.c"],
     include_dirs=["src", np.get_include()],
     depends=glob.glob(os.path.join("src", "*.h")) + glob.glob(os.path.join("csoftmax", "*.pxi")),
     # NPY_TARGET_VERSION: the output cache calls PyDataMem_SetHandler (NumPy 1.22's API), which

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds tests/c/test_kernels.c against the C sources directly, as setup.py builds the extension:
 # src/csm_kernels.c once per instruction set with setup.py's KERNEL_FLAGS and the set's flags (read
-# from setup.py by tools/kernel_flags.py), src/csm_dispatch.c with the list of those sets, and
-# src/csm_pool.c, all with OpenMP; then runs it (extra arguments go to the program).
+# from setup.py by tools/kernel_flags.py), src/csm_dispatch.c with the list of those sets,
+# src/csm_planner.c and src/csm_pool.c, all with OpenMP; then runs it (extra arguments go to the
+# program).
 #
 #   tests/c/run.sh [--quick]                  # natively
 #   CC=aarch64-linux-gnu-gcc TARGET=aarch64 LINK=-static RUNNER=qemu-aarch64 tests/c/run.sh
@@ -38,10 +39,11 @@ while read -r tag name vec_bytes flags; do
 done <<< "$settings"
 # the rest as the extension compiles it (setup.py: -O2, OpenMP)
 $cc -c -O2 -fopenmp -Isrc "-DCSM_ISA_LIST=$list" src/csm_dispatch.c -o "$out/dispatch.o"
+$cc -c -O2 -fopenmp -Isrc src/csm_planner.c -o "$out/planner.o"
 $cc -c -O2 -fopenmp -Isrc src/csm_pool.c -o "$out/pool.o"
 $cc -c -O2 -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Isrc tests/c/test_kernels.c -o "$out/test.o"
 # shellcheck disable=SC2086  # LINK is words
-$cc -fopenmp "$out/test.o" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
+$cc -fopenmp "$out/test.o" "$out/dispatch.o" "$out/planner.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
     -o "$out/test_kernels"
 echo "-- built $out/test_kernels for $target:$names"
 # shellcheck disable=SC2086  # RUNNER is words
