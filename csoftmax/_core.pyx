@@ -64,6 +64,7 @@ cdef extern from "csoftmax.h" nogil:
         Py_ssize_t wstep
     csm_kernel csm_plan(const csm_call *c)
     int csm_run(const csm_call *c, int nthreads)
+    void csm_record_kernels(int on)
     csm_kernel csm_last_kernel()
     int csm_isa_count()
     const char *csm_isa_name(int i)
@@ -129,9 +130,14 @@ def _init_isa_from_env():
 _KERNEL_NAMES = ("rows", "cols", "half", "fused")
 
 
+def _record_kernels(bint on):
+    """Have the planner record its choices for _last_kernel (for the tests)."""
+    csm_record_kernels(on)
+
+
 def _last_kernel():
     """The kernel family the planner chose for this thread's last softmax / log_softmax /
-    logsumexp call: "rows", "cols", "half" or "fused" (for the tests)."""
+    logsumexp call since _record_kernels(True): "rows", "cols", "half" or "fused"."""
     return _KERNEL_NAMES[<int>csm_last_kernel()]
 
 
@@ -230,12 +236,14 @@ cdef inline void _rows_call(csm_call *c, csm_op op, int kind, const char *x, cha
     """Describes rows of n with uniform strides (bytes), x and out stored as `kind`, nothing
     fused; half kinds are computed in float32."""
     cdef Py_ssize_t item = 8 if kind == CSM_STORE_F64 else (4 if kind == CSM_STORE_F32 else 2)
-    memset(c, 0, sizeof(csm_call))
     c.op = op
     c.compute = CSM_FLOAT64 if kind == CSM_STORE_F64 else CSM_FLOAT32
     c.xkind = c.okind = <csm_storage>kind
-    c.nrows, c.n, c.x, c.ldx, c.xstep = nrows, n, x, ldx, item
-    c.out, c.ldo, c.ostep = out, ldo, item
+    c.nrows, c.n, c.ninner, c.x, c.ldx, c.xoff, c.xstep = nrows, n, 0, x, ldx, NULL, item
+    c.out, c.ldo, c.ooff = out, ldo, NULL
+    c.scale, c.sstep, c.bias, c.ldb, c.boff, c.bstep = NULL, 0, NULL, 0, NULL, 0
+    c.where, c.ldw, c.woff, c.wstep = NULL, 0, NULL, 0
+    c.ostep = item
 
 
 cdef bint _rows_layout(cnp.ndarray v, int k, Py_ssize_t *nrows, Py_ssize_t *ld):

@@ -33,10 +33,8 @@
 #include "csm_tuning.h"
 
 /* Half rows shorter than these take the block path (FUSED), whose float32 row kernels (groups of
- * rows, the log-sum-exps in one vector log1p) gain more than its two conversion passes cost
- * (interleaved, time / float32 softmax's, block path against the half kernel: softmax 16384x32
- * float16 1.69x / 1.94x, 4096x100 1.94x / 1.55x, 2048x257 1.60x / 1.15x, 64x1000 1.22x / 0.92x;
- * log_softmax 64x512 1.22x / 1.29x, 64x768 1.25x / 1.18x: its two libm calls a row). */
+ * rows, the log-sum-exps in one vector log1p) gain more there than its two conversion passes
+ * cost; log_softmax's half kernel pays two libm calls a row, hence its higher bar. */
 #ifndef HALF_SOFTMAX_ROW_MIN
 #define HALF_SOFTMAX_ROW_MIN 96
 #endif
@@ -44,12 +42,12 @@
 #define HALF_LOG_ROW_MIN 640
 #endif
 
-static ptrdiff_t storage_size(csm_storage s)
-{
-    return s == CSM_STORE_F64 ? 8 : s == CSM_STORE_F32 ? 4 : 2;
-}
+static const ptrdiff_t storage_sizes[CSM_NUM_STORAGES] = {4, 8, 2, 2};
 
-csm_kernel csm_plan(const csm_call *c)
+static ptrdiff_t storage_size(csm_storage s) { return storage_sizes[s]; }
+
+/* inlined in csm_run: the plain call's per-call cost stays that of a few compares */
+static inline csm_kernel plan(const csm_call *c)
 {
     if (c->ninner > 0) return CSM_KERNEL_COLS;
     const int plain = !c->scale && !c->bias && !c->where && c->xkind == c->okind;
@@ -58,7 +56,7 @@ csm_kernel csm_plan(const csm_call *c)
     /* unit steps (a row of one has no step), logsumexp's results one per row */
     const int unit = (c->xstep == size || c->n <= 1) && (lse || c->ostep == size || c->n <= 1);
     if (plain && unit && !c->xoff && !c->ooff && c->xkind == (csm_storage)c->compute
-        && c->ldx % size == 0 && c->ldo % size == 0)
+        && !((c->ldx | c->ldo) & (size - 1))) /* whole elements apart (size: a power of 2) */
         return CSM_KERNEL_ROWS;
     if (plain && unit && !lse && c->compute == CSM_FLOAT32
         && (c->xkind == CSM_STORE_F16 || c->xkind == CSM_STORE_BF16)
@@ -67,6 +65,8 @@ csm_kernel csm_plan(const csm_call *c)
         return CSM_KERNEL_HALF;
     return CSM_KERNEL_FUSED;
 }
+
+csm_kernel csm_plan(const csm_call *c) { return plan(c); }
 
 typedef struct {
     csm_call_fn fn;
@@ -113,18 +113,23 @@ static int cols_inner_part(const void *ctx, ptrdiff_t g0, ptrdiff_t g1)
     return 0;
 }
 
+/* The tests' view of the choices: recorded only once they ask (a thread-local write costs a
+ * call to __tls_get_addr in a shared library, on every call). */
+static int recording;
 #if defined(__GNUC__) || defined(__clang__)
 static __thread csm_kernel last_kernel;
 #else
 static _Thread_local csm_kernel last_kernel;
 #endif
 
+void csm_record_kernels(int on) { recording = on; }
 csm_kernel csm_last_kernel(void) { return last_kernel; }
 
 int csm_run(const csm_call *c, int nthreads)
 {
     const csm_kernel_table *t = csm_table();
-    csm_kernel k = last_kernel = csm_plan(c);
+    csm_kernel k = plan(c);
+    if (recording) last_kernel = k;
     if (k == CSM_KERNEL_COLS) {
         cols_job j = {t->cols[c->compute][c->op], c,
                       c->op == CSM_LOGSUMEXP ? c->ninner : c->n * c->ninner};
@@ -134,6 +139,7 @@ int csm_run(const csm_call *c, int nthreads)
     }
     rows_job j = {k == CSM_KERNEL_FUSED ? t->fused[c->compute][c->op] : t->rows[c->xkind][c->op],
                   c};
+    if (nthreads <= 1) return j.fn(c, 0, c->nrows) ? -1 : 0; /* what csm_split_rows would do */
     return csm_split_rows(c->nrows, nthreads, rows_part, &j) ? -1 : 0;
 }
 

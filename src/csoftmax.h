@@ -86,7 +86,9 @@ csm_kernel csm_plan(const csm_call *c);
 /* Runs the call on up to nthreads threads (<= 1: the calling thread) with the kernel csm_plan
  * chooses. Returns 0, or -1 when out of memory. */
 int csm_run(const csm_call *c, int nthreads);
-/* The kernel csm_run last chose on the calling thread (for the tests). */
+/* For the tests: once csm_record_kernels(1) is called, csm_last_kernel gives the kernel csm_run
+ * last chose on the calling thread. */
+void csm_record_kernels(int on);
 csm_kernel csm_last_kernel(void);
 
 /* The entry points below each describe their call as a csm_call and run it through the planner

@@ -1,7 +1,7 @@
 """The planner (src/csm_planner.c) chooses the kernel family that serves each call of softmax,
 log_softmax and logsumexp: "rows", "cols", "half" or "fused". Each test makes a public call and
-reads the choice back (``_core._last_kernel()``), so the Python layer's description of the call
-is tested with the planner's rules."""
+reads the choice back (``_core._last_kernel()``, recorded after ``_core._record_kernels(True)``),
+so the Python layer's description of the call is tested with the planner's rules."""
 
 import importlib
 
@@ -20,7 +20,11 @@ def planned(fast):
         getattr(fast, op)(x, **kw)
         return core._last_kernel()
 
-    return run
+    core._record_kernels(True)
+    try:
+        yield run
+    finally:
+        core._record_kernels(False)
 
 
 def half_types():
