@@ -1,13 +1,16 @@
 # cython: language_level=3
 """The thin layer between csoftmax's Python API and the C kernels (src/csoftmax.h).
 
-It validates arguments (sharing the rules of ``_validation`` with the reference), maps any array
-layout onto one of two kernel calls, releases the GIL around the kernel, and never does math:
+It validates arguments (sharing the rules of ``_validation`` with the reference), describes each
+call of the softmax family once as a ``csm_call`` and hands it to ``csm_run``, whose planner
+(src/csm_planner.c) chooses the kernel; it releases the GIL around the kernel and never does math.
+The layouts it describes:
 
 * rows: the reduced axis is contiguous and the other axes collapse into one strided axis
-  (C order, offset views, ``x[::k]``, negative row strides): ``csm_rows`` with a leading dimension;
-* cols: a C-contiguous array reduced over a non-last axis: ``csm_cols`` vectorizes across the
-  contiguous trailing axis instead of transposing.
+  (C order, offset views, ``x[::k]``, negative row strides): a uniform row stride;
+* cols: a C-contiguous array reduced over a non-last axis (``ninner``): the column kernels
+  vectorize across the contiguous trailing axis instead of transposing;
+* the fused layer (_fused.pxi): per-row offsets where the rows do not collapse.
 
 A Fortran-ordered array is the transpose of a C-ordered one, so it is handled on ``a.T``; any
 other layout is copied to C order once.
