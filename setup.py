@@ -156,7 +156,8 @@ class BuildExt(build_ext):
 
 ext = Extension(
     "csoftmax._core",
-    sources=["csoftmax/_core.pyx", "src/dispatch/csm_dispatch.c", "src/output_cache/csm_pool.c"],
+    sources=["csoftmax/_core.pyx", "src/dispatch/csm_dispatch.c",
+             "src/dispatch/csm_planner.c", "src/output_cache/csm_pool.c"],
     include_dirs=SRC_DIRS + [np.get_include()],
     depends=C_HEADERS + glob.glob(os.path.join("csoftmax", "*.pxi")),
     # NPY_TARGET_VERSION: the output cache calls PyDataMem_SetHandler (NumPy 1.22's API), which

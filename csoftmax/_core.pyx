@@ -1,13 +1,18 @@
 # cython: language_level=3
 """The thin layer between csoftmax's Python API and the C kernels (src/csoftmax.h).
 
-It validates arguments (sharing the rules of ``_validation`` with the reference), maps any array
-layout onto one of two kernel calls, releases the GIL around the kernel, and never does math:
+It validates arguments (sharing the argument modules ``_validation``, ``_fused_args``,
+``_loss_args`` and ``_decoding_args`` with the reference), describes each call of the softmax
+family once as a ``csm_call`` and hands it to ``csm_run``, whose planner
+(src/dispatch/csm_planner.c) chooses the kernel; it releases the GIL around the kernel and never
+does math.
+The layouts it describes:
 
 * rows: the reduced axis is contiguous and the other axes collapse into one strided axis
-  (C order, offset views, ``x[::k]``, negative row strides): ``csm_rows`` with a leading dimension;
-* cols: a C-contiguous array reduced over a non-last axis: ``csm_cols`` vectorizes across the
-  contiguous trailing axis instead of transposing.
+  (C order, offset views, ``x[::k]``, negative row strides): a uniform row stride;
+* cols: a C-contiguous array reduced over a non-last axis (``ninner``): the column kernels
+  vectorize across the contiguous trailing axis instead of transposing;
+* the fused layer (_fused.pxi): per-row offsets where the rows do not collapse.
 
 A Fortran-ordered array is the transpose of a C-ordered one, so it is handled on ``a.T``; any
 other layout is copied to C order once.
@@ -15,6 +20,7 @@ other layout is copied to C order once.
 import numpy as np
 cimport numpy as cnp
 from cpython.long cimport PyLong_AsLongAndOverflow
+from libc.string cimport memset
 
 from ._validation import as_input, check_out, deliver, normalize_axis, reduced_shape
 
@@ -28,10 +34,43 @@ cdef extern from "csoftmax.h" nogil:
     ctypedef enum csm_dtype:
         CSM_FLOAT32
         CSM_FLOAT64
-    void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, Py_ssize_t nrows,
-                  Py_ssize_t n, Py_ssize_t ldx, Py_ssize_t ldo, int nthreads)
-    void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, Py_ssize_t nouter,
-                  Py_ssize_t nred, Py_ssize_t ninner, int nthreads)
+    ctypedef enum csm_storage:
+        CSM_STORE_F32
+        CSM_STORE_F64
+        CSM_STORE_F16
+        CSM_STORE_BF16
+    ctypedef enum csm_kernel:
+        CSM_KERNEL_ROWS
+        CSM_KERNEL_COLS
+        CSM_KERNEL_HALF
+        CSM_KERNEL_FUSED
+    ctypedef struct csm_call:
+        csm_op op
+        csm_dtype compute
+        csm_storage xkind, okind
+        Py_ssize_t nrows, n, ninner
+        const char *x
+        Py_ssize_t ldx
+        const Py_ssize_t *xoff
+        Py_ssize_t xstep
+        char *out
+        Py_ssize_t ldo
+        const Py_ssize_t *ooff
+        Py_ssize_t ostep
+        const double *scale
+        Py_ssize_t sstep
+        const char *bias
+        Py_ssize_t ldb
+        const Py_ssize_t *boff
+        Py_ssize_t bstep
+        const unsigned char *where
+        Py_ssize_t ldw
+        const Py_ssize_t *woff
+        Py_ssize_t wstep
+    csm_kernel csm_plan(const csm_call *c)
+    int csm_run(const csm_call *c, int nthreads)
+    void csm_record_kernels(int on)
+    csm_kernel csm_last_kernel()
     int csm_isa_count()
     const char *csm_isa_name(int i)
     const char *csm_isa_needs(int i)
@@ -93,6 +132,20 @@ def _init_isa_from_env():
     return csm_init_isa_from_env() == 0
 
 
+_KERNEL_NAMES = ("rows", "cols", "half", "fused")
+
+
+def _record_kernels(bint on):
+    """Have the planner record its choices for _last_kernel (for the tests)."""
+    csm_record_kernels(on)
+
+
+def _last_kernel():
+    """The kernel family the planner chose for this thread's last softmax / log_softmax /
+    logsumexp call since _record_kernels(True): "rows", "cols", "half" or "fused"."""
+    return _KERNEL_NAMES[<int>csm_last_kernel()]
+
+
 # Below this many elements per thread, waking a second thread costs more than it saves.
 cdef Py_ssize_t MIN_ELEMENTS_PER_THREAD = 1 << 16
 
@@ -139,6 +192,14 @@ cdef inline int _threads_for(Py_ssize_t size) noexcept:
 # ---------------------------------------------------------------------------------------------
 # Layout planning
 
+cdef extern from "numpy/arrayobject.h":
+    enum:
+        NPY_HALF
+        NPY_USERDEF
+
+cdef object _bf16_descr = None   # ml_dtypes' bfloat16, once a call has shown it (never imported)
+
+
 cdef inline bint _native_float(cnp.ndarray a) noexcept:
     cdef int tn = cnp.PyArray_TYPE(a)
     return (tn == cnp.NPY_FLOAT or tn == cnp.NPY_DOUBLE) and cnp.PyArray_ISNOTSWAPPED(a)
@@ -146,6 +207,48 @@ cdef inline bint _native_float(cnp.ndarray a) noexcept:
 
 cdef inline csm_dtype _dt(cnp.ndarray a) noexcept:
     return CSM_FLOAT32 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT else CSM_FLOAT64
+
+
+cdef int _half_kind(cnp.ndarray a):
+    """CSM_STORE_F16 or CSM_STORE_BF16 for a native half array, else -1, by type number (comparing
+    the dtype with np.float32 and the like cost ~0.4 us each for bfloat16)."""
+    global _bf16_descr
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == NPY_HALF:
+        return CSM_STORE_F16 if a.dtype.isnative else -1
+    if t < NPY_USERDEF:
+        return -1
+    d = a.dtype
+    if d is _bf16_descr:
+        return CSM_STORE_BF16
+    if d.itemsize == 2 and d.name == "bfloat16" and d.isnative:
+        _bf16_descr = d
+        return CSM_STORE_BF16
+    return -1
+
+
+cdef inline int _kind(cnp.ndarray a):
+    """The kernels' storage code of a native float32 / float64 / float16 / bfloat16 array, else
+    -1."""
+    if _native_float(a):
+        return CSM_STORE_F32 if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT else CSM_STORE_F64
+    return _half_kind(a)
+
+
+cdef inline void _rows_call(csm_call *c, csm_op op, int kind, const char *x, char *out,
+                            Py_ssize_t nrows, Py_ssize_t n, Py_ssize_t ldx,
+                            Py_ssize_t ldo) noexcept nogil:
+    """Describes rows of n with uniform strides (bytes), x and out stored as `kind`, nothing
+    fused; half kinds are computed in float32."""
+    cdef Py_ssize_t item = 8 if kind == CSM_STORE_F64 else (4 if kind == CSM_STORE_F32 else 2)
+    c.op = op
+    c.compute = CSM_FLOAT64 if kind == CSM_STORE_F64 else CSM_FLOAT32
+    c.xkind = c.okind = <csm_storage>kind
+    c.nrows, c.n, c.ninner, c.x, c.ldx, c.xoff, c.xstep = nrows, n, 0, x, ldx, NULL, item
+    c.out, c.ldo, c.ooff = out, ldo, NULL
+    c.scale, c.sstep, c.bias, c.ldb, c.boff, c.bstep = NULL, 0, NULL, 0, NULL, 0
+    c.where, c.ldw, c.woff, c.wstep = NULL, 0, NULL, 0
+    c.ostep = item
 
 
 cdef bint _rows_layout(cnp.ndarray v, int k, Py_ssize_t *nrows, Py_ssize_t *ld):
@@ -217,17 +320,18 @@ cdef bint _same_view(cnp.ndarray a, cnp.ndarray b):
 
 
 cdef cnp.ndarray _run_kernel(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
-    """`op` of native-float `a` along `ax`. softmax / log_softmax write into `dst` when its layout
-    allows it (dst is None, `a` itself, or does not overlap `a`), else into a new array of `a`'s
-    shape; logsumexp returns a new array of the reduced shape (`dst` unused). Returns the array
-    holding the result."""
+    """`op` of native-float `a` along `ax`, described to the planner (csm_run) as rows or as the
+    column layout. softmax / log_softmax write into `dst` when its layout allows it (dst is None,
+    `a` itself, or does not overlap `a`), else into a new array of `a`'s shape; logsumexp returns
+    a new array of the reduced shape (`dst` unused). Returns the array holding the result."""
     cdef int nd = cnp.PyArray_NDIM(a), k = ax, nt
     cdef bint transposed = False, reduce = op == CSM_LOGSUMEXP, rows
     cdef cnp.ndarray v = a, w = None
-    cdef Py_ssize_t nrows, ldx, ldo, n, nouter, ninner
-    cdef void *xp
-    cdef void *op_
+    cdef Py_ssize_t nrows, ldx, ldo, n, item
+    cdef char *xp
+    cdef char *op_
     cdef csm_dtype dt = _dt(a)
+    cdef csm_call c
     if cnp.PyArray_SIZE(a) == 0 and not reduce:
         return dst if dst is not None else _empty_like_c(a)
     if nd > 1 and not cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_F_CONTIGUOUS(a):
@@ -253,15 +357,15 @@ cdef cnp.ndarray _run_kernel(csm_op op, cnp.ndarray a, int ax, cnp.ndarray dst):
         w = _empty_like_c(v)
         ldo = n
     nt = _threads_for(cnp.PyArray_SIZE(v))
-    xp, op_ = cnp.PyArray_DATA(v), cnp.PyArray_DATA(w)
+    item = cnp.PyArray_ITEMSIZE(v)
+    xp, op_ = <char *>cnp.PyArray_DATA(v), <char *>cnp.PyArray_DATA(w)
     if rows:
-        with nogil:
-            csm_rows(op, dt, xp, op_, nrows, n, ldx, ldo, nt)
+        _rows_call(&c, op, <int>dt, xp, op_, nrows, n, ldx * item, ldo * item)
     else:
-        nouter = _prod(cnp.PyArray_DIMS(v), 0, k)
-        ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
-        with nogil:
-            csm_cols(op, dt, xp, op_, nouter, n, ninner, nt)
+        _rows_call(&c, op, <int>dt, xp, op_, _prod(cnp.PyArray_DIMS(v), 0, k), n, 0, 0)
+        c.ninner = _prod(cnp.PyArray_DIMS(v), k + 1, nd)
+    with nogil:
+        csm_run(&c, nt)
     return w.T if transposed else w
 
 
@@ -355,31 +459,53 @@ cdef object _dask_call(str name, object out, tuple args, dict kwargs):
 include "_stats.pxi"
 
 
+cdef inline object _fast(csm_op op, object x, object axis, bint keepdims, object out):
+    """The common call with as little Python as possible: a C-contiguous float32 / float64 /
+    float16 / bfloat16 array over its last axis, nothing fused; softmax / log_softmax may write to
+    `out` (or in place), logsumexp takes no out= or keepdims. Described to the planner (csm_run),
+    which chooses the kernel; None when the call is not this one."""
+    cdef cnp.ndarray a, r
+    cdef cnp.npy_intp *dims
+    cdef int nd, kind, nt, rc = 0
+    cdef Py_ssize_t n, nrows, item
+    cdef bint reduce = op == CSM_LOGSUMEXP
+    cdef csm_call c
+    if type(x) is not cnp.ndarray or (reduce and (keepdims or out is not None)):
+        return None
+    a = <cnp.ndarray>x
+    nd = cnp.PyArray_NDIM(a)
+    if (nd < 1 or not _is_last_axis(axis, nd) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a)):
+        return None
+    kind = _kind(a)
+    if kind < 0 or (out is not None and not _direct_out(a, out)):
+        return None
+    dims = cnp.PyArray_DIMS(a)
+    n = dims[nd - 1]
+    if reduce:
+        r = _new_array(nd - 1, dims, cnp.PyArray_TYPE(a))
+    else:
+        r = _new_array(nd, dims, cnp.PyArray_TYPE(a)) if out is None else out
+        if n == 0:
+            return r
+    item = cnp.PyArray_ITEMSIZE(a)
+    nrows = _prod(dims, 0, nd - 1)
+    _rows_call(&c, op, kind, <char *>cnp.PyArray_DATA(a), <char *>cnp.PyArray_DATA(r), nrows, n,
+               n * item, item if reduce else n * item)
+    nt = _threads_for(cnp.PyArray_SIZE(a))
+    with nogil:
+        rc = csm_run(&c, nt)
+    if rc != 0:
+        raise MemoryError("csoftmax: out of memory for the kernel's row buffers")
+    return r[()] if reduce and nd == 1 else r
+
+
 cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
     cdef cnp.ndarray a, r, dst = None
-    cdef cnp.npy_intp *dims
-    cdef int nd, ax, nt
-    cdef Py_ssize_t n, nrows
-    cdef void *xp
-    cdef void *op_
-    cdef csm_dtype dt
-    # Fast path: the common call, with as little Python as possible.
-    if type(x) is cnp.ndarray:
-        a = <cnp.ndarray>x
-        nd = cnp.PyArray_NDIM(a)
-        if (nd >= 1 and _is_last_axis(axis, nd) and _native_float(a)
-                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
-                and (out is None or _direct_out(a, out))):
-            dims = cnp.PyArray_DIMS(a)
-            n = dims[nd - 1]
-            r = _new_array(nd, dims, cnp.PyArray_TYPE(a)) if out is None else out
-            if n > 0:
-                xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
-                dt, nrows = _dt(a), _prod(dims, 0, nd - 1)
-                nt = _threads_for(cnp.PyArray_SIZE(a))
-                with nogil:
-                    csm_rows(op, dt, xp, op_, nrows, n, n, n, nt)
-            return r
+    cdef int ax
+    r = _fast(op, x, axis, False, out)
+    if r is not None:
+        return r
     if _is_dask(x):
         return _dask_call("softmax" if op == CSM_SOFTMAX else "log_softmax", out, (x, axis), {})
     a, result_dtype, shape, ax = _prologue(x, axis)
@@ -397,26 +523,11 @@ cdef object _run_softmax_like(csm_op op, object x, object axis, object out):
 
 
 cdef object _run_logsumexp(object x, object axis, bint keepdims, object out):
-    cdef cnp.ndarray a, r
-    cdef int ax, nd, nt
-    cdef Py_ssize_t n, nrows
-    cdef void *xp
-    cdef void *op_
-    cdef csm_dtype dt
-    # Fast path, as for softmax: C-contiguous native float reduced over its last axis.
-    if out is None and not keepdims and type(x) is cnp.ndarray:
-        a = <cnp.ndarray>x
-        nd = cnp.PyArray_NDIM(a)
-        if (nd >= 1 and _is_last_axis(axis, nd) and _native_float(a)
-                and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)):
-            n = cnp.PyArray_DIMS(a)[nd - 1]
-            r = _new_array(nd - 1, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a))
-            nrows = cnp.PyArray_SIZE(r)
-            xp, op_ = cnp.PyArray_DATA(a), cnp.PyArray_DATA(r)
-            dt, nt = _dt(a), _threads_for(cnp.PyArray_SIZE(a))
-            with nogil:
-                csm_rows(CSM_LOGSUMEXP, dt, xp, op_, nrows, n, n, 1, nt)
-            return r[()] if nd == 1 else r
+    cdef cnp.ndarray a
+    cdef int ax
+    r = _fast(CSM_LOGSUMEXP, x, axis, keepdims, out)
+    if r is not None:
+        return r
     if _is_dask(x):
         return _dask_call("logsumexp", out, (x, axis), {"keepdims": keepdims})
     a, result_dtype, shape, ax = _prologue(x, axis)

@@ -1,48 +1,13 @@
 # The fused softmax family (included by _core.pyx): scale=, bias=, where=, dtype=, tuple axes,
 # 0-d, masked and half-precision inputs. The arguments are checked by _fused_args (shared with
-# the reference); here every operand is described to csm_rows_fused (src/csoftmax.h) by per-row
-# byte offsets and an element step computed from its strides, so that no operand is converted
-# or expanded to x's size: broadcast axes keep their 0 strides. A single reduced axis stays
-# where it is; several (a tuple) are moved last and collapsed into one first.
-
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+# the reference); here the call is described to the planner (csm_run, src/csoftmax.h), every
+# operand by a uniform row stride or per-row byte offsets, and an element step, computed from its
+# strides, so that no operand is converted or expanded to x's size: broadcast axes keep their 0
+# strides. A single reduced axis stays where it is; several (a tuple) are moved last and
+# collapsed into one first.
 
 from ._fused_args import finish, fused_inputs, reduced_shape_axes
 from ._validation import is_half
-
-cdef extern from "csoftmax.h" nogil:
-    ctypedef enum csm_storage:
-        CSM_STORE_F32
-        CSM_STORE_F64
-        CSM_STORE_F16
-        CSM_STORE_BF16
-    ctypedef struct csm_fused_args:
-        const char *x
-        const Py_ssize_t *xoff
-        Py_ssize_t xstep
-        csm_storage xkind
-        char *out
-        const Py_ssize_t *ooff
-        Py_ssize_t ostep
-        csm_storage okind
-        Py_ssize_t nrows, n
-        const double *scale
-        Py_ssize_t sstep
-        const char *bias
-        const Py_ssize_t *boff
-        Py_ssize_t bstep
-        const unsigned char *where
-        const Py_ssize_t *woff
-        Py_ssize_t wstep
-    int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads)
-
-cdef extern from "numpy/arrayobject.h":
-    enum:
-        NPY_HALF
-        NPY_USERDEF
-
-cdef object _bf16_descr = None   # ml_dtypes' bfloat16, once a call has shown it (never imported)
-
 
 _OP_NAMES = ("softmax", "log_softmax", "logsumexp")
 
@@ -63,7 +28,9 @@ cdef int _storage(object dtype):
 
 
 cdef bint _plain(object x, object axis):
-    """True when no fused feature is involved: the original path handles the call."""
+    """True when the call needs none of this file's argument handling (half storage, tuple axes,
+    masked arrays, Python scalars): _run_softmax_like / _run_logsumexp take it. Which kernel
+    serves a call is the planner's choice either way."""
     if isinstance(axis, tuple):
         return False
     cdef int t
@@ -79,20 +46,19 @@ cdef bint _plain(object x, object axis):
     return True
 
 
-cdef object _offsets(list dims, list strides):
-    """Byte offset of each row from the first, rows in C order over `dims` with byte `strides`:
-    one arange when the dims collapse into one stride (C order, a broadcast suffix), else an
-    outer sum a dim at a time (e.g. a (q, k) mask over (batch, heads, q, k): strides 0, 0, 4k)."""
+cdef object _offsets(list dims, list strides, Py_ssize_t *ld):
+    """How rows in C order over `dims` with byte `strides` lie: None, with their uniform stride in
+    *ld, when the dims collapse into one stride (C order, a broadcast suffix), else each row's byte
+    offset from the first, an outer sum a dim at a time (e.g. a (q, k) mask over (batch, heads,
+    q, k): strides 0, 0, 4k)."""
     cdef int i
     kept = [(d, st) for d, st in zip(dims, strides) if d != 1]
     for i in range(len(kept) - 1):
         if kept[i][1] != kept[i + 1][1] * kept[i + 1][0]:
             break
     else:
-        total = 1
-        for d, _ in kept:
-            total *= d
-        return np.arange(total, dtype=np.intp) * (kept[len(kept) - 1][1] if kept else 0)
+        ld[0] = kept[len(kept) - 1][1] if kept else 0
+        return None
     off = np.zeros(1, dtype=np.intp)
     for d, st in kept:
         off = (off[:, None] + np.arange(d, dtype=np.intp) * st).reshape(-1)
@@ -110,96 +76,16 @@ cdef list _broadcast_strides(object b, tuple shape):
 
 
 cdef inline const Py_ssize_t *_ptr(object a):
+    """An offset array's data, NULL for None (a uniform stride)."""
+    if a is None:
+        return NULL
     return <const Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>a)
-
-
-cdef int _half_kind(cnp.ndarray a):
-    """CSM_STORE_F16 or CSM_STORE_BF16 for a native half array, else -1, by type number (comparing
-    the dtype with np.float32 and the like cost ~0.4 us each for bfloat16)."""
-    global _bf16_descr
-    cdef int t = cnp.PyArray_TYPE(a)
-    if t == NPY_HALF:
-        return CSM_STORE_F16 if a.dtype.isnative else -1
-    if t < NPY_USERDEF:
-        return -1
-    d = a.dtype
-    if d is _bf16_descr:
-        return CSM_STORE_BF16
-    if d.itemsize == 2 and d.name == "bfloat16" and d.isnative:
-        _bf16_descr = d
-        return CSM_STORE_BF16
-    return -1
-
-
-cdef object _half_rows(csm_op op, object x, object axis, bint keepdims, object out):
-    """The common half-precision call, a C-contiguous float16 / bfloat16 array over its last axis
-    with nothing else (softmax / log_softmax may write to `out`, or in place), with little Python
-    (the general path costs ~9 us a call); None when the call is not that one."""
-    cdef cnp.ndarray a, r
-    cdef csm_fused_args args
-    cdef int nd, kind, rc, nt
-    cdef Py_ssize_t n, nrows, i, xbytes
-    cdef Py_ssize_t *off
-    cdef char *xp
-    cdef char *rp
-    cdef bint reduce = op == CSM_LOGSUMEXP
-    if keepdims or type(x) is not cnp.ndarray or (out is not None and reduce):
-        return None
-    a = <cnp.ndarray>x
-    nd = cnp.PyArray_NDIM(a)
-    if (nd < 1 or not _is_last_axis(axis, nd) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a)):
-        return None
-    kind = _half_kind(a)
-    n = cnp.PyArray_DIMS(a)[nd - 1]
-    if kind < 0 or n == 0 or cnp.PyArray_SIZE(a) == 0:
-        return None
-    nrows = cnp.PyArray_SIZE(a) // n
-    xp = <char *>cnp.PyArray_DATA(a)
-    xbytes = nrows * n * 2
-    if out is None:
-        r = cnp.PyArray_EMPTY(nd - 1 if reduce else nd, cnp.PyArray_DIMS(a), cnp.PyArray_TYPE(a), 0)
-    else:
-        # exactly x's shape and dtype, C-contiguous and writeable; x itself, or apart from it
-        if type(out) is not cnp.ndarray:
-            return None
-        r = <cnp.ndarray>out
-        rp = <char *>cnp.PyArray_DATA(r)
-        if (r.dtype is not a.dtype or cnp.PyArray_NDIM(r) != nd or not cnp.PyArray_IS_C_CONTIGUOUS(r)
-                or not cnp.PyArray_ISALIGNED(r) or not cnp.PyArray_ISWRITEABLE(r)
-                or (rp != xp and rp < xp + xbytes and xp < rp + xbytes)):
-            return None
-        for i in range(nd):
-            if cnp.PyArray_DIMS(r)[i] != cnp.PyArray_DIMS(a)[i]:
-                return None
-    # the rows' byte offsets: x's n * 2 apart, then (logsumexp) the results' 2 apart
-    off = <Py_ssize_t *>PyMem_Malloc((2 if reduce else 1) * nrows * sizeof(Py_ssize_t))
-    if off == NULL:
-        raise MemoryError()
-    for i in range(nrows):
-        off[i] = i * n * 2
-        if reduce:
-            off[nrows + i] = i * 2
-    args.x, args.xoff, args.xstep = xp, off, 2
-    args.xkind = args.okind = <csm_storage>kind
-    args.out, args.ostep = <char *>cnp.PyArray_DATA(r), 0 if reduce else 2
-    args.ooff = off + nrows if reduce else off
-    args.nrows, args.n = nrows, n
-    args.scale, args.sstep, args.bias, args.where = NULL, 0, NULL, NULL
-    nt = _threads_for(nrows * n)
-    with nogil:
-        rc = csm_rows_fused(op, CSM_FLOAT32, &args, nt)
-    PyMem_Free(off)
-    if rc != 0:
-        raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
-    return r[()] if reduce and nd == 1 else r
 
 
 cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object scale, object bias,
                        object where, object dtype, object out):
-    cdef csm_fused_args args
+    cdef csm_call args
     cdef int kind, rc, nt
-    cdef csm_dtype dt
     if ((type(x) is not cnp.ndarray and _is_dask(x)) or (scale is not None and _is_dask(scale))
             or (bias is not None and _is_dask(bias)) or (where is not None and _is_dask(where))):
         # csoftmax.dask takes the plain calls only; computing the graph here would be silent
@@ -207,7 +93,7 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
                         f"supported with Dask arrays (csoftmax.dask handles the plain call); "
                         f"compute the array first, or form x * scale + bias with dask.array")
     if scale is None and bias is None and where is None and dtype is None:
-        r = _half_rows(op, x, axis, keepdims, out)
+        r = _fast(op, x, axis, keepdims, out)   # float16 / bfloat16 with nothing else
         if r is not None:
             return r
     name = _OP_NAMES[<int>op]
@@ -269,19 +155,20 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
     # Rows go in C order over the other axes. (Ordering them so that the rows sharing a bias
     # row come together -- every head's row i, then row i + 1 -- keeps the bias in L1 but reads x
     # 1 MB apart: (2, 16, 512, 512) with a (512, 512) bias went from 1.5x to 1.9x plain softmax.)
-    xoff = _offsets(lead, xl)
+    memset(&args, 0, sizeof(csm_call))
+    args.op, args.compute = op, CSM_FLOAT32 if f.compute == np.float32 else CSM_FLOAT64
+    xoff = _offsets(lead, xl, &args.ldx)
     ds = list(dst.strides)
     if reduce:
-        ooff, ostep = _offsets(lead, ds), 0
+        ooff, ostep = _offsets(lead, ds, &args.ldo), 0
     else:
         dl = ds[:k] + ds[k + 1:]
-        ooff, ostep = _offsets(lead, dl), ds[k]
+        ooff, ostep = _offsets(lead, dl, &args.ldo), ds[k]
     args.x = <const char *>cnp.PyArray_DATA(<cnp.ndarray>a)
     args.xoff, args.xstep, args.xkind = _ptr(xoff), xs[k], <csm_storage>kind
     args.out = <char *>cnp.PyArray_DATA(<cnp.ndarray>dst)
     args.ooff, args.ostep, args.okind = _ptr(ooff), ostep, <csm_storage>_storage(f.result)
     args.nrows, args.n = nrows, n
-    args.scale, args.sstep, args.bias, args.where = NULL, 0, NULL, NULL
     if f.scale is not None:
         if f.scale.ndim == 0:
             sv = np.full(1, f.scale, dtype=np.float64)
@@ -293,17 +180,16 @@ cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object s
             sv = np.ascontiguousarray(sv, dtype=np.float64).reshape(-1)
         args.scale, args.sstep = <const double *>cnp.PyArray_DATA(<cnp.ndarray>sv), sv.size > 1
     if b is not None:
-        boff = _offsets(lead, bl)
+        boff = _offsets(lead, bl, &args.ldb)
         args.bias = <const char *>cnp.PyArray_DATA(<cnp.ndarray>b)
         args.boff, args.bstep = _ptr(boff), bs[k]
     if w is not None:
-        woff = _offsets(lead, wl)
+        woff = _offsets(lead, wl, &args.ldw)
         args.where = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>w)
         args.woff, args.wstep = _ptr(woff), ws[k]
     nt = _threads_for(nrows * n)
-    dt = CSM_FLOAT32 if f.compute == np.float32 else CSM_FLOAT64
     with nogil:
-        rc = csm_rows_fused(op, dt, &args, nt)
+        rc = csm_run(&args, nt)
     if rc != 0:
         raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
     if direct:

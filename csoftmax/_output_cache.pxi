@@ -1,6 +1,6 @@
-# Included by _core.pyx: large result arrays are allocated through src/csm_pool.c, a small cache
-# of recently freed blocks (see csm_pool.h for why), installed as NumPy's memory handler (NEP 49)
-# around our own allocations only. The arrays stay ordinary: they own their data, and NumPy
+# Included by _core.pyx: large result arrays are allocated through src/output_cache/csm_pool.c, a
+# small cache of recently freed blocks (see csm_pool.h for why), installed as NumPy's memory
+# handler (NEP 49) around our own allocations only. The arrays stay ordinary: they own their data, and NumPy
 # returns it to the cache when they die.
 from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer
 from libc.string cimport strcmp, strncpy

@@ -1,4 +1,4 @@
-# Included by _core.pyx: softmax over rows split into chunks (src/csm_stats.h). A chunk's
+# Included by _core.pyx: softmax over rows split into chunks (src/stats/csm_stats.h). A chunk's
 # statistics, and its normalization given the whole rows' statistics; the combination in between
 # is _stats.py's (NumPy, a few values per row). Any axis: the rows are moved last as the losses do.
 from ._stats import SoftmaxStats

@@ -1,6 +1,6 @@
 # Included by _core.pyx: the training functions (fused cross-entropy, backward passes, sigmoid
 # family, binary cross-entropy). Argument checks are _loss_args', shared with the reference;
-# every loop over the data is in C (src/csm_losses.h, csm_elementwise.h).
+# every loop over the data is in C (src/losses/csm_losses.h, csm_elementwise.h).
 import operator
 
 from ._loss_args import (_REDUCTIONS, backward_inputs, bce_inputs, check_class_weight,

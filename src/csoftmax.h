@@ -30,6 +30,73 @@ typedef struct {
     double *loss; /* per-row losses (nrows) */
 } csm_ce_args;
 
+/* How an array of the softmax family is stored; the math is in float32 or float64 (csm_dtype). */
+typedef enum {
+    CSM_STORE_F32 = 0,
+    CSM_STORE_F64 = 1,
+    CSM_STORE_F16 = 2,
+    CSM_STORE_BF16 = 3,
+    CSM_NUM_STORAGES = 4
+} csm_storage;
+
+/* One call of softmax / log_softmax / logsumexp, described once (csm_planner.c chooses the
+ * kernel). Row r of an operand starts off[r] bytes after its pointer when its offset array is
+ * given, else r * ld bytes after it (a uniform stride); its elements are step bytes apart (0: one
+ * value broadcast along the row), so a broadcast operand is never expanded. The fused operands
+ * form z = x * scale + bias, -inf where `where` is 0; NULL when absent. A row with none selected
+ * gives 0 (softmax) / -inf (log_softmax, logsumexp), and excluded entries are exactly 0 / -inf
+ * whatever the row holds. logsumexp writes one value per row. ninner > 0 is the column layout
+ * instead: x and out C-contiguous (nrows, n, ninner) in the compute type, reduced over the middle
+ * axis (logsumexp writes (nrows, ninner)), nothing fused. The output must not overlap an input
+ * unless it is the same array with the same strides. */
+typedef struct {
+    csm_op op;
+    csm_dtype compute;
+    csm_storage xkind, okind; /* how x and out are stored */
+    ptrdiff_t nrows, n;       /* rows (outer blocks for the column layout), reduced length */
+    ptrdiff_t ninner;         /* 0: rows; > 0: the column layout */
+    const char *x;
+    ptrdiff_t ldx; /* bytes from row to row, when xoff is NULL */
+    const ptrdiff_t *xoff;
+    ptrdiff_t xstep;
+    char *out;
+    ptrdiff_t ldo;
+    const ptrdiff_t *ooff;
+    ptrdiff_t ostep;
+    const double *scale; /* scale[r * sstep], or NULL for none */
+    ptrdiff_t sstep;
+    const char *bias; /* in the compute dtype, or NULL */
+    ptrdiff_t ldb;
+    const ptrdiff_t *boff;
+    ptrdiff_t bstep;
+    const unsigned char *where; /* bools, or NULL: every entry selected */
+    ptrdiff_t ldw;
+    const ptrdiff_t *woff;
+    ptrdiff_t wstep;
+} csm_call;
+
+/* The kernel families csm_plan chooses from (csm_planner.c says when each serves). */
+typedef enum {
+    CSM_KERNEL_ROWS = 0,  /* row kernels, x and out in the compute type (csm_rows.h) */
+    CSM_KERNEL_COLS = 1,  /* the column layout (csm_cols.h) */
+    CSM_KERNEL_HALF = 2,  /* float16 / bfloat16 rows in and out, nothing fused (csm_rows_half.h) */
+    CSM_KERNEL_FUSED = 3, /* rows formed in blocks: any storage, layout, fused operand */
+    CSM_NUM_KERNELS = 4
+} csm_kernel;
+
+/* Which kernel family serves the call on the instruction set in use (pure: runs nothing). */
+csm_kernel csm_plan(const csm_call *c);
+/* Runs the call on up to nthreads threads (<= 1: the calling thread) with the kernel csm_plan
+ * chooses. Returns 0, or -1 when out of memory. */
+int csm_run(const csm_call *c, int nthreads);
+/* For the tests: once csm_record_kernels(1) is called, csm_last_kernel gives the kernel csm_run
+ * last chose on the calling thread. */
+void csm_record_kernels(int on);
+csm_kernel csm_last_kernel(void);
+
+/* The entry points below each describe their call as a csm_call and run it through the planner
+ * (the C test program calls them). */
+
 /* Contiguous rows: row r of x starts at x + r*ldx elements, of out at out + r*ldo.
  * softmax/log_softmax write n elements per row; logsumexp writes out[r*ldo]. out may equal x
  * (same pointer and strides); no other overlap. nthreads <= 1 runs on the calling thread. */
@@ -42,19 +109,8 @@ void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows
 void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
               ptrdiff_t ninner, int nthreads);
 
-/* How an array of the fused kernels is stored; the math is in float32 or float64 (csm_dtype). */
-typedef enum {
-    CSM_STORE_F32 = 0,
-    CSM_STORE_F64 = 1,
-    CSM_STORE_F16 = 2,
-    CSM_STORE_BF16 = 3
-} csm_storage;
-
-/* The fused softmax family over rows of n: op(z) with z = x * scale + bias, -inf where `where`
- * is 0. Row r of an operand starts off[r] bytes after its pointer and its elements are step
- * bytes apart (0: one value broadcast along the row), so a broadcast operand is never expanded.
- * A row with none selected gives 0 (softmax) / -inf (log_softmax, logsumexp), and excluded
- * entries are exactly 0 / -inf whatever the row holds. */
+/* csm_call's rows with per-row offsets on every operand (as csm_call, without the uniform
+ * strides). */
 typedef struct {
     const char *x; /* input, stored as xkind */
     const ptrdiff_t *xoff;
@@ -75,8 +131,7 @@ typedef struct {
     ptrdiff_t wstep;
 } csm_fused_args;
 
-/* Returns 0, or -1 when out of memory (rows are formed in small per-thread blocks). The output
- * must not overlap an input unless it is the same array with the same offsets and steps. */
+/* Returns 0, or -1 when out of memory. */
 int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads);
 
 /* Cross-entropy: per-row losses into a->loss, gradient rows when a->grad. Returns 0, or -1 when

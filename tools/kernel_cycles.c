@@ -46,20 +46,33 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* median over 9 samples of the best per-call time of a ~5 ms batch */
-static double time_call(csm_pass_fn f, const void *x, void *out, ptrdiff_t rows, ptrdiff_t n,
-                        int op)
+/* median over 9 samples of the best per-call time of a ~5 ms batch; the rows entry of the table
+ * (no planner, no threads) on contiguous rows */
+static double time_call(csm_call_fn f, csm_dtype dt, const void *x, void *out, ptrdiff_t rows,
+                        ptrdiff_t n, int op)
 {
     double samples[9];
-    ptrdiff_t ldo = op == CSM_LOGSUMEXP ? 1 : n;
-    f(x, out, rows, n, n, ldo);
+    ptrdiff_t es = dt == CSM_FLOAT64 ? 8 : 4;
+    csm_call c = {.op = (csm_op)op,
+                  .compute = dt,
+                  .xkind = dt == CSM_FLOAT64 ? CSM_STORE_F64 : CSM_STORE_F32,
+                  .nrows = rows,
+                  .n = n,
+                  .x = (const char *)x,
+                  .ldx = n * es,
+                  .xstep = es,
+                  .out = (char *)out,
+                  .ldo = (op == CSM_LOGSUMEXP ? 1 : n) * es,
+                  .ostep = op == CSM_LOGSUMEXP ? 0 : es};
+    c.okind = c.xkind;
+    f(&c, 0, rows);
     double t0 = now();
-    f(x, out, rows, n, n, ldo);
+    f(&c, 0, rows);
     double one = now() - t0;
     long reps = one > 0 ? (long)(5e-3 / one) + 1 : 1000;
     for (int s = 0; s < 9; s++) {
         t0 = now();
-        for (long r = 0; r < reps; r++) f(x, out, rows, n, n, ldo);
+        for (long r = 0; r < reps; r++) f(&c, 0, rows);
         samples[s] = (now() - t0) / (double)reps;
     }
     qsort(samples, 9, sizeof samples[0], cmp);
@@ -85,7 +98,8 @@ int main(int argc, char **argv)
                 else ((float *)x)[i] = (float)v;
             }
             for (int op = 0; op < CSM_NUM_OPS; op++) {
-                double t = time_call(TABLE(CSM_ISA).rows[dt][op], x, out, rows, n, op);
+                double t = time_call(TABLE(CSM_ISA).rows[dt][op], (csm_dtype)dt, x, out, rows, n,
+                                     op);
                 double per = t * 1e9 / (double)(rows * n);
                 printf("%s\t%s\t%ld\t%ld\t%.3f\t%.2f\n", ops[op], dtypes[dt], (long)rows, (long)n,
                        per, per / cycle_ns);

@@ -1,4 +1,5 @@
-/* Instruction-set selection and the public entry points of csoftmax.h.
+/* Instruction-set selection, threads, and the entry points of csoftmax.h other than the softmax
+ * family's (csm_planner.c plans and runs those).
  *
  * Every build of csm_kernels.c exports one table; the best one this CPU supports is chosen once
  * (CSOFTMAX_ISA may force a lower one), so one binary runs on any x86-64 and is fastest on each. */
@@ -6,7 +7,6 @@
 #include <string.h>
 #include "csoftmax.h"
 #include "csm_kernel_table.h"
-#include "csm_tuning.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -182,14 +182,13 @@ static const csm_kernel_table *table(void)
     return current;
 }
 
+const csm_kernel_table *csm_table(void) { return table(); }
+
 static size_t elsize(csm_dtype dt) { return dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double); }
 
-/* The one threading scheme: [0, n) in contiguous parts, one per thread, each given to part().
- * Rows (or outer blocks) are independent, so any split gives bit-identical results; with one
- * thread, or without OpenMP, it is part(ctx, 0, n). Returns nonzero if any part did. */
-typedef int (*part_fn)(const void *ctx, ptrdiff_t r0, ptrdiff_t r1);
-
-static int split_rows(ptrdiff_t n, int nthreads, part_fn part, const void *ctx)
+/* The one threading scheme (csm_kernel_table.h). Rows (or outer blocks) are independent, so any
+ * split gives bit-identical results; with one thread, or without OpenMP, it is part(ctx, 0, n). */
+int csm_split_rows(ptrdiff_t n, int nthreads, csm_part_fn part, const void *ctx)
 {
     if (nthreads > n) nthreads = (int)n;
 #ifdef _OPENMP
@@ -213,95 +212,8 @@ typedef struct {
     csm_dtype dt;
     const char *x;
     char *out;
-    ptrdiff_t n, ldx, ldo;    /* the reduced length, and the strides (elements) from one row or
-                              * outer block to the next, in x and in out */
-    ptrdiff_t ninner, nouter; /* cols only: columns, outer blocks */
+    ptrdiff_t n, ldx, ldo; /* the row length, and the strides (elements) from row to row */
 } row_job;
-
-static int rows_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
-{
-    const row_job *j = (const row_job *)ctx;
-    const char *x = j->x + (size_t)(r0 * j->ldx) * elsize(j->dt);
-    char *out = j->out + (size_t)(r0 * j->ldo) * elsize(j->dt);
-    j->t->rows[j->dt][j->op](x, out, r1 - r0, j->n, j->ldx, j->ldo);
-    return 0;
-}
-
-void csm_rows(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows, ptrdiff_t n,
-              ptrdiff_t ldx, ptrdiff_t ldo, int nthreads)
-{
-    row_job j = {table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0, 0};
-    split_rows(nrows, nthreads, rows_part, &j);
-}
-
-typedef struct {
-    const csm_kernel_table *t;
-    csm_op op;
-    csm_dtype dt;
-    const csm_fused_args *a;
-} fused_job;
-
-/* rows r0..r1: the per-row arrays advance, the pointers they are relative to do not */
-static int fused_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
-{
-    const fused_job *j = (const fused_job *)ctx;
-    csm_fused_args part = *j->a;
-    part.nrows = r1 - r0;
-    part.xoff += r0;
-    part.ooff += r0;
-    if (part.scale) part.scale += r0 * part.sstep;
-    if (part.bias) part.boff += r0;
-    if (part.where) part.woff += r0;
-    return j->t->fused[j->dt][j->op](&part);
-}
-
-int csm_rows_fused(csm_op op, csm_dtype dt, const csm_fused_args *a, int nthreads)
-{
-    fused_job j = {table(), op, dt, a};
-    return split_rows(a->nrows, nthreads, fused_part, &j) ? -1 : 0;
-}
-
-/* outer blocks o0..o1, columns c0..c1 */
-static void cols_range(const row_job *j, ptrdiff_t o0, ptrdiff_t o1, ptrdiff_t c0, ptrdiff_t c1)
-{
-    const char *x = j->x + (size_t)(o0 * j->ldx + c0) * elsize(j->dt);
-    char *out = j->out + (size_t)(o0 * j->ldo + c0) * elsize(j->dt);
-    j->t->cols[j->dt][j->op](x, out, o1 - o0, j->n, j->ninner, c1 - c0);
-}
-
-static int cols_outer_part(const void *ctx, ptrdiff_t o0, ptrdiff_t o1)
-{
-    const row_job *j = (const row_job *)ctx;
-    cols_range(j, o0, o1, 0, j->ninner);
-    return 0;
-}
-
-/* Columns in groups of COL_GRAIN (csm_tuning.h); each column's result does not depend on its
- * neighbours, so any split gives the same bits. */
-static int cols_inner_part(const void *ctx, ptrdiff_t g0, ptrdiff_t g1)
-{
-    const row_job *j = (const row_job *)ctx;
-    ptrdiff_t c1 = g1 * COL_GRAIN < j->ninner ? g1 * COL_GRAIN : j->ninner;
-    cols_range(j, 0, j->nouter, g0 * COL_GRAIN, c1);
-    return 0;
-}
-
-void csm_cols(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nouter, ptrdiff_t nred,
-              ptrdiff_t ninner, int nthreads)
-{
-    row_job j = {table(),
-                 op,
-                 dt,
-                 (const char *)x,
-                 (char *)out,
-                 nred,
-                 nred * ninner,
-                 op == CSM_LOGSUMEXP ? ninner : nred * ninner,
-                 ninner,
-                 nouter};
-    if (nouter >= nthreads) split_rows(nouter, nthreads, cols_outer_part, &j);
-    else split_rows((ninner + COL_GRAIN - 1) / COL_GRAIN, nthreads, cols_inner_part, &j);
-}
 
 /* ---- rows split into chunks (csm_stats.h) ---- */
 
@@ -332,13 +244,13 @@ static int stats_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
 void csm_row_stats(csm_dtype dt, const void *x, ptrdiff_t nrows, ptrdiff_t n, ptrdiff_t ldx,
                    double *max, double *excess, int nthreads)
 {
-    stats_job j = {{table(), CSM_LOGSUMEXP, dt, (const char *)x, NULL, n, ldx, 0, 0, 0},
+    stats_job j = {{table(), CSM_LOGSUMEXP, dt, (const char *)x, NULL, n, ldx, 0},
                    max,
                    excess,
                    NULL,
                    NULL,
                    NULL};
-    split_rows(nrows, nthreads, stats_part, &j);
+    csm_split_rows(nrows, nthreads, stats_part, &j);
 }
 
 void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrdiff_t nrows,
@@ -346,13 +258,13 @@ void csm_rows_from_stats(csm_op op, csm_dtype dt, const void *x, void *out, ptrd
                          const double *excess, const double *scale, const double *bias,
                          const void *wc, int nthreads)
 {
-    stats_job j = {{table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo, 0, 0},
+    stats_job j = {{table(), op, dt, (const char *)x, (char *)out, n, ldx, ldo},
                    (double *)max,
                    (double *)excess,
                    scale,
                    bias,
                    wc};
-    split_rows(nrows, nthreads, stats_part, &j);
+    csm_split_rows(nrows, nthreads, stats_part, &j);
 }
 
 /* ---- training kernels ---- */
@@ -381,7 +293,7 @@ static int ce_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
 int csm_cross_entropy(csm_dtype dt, const csm_ce_args *a, int nthreads)
 {
     ce_job j = {table(), dt, a};
-    return split_rows(a->nrows, nthreads, ce_part, &j) ? -1 : 0;
+    return csm_split_rows(a->nrows, nthreads, ce_part, &j) ? -1 : 0;
 }
 
 ptrdiff_t csm_ce_check_targets(csm_dtype dt, const long long *target, ptrdiff_t n, ptrdiff_t ncls,
@@ -428,7 +340,7 @@ void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, v
                           ptrdiff_t nrows, ptrdiff_t n, int nthreads)
 {
     backward_job j = {table(), dt, log, (const char *)g, (const char *)y, (char *)out, n};
-    split_rows(nrows, nthreads, backward_part, &j);
+    csm_split_rows(nrows, nthreads, backward_part, &j);
 }
 
 void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n)
@@ -459,7 +371,7 @@ static int decode_part(const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
 static int decode(csm_dtype dt, int which, const csm_decode_args *a, int nthreads)
 {
     decode_job j = {table()->decode[dt][which], a};
-    return split_rows(a->nrows, nthreads, decode_part, &j) ? -1 : 0;
+    return csm_split_rows(a->nrows, nthreads, decode_part, &j) ? -1 : 0;
 }
 
 int csm_top_k_softmax(csm_dtype dt, const csm_decode_args *a, int nthreads)

@@ -1,32 +1,47 @@
 /* Template: the untyped entry points of this type's kernels, one signature per kernel kind, so
- * that the per-ISA table (csm_kernel_table.h) indexes every kind by [dtype][op]. Each only casts
- * and calls (gcc inlines the kernel into it: it has no other caller). */
+ * that the per-ISA table (csm_kernel_table.h) indexes every kind by [storage or dtype][op]. Each
+ * only casts and calls (gcc inlines the kernel into it: it has no other caller). */
 
-/* rows (csm_rows.h) and cols (csm_cols.h) share one signature */
+/* rows r0..r1 of a call (csm_rows.h), x and out in T with uniform strides */
+#define CSM_ROWS_ENTRY(kernel)                                                                     \
+    static int CSM_FN(kernel##_entry)(const csm_call *c, ptrdiff_t r0, ptrdiff_t r1)               \
+    {                                                                                              \
+        CSM_FN(kernel)((const T *)(c->x + r0 * c->ldx), (T *)(c->out + r0 * c->ldo), r1 - r0,      \
+                       c->n, c->ldx / (ptrdiff_t)sizeof(T), c->ldo / (ptrdiff_t)sizeof(T));        \
+        return 0;                                                                                  \
+    }
+CSM_ROWS_ENTRY(softmax_rows)
+CSM_ROWS_ENTRY(log_softmax_rows)
+CSM_ROWS_ENTRY(logsumexp_rows)
+#undef CSM_ROWS_ENTRY
+
 #define CSM_PASS_ENTRY(kernel)                                                                     \
     static void CSM_FN(kernel##_entry)(const void *x, void *out, ptrdiff_t a, ptrdiff_t b,         \
                                        ptrdiff_t c, ptrdiff_t d)                                   \
     {                                                                                              \
         CSM_FN(kernel)((const T *)x, (T *)out, a, b, c, d);                                        \
     }
-CSM_PASS_ENTRY(softmax_rows)
-CSM_PASS_ENTRY(log_softmax_rows)
-CSM_PASS_ENTRY(logsumexp_rows)
 CSM_PASS_ENTRY(softmax_cols)
 CSM_PASS_ENTRY(log_softmax_cols)
 CSM_PASS_ENTRY(logsumexp_cols)
 #undef CSM_PASS_ENTRY
 
-/* fused (csm_rows_fused.h): the op is a constant in each */
-#define CSM_FUSED_ENTRY(name, op)                                                                  \
-    static int CSM_FN(name##_fused_entry)(const csm_fused_args *a)                                 \
+/* fused (csm_rows_fused.h) and half (csm_rows_half.h, this build's float32 only): the op is a
+ * constant in each */
+#define CSM_CALL_ENTRY(name, kernel, op)                                                           \
+    static int CSM_FN(name##_entry)(const csm_call *c, ptrdiff_t r0, ptrdiff_t r1)                 \
     {                                                                                              \
-        return CSM_FN(fused_rows)(a, op);                                                          \
+        csm_call part = csm_call_part(c, r0, r1);                                                  \
+        return CSM_FN(kernel)(&part, op);                                                          \
     }
-CSM_FUSED_ENTRY(softmax, CSM_SOFTMAX)
-CSM_FUSED_ENTRY(log_softmax, CSM_LOG_SOFTMAX)
-CSM_FUSED_ENTRY(logsumexp, CSM_LOGSUMEXP)
-#undef CSM_FUSED_ENTRY
+CSM_CALL_ENTRY(softmax_fused, fused_rows, CSM_SOFTMAX)
+CSM_CALL_ENTRY(log_softmax_fused, fused_rows, CSM_LOG_SOFTMAX)
+CSM_CALL_ENTRY(logsumexp_fused, fused_rows, CSM_LOGSUMEXP)
+#if CSM_AVX512 && defined(CSM_F32)
+CSM_CALL_ENTRY(softmax_half, half_rows, CSM_SOFTMAX)
+CSM_CALL_ENTRY(log_softmax_half, half_rows, CSM_LOG_SOFTMAX)
+#endif
+#undef CSM_CALL_ENTRY
 
 static int CSM_FN(cross_entropy_entry)(const csm_ce_args *a)
 {

@@ -51,8 +51,21 @@
         CSM_NAME(a, t), CSM_NAME(b, t)                                                             \
     }
 
+/* float16 and bfloat16 rows: one entry each op reads the storage from the call */
+#ifdef CSM_HAVE_HALF_ROWS
+#define CSM_HALF_OPS                                                                               \
+    {                                                                                              \
+        CSM_NAME(softmax_half_entry, f32), CSM_NAME(log_softmax_half_entry, f32), NULL             \
+    }
+#else
+#define CSM_HALF_OPS                                                                               \
+    {                                                                                              \
+        NULL, NULL, NULL                                                                           \
+    }
+#endif
+
 const csm_kernel_table CSM_TABLE(CSM_ISA) = {
-    .rows = {CSM_OPS(rows, f32), CSM_OPS(rows, f64)},
+    .rows = {CSM_OPS(rows, f32), CSM_OPS(rows, f64), CSM_HALF_OPS, CSM_HALF_OPS},
     .cols = {CSM_OPS(cols, f32), CSM_OPS(cols, f64)},
     .fused = {CSM_OPS(fused, f32), CSM_OPS(fused, f64)},
     .cross_entropy = CSM_BY_DTYPE(cross_entropy_entry),

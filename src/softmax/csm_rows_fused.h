@@ -1,5 +1,5 @@
 /* Template (see csm_types.h; after csm_rows.h and csm_half.h): softmax, log_softmax and logsumexp
- * of z = x * scale + bias with where= (csoftmax.h: csm_fused_args), for attention-style calls.
+ * of z = x * scale + bias with where= (csoftmax.h: csm_call), for attention-style calls.
  *
  * Rows are done a block at a time: z is formed in a per-thread buffer of FUSED_BLOCK_BYTES that
  * stays in L1/L2 (the input converted from its storage on the way, half precision included; the
@@ -207,16 +207,16 @@ static void CSM_FN(fix_row)(T *y, ptrdiff_t n, const unsigned char *w, ptrdiff_t
 
 /* Rows r..r+nb of the output as one T matrix (pointer and row stride in elements), when they are
  * stored in T with unit steps and evenly spaced: the kernels then write there directly. */
-static T *CSM_FN(direct_rows)(const csm_fused_args *a, ptrdiff_t r, ptrdiff_t nb, ptrdiff_t *ld)
+static T *CSM_FN(direct_rows)(const csm_call *a, ptrdiff_t r, ptrdiff_t nb, ptrdiff_t *ld)
 {
-    ptrdiff_t gap = nb > 1 ? a->ooff[r + 1] - a->ooff[r] : a->n * (ptrdiff_t)sizeof(T);
+    ptrdiff_t gap = nb > 1 ? CSM_AT(a, o, r + 1) - CSM_AT(a, o, r) : a->n * (ptrdiff_t)sizeof(T);
     if (a->okind != (sizeof(T) == 4 ? CSM_STORE_F32 : CSM_STORE_F64)
         || (a->ostep != (ptrdiff_t)sizeof(T) && a->n > 1) || gap % (ptrdiff_t)sizeof(T))
         return NULL;
-    for (ptrdiff_t i = 2; i < nb; i++)
+    for (ptrdiff_t i = 2; a->ooff && i < nb; i++)
         if (a->ooff[r + i] - a->ooff[r + i - 1] != gap) return NULL;
     *ld = gap / (ptrdiff_t)sizeof(T);
-    return (T *)(a->out + a->ooff[r]);
+    return (T *)(a->out + CSM_AT(a, o, r));
 }
 
 #include "csm_rows_half.h"
@@ -226,18 +226,19 @@ static T *CSM_FN(direct_rows)(const csm_fused_args *a, ptrdiff_t r, ptrdiff_t nb
  * is formed, excluded entries -inf, in the max pass, and the scale pass writes the output row
  * (streamed when large), where the block path made a max pass over z and copied the block out.
  * The same operations per row as softmax_row: the same bits. */
-static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stream)
+static void CSM_FN(fused_softmax_direct)(const csm_call *a, T *z, int stream)
 {
     const ptrdiff_t n = a->n, ahead = 1 + FUSED_AHEAD_BYTES / (n * (ptrdiff_t)sizeof(T));
     for (ptrdiff_t r = 0; r < a->nrows; r++) {
         T s = a->scale ? (T)a->scale[r * a->sstep] : (T)1;
-        const T *next = r + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + ahead]) : NULL;
-        T *o = (T *)(a->out + a->ooff[r]);
-        const unsigned char *w = a->where ? (const unsigned char *)a->where + a->woff[r] : NULL;
+        const T *next = r + ahead < a->nrows ? (const T *)(a->x + CSM_AT(a, x, r + ahead)) : NULL;
+        T *o = (T *)(a->out + CSM_AT(a, o, r));
+        const unsigned char *w = a->where ? (const unsigned char *)a->where + CSM_AT(a, w, r)
+                                          : NULL;
         ptrdiff_t end = n; /* a -inf tail only where a bias or where= can make one */
-        T max = CSM_FN(form_row)(z, (const T *)(a->x + a->xoff[r]), n, a->scale ? &s : NULL,
-                                 a->bias ? (const T *)(a->bias + a->boff[r]) : NULL, a->bstep, w,
-                                 next, 1, a->bias || w ? &end : NULL);
+        T max = CSM_FN(form_row)(z, (const T *)(a->x + CSM_AT(a, x, r)), n, a->scale ? &s : NULL,
+                                 a->bias ? (const T *)(a->bias + CSM_AT(a, b, r)) : NULL, a->bstep,
+                                 w, next, 1, a->bias || w ? &end : NULL);
         int special = CSM_FN(row_is_special)(max);
         T inv = 1;
         if (special) {
@@ -267,15 +268,19 @@ static void CSM_FN(fused_softmax_direct)(const csm_fused_args *a, T *z, int stre
     }
 }
 
-static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
+static int CSM_FN(fused_rows)(const csm_call *a, csm_op op)
 {
-    int half = CSM_FN(half_rows)(a, op); /* half in and out, nothing fused: its own passes */
-    if (half) return half < 0 ? -1 : 0;
     const ptrdiff_t n = a->n, per = FUSED_BLOCK_BYTES / (ptrdiff_t)sizeof(T);
     ptrdiff_t nb = per / (n > 0 ? n : 1);
     if (nb < 1) nb = 1;
     if (nb > a->nrows) nb = a->nrows;
-    if (nb < 1 || n < 1) return 0;
+    if (n < 1) { /* empty rows: logsumexp's -inf; the other ops write nothing */
+        const T ninf = -(T)INFINITY;
+        for (ptrdiff_t r = 0; op == CSM_LOGSUMEXP && r < a->nrows; r++)
+            CSM_FN(store_row)(a->out + CSM_AT(a, o, r), 0, &ninf, 1, a->okind);
+        return 0;
+    }
+    if (nb < 1) return 0;
     /* the block, then its rows' first selected entries, then logsumexp's results */
     size_t zbytes = ((size_t)(nb * n) * sizeof(T) + 63) & ~(size_t)63;
     size_t bytes = zbytes + (size_t)nb * (sizeof(ptrdiff_t) + sizeof(T));
@@ -310,39 +315,40 @@ static int CSM_FN(fused_rows)(const csm_fused_args *a, csm_op op)
         for (ptrdiff_t i = 0; i < m; i++) {
             T *z = buf + i * n;
             T s = a->scale ? (T)a->scale[(r + i) * a->sstep] : (T)1;
-            const char *b = a->bias ? a->bias + a->boff[r + i] : NULL;
+            const char *b = a->bias ? a->bias + CSM_AT(a, b, r + i) : NULL;
             if (a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
                 && (!b || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))) {
-                CSM_FN(form_row)(
-                    z, (const T *)(a->x + a->xoff[r + i]), n, a->scale ? &s : NULL, (const T *)b,
-                    a->bstep, NULL,
-                    r + i + ahead < a->nrows ? (const T *)(a->x + a->xoff[r + i + ahead]) : NULL, 0,
-                    NULL);
+                CSM_FN(form_row)(z, (const T *)(a->x + CSM_AT(a, x, r + i)), n,
+                                 a->scale ? &s : NULL, (const T *)b, a->bstep, NULL,
+                                 r + i + ahead < a->nrows
+                                     ? (const T *)(a->x + CSM_AT(a, x, r + i + ahead))
+                                     : NULL,
+                                 0, NULL);
             } else {
-                CSM_FN(load_row)(z, a->x + a->xoff[r + i], a->xstep, n, a->xkind);
+                CSM_FN(load_row)(z, a->x + CSM_AT(a, x, r + i), a->xstep, n, a->xkind);
                 if (a->scale)
                     for (ptrdiff_t j = 0; j < n; j++) z[j] *= s;
                 if (b) CSM_FN(add_bias)(z, n, b, a->bstep);
             }
             if (a->where)
                 first[i] = CSM_FN(select_row)(
-                    z, n, (const unsigned char *)a->where + a->woff[r + i], a->wstep);
+                    z, n, (const unsigned char *)a->where + CSM_AT(a, w, r + i), a->wstep);
         }
         if (op == CSM_LOGSUMEXP) CSM_FN(logsumexp_rows)(buf, lse, m, n, n, 1);
         else if (op == CSM_SOFTMAX) CSM_FN(softmax_rows)(buf, dst, m, n, n, ld);
         else CSM_FN(log_softmax_rows)(buf, dst, m, n, n, ld);
         if (op == CSM_LOGSUMEXP) {
             for (ptrdiff_t i = 0; i < m; i++)
-                CSM_FN(store_row)(a->out + a->ooff[r + i], 0, lse + i, 1, a->okind);
+                CSM_FN(store_row)(a->out + CSM_AT(a, o, r + i), 0, lse + i, 1, a->okind);
             continue;
         }
         for (ptrdiff_t i = 0; i < m; i++) {
             if (a->where)
-                CSM_FN(fix_row)(dst + i * ld, n, a->where + a->woff[r + i], a->wstep, first[i],
+                CSM_FN(fix_row)(dst + i * ld, n, a->where + CSM_AT(a, w, r + i), a->wstep, first[i],
                                 fill);
-            if (stream) CSM_FN(stream_row)((T *)(a->out + a->ooff[r + i]), buf + i * n, n, 1);
+            if (stream) CSM_FN(stream_row)((T *)(a->out + CSM_AT(a, o, r + i)), buf + i * n, n, 1);
             else if (!y)
-                CSM_FN(store_row)(a->out + a->ooff[r + i], a->ostep, buf + i * n, n, a->okind);
+                CSM_FN(store_row)(a->out + CSM_AT(a, o, r + i), a->ostep, buf + i * n, n, a->okind);
         }
     }
     if (stream) CSM_FN(vstream_fence)();

@@ -1,7 +1,8 @@
 /* Template (see csm_types.h, csm_simd.h, csm_exp.h, csm_half.h, csm_rows.h): softmax and
  * log_softmax of float16 or bfloat16 rows into the same storage, computed in float32, the
- * conversions done in the loads and stores of the three passes (AVX-512, float32 compute; other
- * builds and types return 0 and take the block path of csm_rows_fused.h).
+ * conversions done in the loads and stores of the three passes (AVX-512, float32 compute: other
+ * builds, and rows shorter than csm_planner.c's HALF_*_ROW_MIN, take the block path of
+ * csm_rows_fused.h).
  *
  * The block path converts each block into a float32 buffer and back, two passes more than float32
  * input needs (64x1000 float16 softmax: 1.64x float32's time). Here the max pass reads the half
@@ -15,14 +16,6 @@
  * path's in the last bit now and then, so a strided half array (block path) and a contiguous one
  * may differ by one ULP, each within one ULP of exact. */
 
-/* Shorter rows take the block path, whose float32 row kernels (groups of rows, the log-sum-exps
- * in one vector log1p) gain more than its two conversion passes cost. Interleaved, time / float32
- * softmax's, block path against this one: softmax 16384x32 float16 1.69x / 1.94x, 4096x100
- * 1.94x / 1.55x (bfloat16 1.86x / 1.82x), 2048x257 1.60x / 1.15x, 64x1000 1.22x / 0.92x;
- * log_softmax 64x512 1.22x / 1.29x, 64x768 1.25x / 1.18x (its two libm calls a row). */
-#ifndef HALF_SOFTMAX_ROW_MIN
-#define HALF_SOFTMAX_ROW_MIN 96
-#endif
 /* Rows widened into float32 by the max pass (half_max): up to 32768 float16 values (4x32000
  * softmax 0.93x -> 0.85x float32's time; at 128256, 0.89x -> 0.98x), 8192 bfloat16 ones, whose
  * conversion is one shift or mask, not two micro-ops (16384: 0.72x -> 0.82x). Softmax of longer
@@ -32,9 +25,6 @@
 #endif
 #ifndef HALF_WIDEN_MAX_BF16
 #define HALF_WIDEN_MAX_BF16 8192
-#endif
-#ifndef HALF_LOG_ROW_MIN
-#define HALF_LOG_ROW_MIN 640
 #endif
 
 #if CSM_AVX512 && defined(CSM_F32)
@@ -361,28 +351,23 @@ static int CSM_FN(half_row)(const uint16_t *x, uint16_t *o, ptrdiff_t n, int bf1
     return bf16 ? CSM_FN(half_row_of)(x, o, n, 1, 0, op, e)
                 : CSM_FN(half_row_of)(x, o, n, 0, 0, op, e);
 }
-#endif
 
-/* Softmax or log_softmax of half rows into the same storage with nothing fused: 1 when done here,
- * 0 when this build or call takes the block path, -1 when out of memory. */
-static int CSM_FN(half_rows)(const csm_fused_args *a, csm_op op)
+/* Softmax or log_softmax of half rows into the same storage with nothing fused (csm_planner.c
+ * sends only those here, in AVX-512 builds): 0, or -1 when out of memory. */
+static int CSM_FN(half_rows)(const csm_call *a, csm_op op)
 {
-#if CSM_AVX512 && defined(CSM_F32)
     const int bf16 = a->xkind == CSM_STORE_BF16;
-    if (op == CSM_LOGSUMEXP || (a->xkind != CSM_STORE_F16 && !bf16) || a->okind != a->xkind
-        || a->xstep != 2 || a->ostep != 2 || a->scale || a->bias || a->where
-        || a->n < (op == CSM_SOFTMAX ? HALF_SOFTMAX_ROW_MIN : HALF_LOG_ROW_MIN))
-        return 0;
     const ptrdiff_t len = (a->n + HALF_PAIR - 1) / HALF_PAIR * HALF_PAIR;
     const int pairs = op == CSM_SOFTMAX && !bf16 && a->n <= HALF_WIDEN_MAX_F16;
     T *e = (T *)aligned_alloc(64, (size_t)(pairs ? 2 * len : len) * sizeof(T));
     if (!e) return -1;
     for (ptrdiff_t r = 0; r < a->nrows; r++) {
-        const uint16_t *x = (const uint16_t *)(a->x + a->xoff[r]);
-        uint16_t *o = (uint16_t *)(a->out + a->ooff[r]);
+        const uint16_t *x = (const uint16_t *)(a->x + CSM_AT(a, x, r));
+        uint16_t *o = (uint16_t *)(a->out + CSM_AT(a, o, r));
         if (pairs && r + 1 < a->nrows
-            && CSM_FN(half_softmax_pair)(x, (const uint16_t *)(a->x + a->xoff[r + 1]), o,
-                                         (uint16_t *)(a->out + a->ooff[r + 1]), a->n, e, e + len)) {
+            && CSM_FN(half_softmax_pair)(x, (const uint16_t *)(a->x + CSM_AT(a, x, r + 1)), o,
+                                         (uint16_t *)(a->out + CSM_AT(a, o, r + 1)), a->n, e,
+                                         e + len)) {
             r++;
             continue;
         }
@@ -394,13 +379,10 @@ static int CSM_FN(half_rows)(const csm_fused_args *a, csm_op op)
         CSM_FN(store_row)((char *)o, 2, e, a->n, a->okind);
     }
     free(e);
-    return 1;
-#else
-    (void)a;
-    (void)op;
     return 0;
-#endif
 }
+#define CSM_HAVE_HALF_ROWS 1
+#endif
 #ifdef HALF_PAIR
 #undef HALF_PAIR
 #endif

@@ -2,9 +2,9 @@
 # Builds the C test program (tests/c/*.c: test_kernels.c's main, harness.c, a test_<family>.c per
 # family) against the C sources directly, as setup.py builds the extension:
 # src/dispatch/csm_kernels.c once per instruction set with setup.py's KERNEL_FLAGS and the set's
-# flags, src/dispatch/csm_dispatch.c with the list of those sets, and src/output_cache/csm_pool.c,
-# all with OpenMP and setup.py's include folders (read from setup.py by tools/kernel_flags.py);
-# then runs it (extra arguments go to the program).
+# flags, src/dispatch/csm_dispatch.c with the list of those sets, src/dispatch/csm_planner.c and
+# src/output_cache/csm_pool.c, all with OpenMP and setup.py's include folders (read from setup.py
+# by tools/kernel_flags.py); then runs it (extra arguments go to the program).
 #
 #   tests/c/run.sh [--quick]                  # natively
 #   CC=aarch64-linux-gnu-gcc TARGET=aarch64 LINK=-static RUNNER=qemu-aarch64 tests/c/run.sh
@@ -45,6 +45,8 @@ done <<< "$settings"
 $cc -c -O2 -fopenmp $includes "-DCSM_ISA_LIST=$list" src/dispatch/csm_dispatch.c \
     -o "$out/dispatch.o"
 # shellcheck disable=SC2086
+$cc -c -O2 -fopenmp $includes src/dispatch/csm_planner.c -o "$out/planner.o"
+# shellcheck disable=SC2086
 $cc -c -O2 -fopenmp $includes src/output_cache/csm_pool.c -o "$out/pool.o"
 # the test program: main (test_kernels.c), the shared harness, one file per family
 tests=()
@@ -55,7 +57,8 @@ for src in tests/c/*.c; do
     tests+=("$obj")
 done
 # shellcheck disable=SC2086  # LINK is words
-$cc -fopenmp "${tests[@]}" "$out/dispatch.o" "$out/pool.o" "${objects[@]}" ${LINK:-} -lm \
+$cc -fopenmp "${tests[@]}" "$out/dispatch.o" "$out/planner.o" "$out/pool.o" "${objects[@]}" \
+    ${LINK:-} -lm \
     -o "$out/test_kernels"
 echo "-- built $out/test_kernels for $target:$names"
 # shellcheck disable=SC2086  # RUNNER is words
