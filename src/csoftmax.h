@@ -1,11 +1,12 @@
-/* csoftmax C API: softmax, log_softmax and logsumexp over rows or a strided axis, and fused with
- * scale, bias, where= and float16 / bfloat16 storage (csm_rows_fused); cross-entropy with its
- * gradient, the softmax backward passes, the sigmoid family with binary cross-entropy; softmax of
- * rows split into chunks through per-row statistics (csm_row_stats, csm_rows_from_stats);
- * decoding (top_k_softmax, sample); the choice of instruction set and the thread limits. The
- * math is in float32 or float64 (csm_dtype). Plain C99, no Python. The kernels are compiled once
- * per instruction set (dispatch/csm_kernels.c) and dispatch/csm_dispatch.c picks the best one
- * the CPU supports at first use. All buffers must be aligned to their element type. */
+/* csoftmax C API: softmax, log_softmax and logsumexp, every call described once as a csm_call
+ * (rows or a strided axis; scale, bias, where=; float16 / bfloat16 storage) and served by the
+ * planner (csm_run, dispatch/csm_planner.c); cross-entropy with its gradient, the softmax backward
+ * passes, the sigmoid family with binary cross-entropy; softmax of rows split into chunks through
+ * per-row statistics (csm_row_stats, csm_rows_from_stats); decoding (top_k_softmax, sample); the
+ * choice of instruction set and the thread limits. The math is in float32 or float64 (csm_dtype).
+ * Plain C99, no Python. The kernels are compiled once per instruction set (dispatch/csm_kernels.c)
+ * and dispatch/csm_dispatch.c picks the best one the CPU supports at first use. All buffers must
+ * be aligned to their element type. */
 #ifndef CSOFTMAX_H
 #define CSOFTMAX_H
 #include <stddef.h>

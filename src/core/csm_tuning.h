@@ -6,7 +6,8 @@
 #define CSM_TUNING_H
 
 /* A float32 lane adds at most FLUSH terms before its partial sum goes into a double: this bounds
- * the summation error near 1e-7 for any length (tests/softmax/test_accuracy.py builds the worst case). */
+ * the summation error near 1e-7 for any length (tests/softmax/test_accuracy.py builds the worst
+ * case). */
 #define FLUSH 8
 
 /* Column kernels work on chunks of NB vectors of adjacent columns (whole cache lines per row

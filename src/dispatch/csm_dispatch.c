@@ -354,7 +354,7 @@ double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, cons
     return table()->binary_cross_entropy[dt](x, t, w, n, grad_scale, loss, grad);
 }
 
-/* ---- decoding (csm_decode.h) ---- */
+/* ---- decoding (decode/) ---- */
 
 typedef struct {
     int (*rows)(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1);

@@ -62,7 +62,7 @@ typedef struct {
     double (*binary_cross_entropy[CSM_NUM_DTYPES])(const void *x, const void *t, const void *w,
                                                    ptrdiff_t n, double grad_scale, void *loss,
                                                    void *grad);
-    /* [dtype][0: top_k_softmax, 1: sample], rows r0..r1 (csm_decode.h) */
+    /* [dtype][0: top_k_softmax, 1: sample], rows r0..r1 (decode/csm_decode_rows.h) */
     int (*decode[CSM_NUM_DTYPES][2])(const csm_decode_args *a, ptrdiff_t r0, ptrdiff_t r1);
 } csm_kernel_table;
 

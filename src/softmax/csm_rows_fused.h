@@ -12,15 +12,13 @@
 #ifndef CSM_FUSED_TUNING /* once per build: the template is included for each type */
 #define CSM_FUSED_TUNING
 /* the buffer of one block of rows (at least one row); with the block's output rows it stays in
- * a 48 KB L1 (24 KB blocks measured slower than 8 KB on (2, 16, 512, 512) float32) */
+ * a 48 KB L1 (larger blocks measured slower: docs/PERFORMANCE.md) */
 #define FUSED_BLOCK_BYTES 8192
-/* The input is prefetched this many bytes ahead of the pass that reads it into the buffer (the
- * row that many bytes later in the rows' order, through its offset; for other storage types, the
- * bytes that far on in memory), one request per line spread over that pass: the lines of later blocks then arrive while this
- * block is computed, and the pass does not wait on memory. (2, 16, 512, 512) float32, one
- * thread, CPU time per call, plain softmax 2.0 ms: with nothing to fuse 3.0-3.2 ms when the next
- * block was prefetched in bursts between kernel calls, 2.4-2.6 ms with 16 KB ahead in the pass
- * (4 KB: 2.6, 32 KB: 2.6); scale + causal bias 3.6-4.1 ms -> 2.9-3.0 ms. */
+/* The input is prefetched this many bytes ahead of the pass that reads it into the buffer (the row
+ * that many bytes later in the rows' order, through its offset; for other storage types, the bytes
+ * that far on in memory), one request per line spread over that pass: the lines of later blocks
+ * then arrive while this block is computed, and the pass does not wait on memory (measured against
+ * bursts between kernel calls and other distances: docs/PERFORMANCE.md). */
 #define FUSED_AHEAD_BYTES 16384
 #endif
 

@@ -5,20 +5,19 @@
  * csm_rows_fused.h).
  *
  * The block path converts each block into a float32 buffer and back, two passes more than float32
- * input needs (64x1000 float16 softmax: 1.64x float32's time). Here the max pass reads the half
+ * input needs. Here the max pass reads the half
  * row (vcvtph2ps, or a shift and a mask for bfloat16) and, for rows up to HALF_WIDEN_MAX_*, leaves
  * it widened in a float32 row buffer, where the exps, computed only to the half type's precision
  * (half_expm), replace it; the last pass rounds to nearest even on the way out. Longer rows are
  * read twice instead, or for softmax once under a guessed shift (half_softmax_guessed). So a
- * half row costs less than a float32 one (benchmark command, time / float32 softmax: 64x1000
- * float16 0.64x, bfloat16 0.68x; 8x128256 0.78x, 0.66x), though float32 softmax is bound by
- * its exp's vector operations here, not by memory. The rounding differs from the block
+ * half row costs less than a float32 one (docs/PERFORMANCE.md), though float32 softmax is bound
+ * by its exp's vector operations here, not by memory. The rounding differs from the block
  * path's in the last bit now and then, so a strided half array (block path) and a contiguous one
  * may differ by one ULP, each within one ULP of exact. */
 
-/* Rows widened into float32 by the max pass (half_max): up to 32768 float16 values (4x32000
- * softmax 0.93x -> 0.85x float32's time; at 128256, 0.89x -> 0.98x), 8192 bfloat16 ones, whose
- * conversion is one shift or mask, not two micro-ops (16384: 0.72x -> 0.82x). Softmax of longer
+/* Rows widened into float32 by the max pass (half_max): up to 32768 float16 values, 8192
+ * bfloat16 ones, whose conversion is one shift or mask, not two micro-ops (beyond these lengths
+ * the float32 buffer leaves the cache and widening loses: docs/PERFORMANCE.md). Softmax of longer
  * float16 rows, and of bfloat16 rows of any length, goes through half_softmax_guessed first. */
 #ifndef HALF_WIDEN_MAX_F16
 #define HALF_WIDEN_MAX_F16 32768
@@ -156,8 +155,7 @@ static inline VT CSM_FN(half_expm)(VT x, CSM_FN(half_shift) s, const int bf16)
     VT t = (x - s.c) * T_LOG2E - s.k;
     /* f = t - floor(t) in [0, 1), exact, and vscalef scales by 2^floor(t): no rounded copy of t
      * to subtract. -inf gives f = 0 and a scale of 2^-inf = 0, NaN stays NaN (the max pass may
-     * skip one; the row is then NaN through the sum), so no clamp either: 7 operations, not 9
-     * (64x1000 float16 exp pass 2.55 -> 2.19 cycles per 16 values) */
+     * skip one; the row is then NaN through the sum), so no clamp either: 7 operations, not 9 */
     VT f = (VT)_mm512_reduce_ps((__m512)t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     /* minimax for 2^f on [0, 1] (Lawson); bfloat16 keeps 8 bits: degree 3 (relative error
      * 7.5e-5, 2^-13.7) is enough there, float16 takes degree 4 (2.7e-6, 2^-18.5) */
@@ -220,8 +218,7 @@ CSM_HOT double CSM_FN(half_exp_store_sum)(const uint16_t *x, T *e, ptrdiff_t n, 
 
 /* The row's max, and unless e is NULL the row widened into e (in half_load2's order, padded with
  * -inf to whole pairs), so the later passes read float32 and convert nothing: the widening is
- * done once instead of twice, and the store costs less than the second vcvtph2ps did (64x1000
- * float16 exp pass 3.26 -> 2.55 cycles a vector, max pass 0.76 -> 0.81, pass by pass on Zen 5).
+ * done once instead of twice, and the store costs less than the second vcvtph2ps did.
  * Not for long rows (HALF_WIDEN_MAX_F16). Four chains, as vmax's latency would otherwise set
  * the pace. */
 CSM_HOT T CSM_FN(half_max)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16)
@@ -254,14 +251,12 @@ CSM_HOT T CSM_FN(half_max)(const uint16_t *x, T *e, ptrdiff_t n, const int bf16)
     return CSM_FN(hmax)(CSM_FN(vmax)(CSM_FN(vmax)(m0, m1), CSM_FN(vmax)(m2, m3)));
 }
 
-/* Softmax of a row read once before the last pass, not twice: the exps are taken under the shift
- * of a guess g, the max of the row's first values, while the row's max m is taken alongside
- * (8x128256 float16 0.87x -> 0.74x float32's time, bfloat16 0.72x -> 0.63x; 64x1000 bfloat16
- * 0.78x -> 0.70x, where float16 gains more from half_max's widening). g <= m, so every exp that
- * shows in a half result (x - m > -18) stays normal; m - g <= GUESS_SLACK (csm_tuning.h) keeps
- * the sum finite; |x| < T_PIVOT_MIN + GUESS_SLACK keeps t's error below 2^-16 of the result. 1
- * when done, 0 when g or m falls outside those bounds (or is NaN), the row then taking three
- * passes. */
+/* Softmax of a row read once before the last pass, not twice: the exps are taken under the shift of
+ * a guess g, the max of the row's first values, while the row's max m is taken alongside. g <= m,
+ * so every exp that shows in a half result (x - m > -18) stays normal; m - g <= GUESS_SLACK
+ * (csm_tuning.h) keeps the sum finite; |x| < T_PIVOT_MIN + GUESS_SLACK keeps t's error below 2^-16
+ * of the result. 1 when done, 0 when g or m falls outside those bounds (or is NaN), the row then
+ * taking three passes. */
 CSM_HOT int CSM_FN(half_softmax_guessed)(const uint16_t *x, uint16_t *o, ptrdiff_t n,
                                          const int bf16, T *e)
 {
@@ -322,8 +317,7 @@ CSM_HOT int CSM_FN(half_row_of)(const uint16_t *x, uint16_t *o, ptrdiff_t n, con
 
 /* Softmax of two float16 rows widened by half_max, pass by pass in turn (max, max, exps, exps,
  * last, last): each row's reductions (its max, then its sum and 1 / sum) resolve behind the
- * other row's pass instead of stalling its own next one (C harness, time / float32 softmax:
- * 64x1000 0.73x -> 0.64x, 256x1000 0.72x -> 0.63x; rows of 4000 and more unchanged). 0, with
+ * other row's pass instead of stalling its own next one. 0, with
  * nothing written, when either row's max or sum asks for more than this (then each row goes
  * alone). */
 CSM_HOT int CSM_FN(half_softmax_pair)(const uint16_t *x0, const uint16_t *x1, uint16_t *o0,

@@ -59,11 +59,11 @@ extern int n_isas;
 
 #define KIND(dt) ((int)(dt)) /* CSM_FLOAT32 -> CSM_STORE_F32, CSM_FLOAT64 -> CSM_STORE_F64 */
 
-/* Rows of logits: kinds 0..NSPECIAL-1 are special_rows() of tests/softmax/test_fast_vs_reference.py plus
- * tiny, subnormal and huge magnitudes, a half far below the other, and the logsumexp-near-0
- * rows of test_accuracy.py; the
- * others are random, drawn as test_accuracy.py's distributions (normal 1, normal 10, uniform
- * +-100, uniform +-1e4) with ~2% -inf entries that are never the max. */
+/* Rows of logits: kinds 0..NSPECIAL-1 are special_rows() of tests/softmax/test_fast_vs_reference.py
+ * plus tiny, subnormal and huge magnitudes, a half far below the other, and the logsumexp-near-0
+ * rows of test_accuracy.py; the others are random, drawn as test_accuracy.py's distributions
+ * (normal 1, normal 10, uniform +-100, uniform +-1e4) with ~2% -inf entries that are never the
+ * max. */
 enum { K_NEAR_ZERO = 22, NSPECIAL = 23, NKINDS = NSPECIAL + 4 };
 
 /* cls: 0 finite max, 1 NaN in the row, 2 +inf (no NaN), 3 no entry above -inf (or empty) */
