@@ -266,6 +266,11 @@ static void CSM_FN(fused_softmax_direct)(const csm_call *a, T *z, int stream)
     }
 }
 
+/* The fused kernel of the planner (rows a->nrows of a csm_call): plain-storage softmax goes to
+ * fused_softmax_direct; otherwise a block of rows at a time is formed in buf (form_row, or
+ * load_row + scale + bias), masked (select_row), run through the row kernels and stored. One
+ * function of ~85 lines: the block's buffers and the per-call choices (stream, direct rows) are
+ * shared by every step, and its loops are not hot (the row kernels are). */
 static int CSM_FN(fused_rows)(const csm_call *a, csm_op op)
 {
     const ptrdiff_t n = a->n, per = FUSED_BLOCK_BYTES / (ptrdiff_t)sizeof(T);
