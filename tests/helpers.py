@@ -15,9 +15,12 @@
 * Independent float64 oracles for the losses, written straight from PyTorch's documented
   formulas with SciPy's ``log_softmax`` and sharing no code with the implementations under
   test, and ``softmax_oracle``; ``numeric_grad`` (finite differences), ``max_rel_diff`` and ``no_warnings``.
+* ``run_doctests``: a module's docstring examples or a file's, as the test modules run them.
 """
 
 import contextlib
+import doctest
+import re
 import subprocess
 import importlib
 import importlib.util
@@ -458,3 +461,36 @@ def assert_not_imported(module, code):
     dependency that csoftmax must not pull in by itself)."""
     check = f"\nassert not any(m == {module!r} or m.startswith({module + '.'!r}) for m in sys.modules)\n"
     subprocess.run([sys.executable, "-c", "import sys\n" + code + check], check=True)
+
+
+# ------------------------------------------------------------------------------- doctests
+
+# NumPy 2's scalar reprs, as the examples show them: np.float64(1.0), np.int64(3), np.True_.
+_NUMPY2_SCALAR = re.compile(r"np\.(?:float|int|uint|complex|longdouble|clongdouble)\d*\(([^()]*)\)"
+                            r"|np\.(True|False)_")
+
+
+class _Numpy1Checker(doctest.OutputChecker):
+    """Under NumPy 1 (>= 1.25 is supported), which prints scalars bare (1.0, True), reads the
+    examples' NumPy 2 scalar reprs as that; the values are still compared."""
+
+    def check_output(self, want, got, optionflags):
+        want = _NUMPY2_SCALAR.sub(lambda m: m[1] if m[1] is not None else m[2], want)
+        return super().check_output(want, got, optionflags)
+
+
+def run_doctests(module=None, path=None):
+    """Run a module's docstring examples, or a file's, as doctest.testmod / testfile do, with
+    NORMALIZE_WHITESPACE; returns doctest's (failed, attempted)."""
+    numpy1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+    runner = doctest.DocTestRunner(checker=_Numpy1Checker() if numpy1 else None,
+                                   optionflags=doctest.NORMALIZE_WHITESPACE)
+    if path is None:
+        tests = doctest.DocTestFinder().find(module)
+    else:
+        with open(path, encoding="utf-8") as f:
+            tests = [doctest.DocTestParser().get_doctest(f.read(), {"__name__": "__main__"},
+                                                         os.path.basename(path), path, 0)]
+    for test in tests:
+        runner.run(test)
+    return runner.summarize(verbose=False)

@@ -2,12 +2,12 @@
 two worker processes on loopback (started here, once for the module). Every result is compared
 with the one-machine csoftmax function on the computed array, special values exactly, for
 chunkings that split the reduced axis in 1, 2 and 7 chunks, unevenly and with 0-size chunks."""
-import doctest
 
 import numpy as np
 import pytest
 
-from helpers import assert_matches, assert_not_imported, draw, fast_module, max_rel_diff
+from helpers import (assert_matches, assert_not_imported, draw, fast_module, max_rel_diff,
+                     run_doctests)
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -193,8 +193,7 @@ def test_task_threads(compute):
 @pytest.mark.parametrize("module", ["csoftmax.dask"])
 def test_docstring_examples(module):
     import importlib
-    result = doctest.testmod(importlib.import_module(module),
-                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_doctests(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
 
 

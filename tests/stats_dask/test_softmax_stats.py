@@ -2,13 +2,12 @@
 combine_softmax_stats, softmax_from_stats, log_softmax_from_stats, logsumexp_from_stats and
 cross_entropy_from_stats, fast against reference and against the one-machine functions, on
 every instruction set."""
-import doctest
 import importlib
 
 import numpy as np
 import pytest
 
-from helpers import assert_matches, draw, fast_module, max_rel_diff
+from helpers import assert_matches, draw, fast_module, max_rel_diff, run_doctests
 
 csoftmax = fast_module()
 ref = importlib.import_module("csoftmax.reference")
@@ -160,6 +159,5 @@ def test_argument_errors():
 @pytest.mark.parametrize("module", ["csoftmax._stats", "csoftmax.reference.stats",
                                     "csoftmax._chunk_losses"])
 def test_docstring_examples(module):
-    result = doctest.testmod(importlib.import_module(module),
-                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_doctests(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
