@@ -6,8 +6,13 @@
 # strides. A single reduced axis stays where it is; several (a tuple) are moved last and
 # collapsed into one first.
 
+from libc.math cimport isfinite, fabs
+from libc.float cimport FLT_MAX
+
 from ._fused_args import finish, fused_inputs, reduced_shape_axes
 from ._validation import is_half
+
+cdef object _F32 = np.dtype(np.float32), _F64 = np.dtype(np.float64)
 
 _OP_NAMES = ("softmax", "log_softmax", "logsumexp")
 
@@ -82,10 +87,130 @@ cdef inline const Py_ssize_t *_ptr(object a):
     return <const Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+cdef int _simple_operand(object v, cnp.ndarray a, int typenum, Py_ssize_t *ld):
+    """0, with *ld its row stride in bytes, when bias / where `v` lies over C-contiguous `a` in
+    one of the two forms a call like ``softmax(x, bias=b)`` has: one row for every row of `a`
+    (shape (n,), (1, n), ...: ld 0) or `a`'s own shape; C-contiguous, aligned, native, of type
+    `typenum`. -1 otherwise (the general path then checks, converts and broadcasts it)."""
+    cdef cnp.ndarray b
+    cdef int i, nd = cnp.PyArray_NDIM(a), bnd
+    cdef bint one_row = True
+    if type(v) is not cnp.ndarray:
+        return -1
+    b = <cnp.ndarray>v
+    bnd = cnp.PyArray_NDIM(b)
+    if (cnp.PyArray_TYPE(b) != typenum or not cnp.PyArray_ISNOTSWAPPED(b)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(b) or not cnp.PyArray_ISALIGNED(b)
+            or bnd < 1 or bnd > nd or cnp.PyArray_DIMS(b)[bnd - 1] != cnp.PyArray_DIMS(a)[nd - 1]):
+        return -1
+    for i in range(bnd - 1):
+        one_row = one_row and cnp.PyArray_DIMS(b)[i] == 1
+    if one_row:
+        ld[0] = 0
+        return 0
+    if bnd != nd:
+        return -1
+    for i in range(nd - 1):
+        if cnp.PyArray_DIMS(b)[i] != cnp.PyArray_DIMS(a)[i]:
+            return -1
+    ld[0] = cnp.PyArray_DIMS(a)[nd - 1] * cnp.PyArray_ITEMSIZE(b)
+    return 0
+
+
+cdef object _fast_fused(csm_op op, object x, object axis, object scale, object bias, object where,
+                        object dtype, object out):
+    """The common fused call without fused_inputs' Python: C-contiguous x over its last axis, a
+    float scale, bias / where in a _simple_operand form, dtype float32 / float64 or None, out
+    only when nothing else could overlap it. Described to the planner as _run_fused would; None
+    when the call is not this one (the general path then takes it, and raises its errors)."""
+    cdef cnp.ndarray a, r, b = None, w = None
+    cdef cnp.npy_intp *dims
+    cdef int nd, kind, okind, otype, nt, rc
+    cdef csm_dtype compute
+    cdef Py_ssize_t n, nrows, xitem, oitem, ldb = 0, ldw = 0
+    cdef double sv = 1.0
+    cdef bint reduce = op == CSM_LOGSUMEXP
+    cdef csm_call c
+    if type(x) is not cnp.ndarray:
+        return None
+    a = <cnp.ndarray>x
+    nd = cnp.PyArray_NDIM(a)
+    if (nd < 1 or not _is_last_axis(axis, nd) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a)):
+        return None
+    kind = _kind(a)
+    if kind < 0:
+        return None
+    if dtype is None:
+        compute = CSM_FLOAT64 if kind == CSM_STORE_F64 else CSM_FLOAT32
+        okind, otype = kind, cnp.PyArray_TYPE(a)
+    elif dtype is np.float32 or dtype is _F32:
+        compute, okind, otype = CSM_FLOAT32, CSM_STORE_F32, cnp.NPY_FLOAT
+    elif dtype is np.float64 or dtype is _F64:
+        compute, okind, otype = CSM_FLOAT64, CSM_STORE_F64, cnp.NPY_DOUBLE
+    else:
+        return None
+    if scale is not None:
+        if isinstance(scale, float) or type(scale) is np.float32:
+            sv = scale
+        else:
+            return None
+        if compute == CSM_FLOAT32:
+            if not fabs(sv) < FLT_MAX:
+                return None
+            sv = <double><float>sv   # as fused_inputs' astype(compute)
+        if not isfinite(sv):
+            return None
+    if bias is not None:
+        if _simple_operand(bias, a, cnp.NPY_DOUBLE if compute == CSM_FLOAT64 else cnp.NPY_FLOAT,
+                           &ldb) < 0:
+            return None
+        b = <cnp.ndarray>bias
+    if where is not None:
+        if _simple_operand(where, a, cnp.NPY_BOOL, &ldw) < 0:
+            return None
+        w = <cnp.ndarray>where
+    dims = cnp.PyArray_DIMS(a)
+    n = dims[nd - 1]
+    nrows = _prod(dims, 0, nd - 1)
+    if n == 0 or nrows == 0:
+        return None
+    if out is not None:
+        # out written directly only where no operand can overlap it
+        if reduce or okind != kind or b is not None or w is not None or not _direct_out(a, out):
+            return None
+        r = <cnp.ndarray>out
+    else:
+        r = _new_array(nd - 1 if reduce else nd, dims, otype)
+    xitem, oitem = cnp.PyArray_ITEMSIZE(a), cnp.PyArray_ITEMSIZE(r)
+    memset(&c, 0, sizeof(csm_call))
+    c.op, c.compute, c.xkind, c.okind = op, compute, <csm_storage>kind, <csm_storage>okind
+    c.nrows, c.n = nrows, n
+    c.x, c.ldx, c.xstep = <const char *>cnp.PyArray_DATA(a), n * xitem, xitem
+    c.out, c.ldo = <char *>cnp.PyArray_DATA(r), oitem if reduce else n * oitem
+    c.ostep = 0 if reduce else oitem
+    if scale is not None:
+        c.scale = &sv
+    if b is not None:
+        c.bias, c.ldb, c.bstep = <const char *>cnp.PyArray_DATA(b), ldb, cnp.PyArray_ITEMSIZE(b)
+    if w is not None:
+        c.where, c.ldw, c.wstep = <const unsigned char *>cnp.PyArray_DATA(w), ldw, 1
+    nt = _threads_for(nrows * n)
+    with nogil:
+        rc = csm_run(&c, nt)
+    if rc != 0:
+        raise MemoryError("csoftmax: out of memory for the fused kernel's row blocks")
+    return r[()] if reduce and nd == 1 else r
+
+
 cdef object _run_fused(csm_op op, object x, object axis, bint keepdims, object scale, object bias,
                        object where, object dtype, object out):
     cdef csm_call args
     cdef int kind, rc, nt
+    if not keepdims:
+        r = _fast_fused(op, x, axis, scale, bias, where, dtype, out)
+        if r is not None:
+            return r
     if ((type(x) is not cnp.ndarray and _is_dask(x)) or (scale is not None and _is_dask(scale))
             or (bias is not None and _is_dask(bias)) or (where is not None and _is_dask(where))):
         # csoftmax.dask takes the plain calls only; computing the graph here would be silent

@@ -88,7 +88,7 @@ typedef enum {
 /* Which kernel family serves the call on the instruction set in use (pure: runs nothing). */
 csm_kernel csm_plan(const csm_call *c);
 /* Runs the call on up to nthreads threads (<= 1: the calling thread) with the kernel csm_plan
- * chooses. Returns 0, or -1 when out of memory. */
+ * chooses, with FTZ and DAZ on (dispatch/csm_fpenv.h). Returns 0, or -1 when out of memory. */
 int csm_run(const csm_call *c, int nthreads);
 /* For the tests: once csm_record_kernels(1) is called, csm_last_kernel gives the kernel csm_run
  * last chose on the calling thread. */
@@ -210,4 +210,10 @@ void csm_set_thread_override(int n);
 int csm_thread_limit(void);
 /* Registers the fork handler; called once at import. */
 void csm_init_threads(void);
+
+/* Every kernel runs with subnormals flushed (FTZ and DAZ; dispatch/csm_fpenv.h). The calling
+ * thread's floating-point status as CSM_FP_DENORMAL | CSM_FP_UNDERFLOW bits (x86-64: MXCSR's DE
+ * and UE; aarch64: FPSR's IDC and UFC), cleared afterwards if clear is nonzero: the tests' view. */
+enum { CSM_FP_DENORMAL = 1, CSM_FP_UNDERFLOW = 2 };
+int csm_fp_status(int clear);
 #endif

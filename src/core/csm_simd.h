@@ -208,9 +208,10 @@ static inline VT CSM_FN(vmax)(VT a, VT b)
 #endif
 }
 
-/* p * 2^e for integer-valued e, in one instruction where the build has it (AVX-512 vscalef, which
- * also gives the subnormals and the underflow to 0 and the overflow to inf); csm_exp.h builds
- * 2^e in the exponent bits elsewhere. */
+/* p * 2^e for integer-valued e in one instruction (AVX-512 vscalef, which also gives the
+ * subnormals and the underflow to 0 and the overflow to inf): the half-precision exp.
+ * vscalef_above: the same where y > lo or y is NaN, else exactly 0, with nothing computed (or
+ * raised) in those lanes: csm_exp.h's expm, which so never underflows. */
 #if CSM_AVX512
 static inline VT CSM_FN(vscalef)(VT p, VT e)
 {
@@ -218,6 +219,17 @@ static inline VT CSM_FN(vscalef)(VT p, VT e)
     return (VT)_mm512_scalef_ps((__m512)p, (__m512)e);
 #else
     return (VT)_mm512_scalef_pd((__m512d)p, (__m512d)e);
+#endif
+}
+
+static inline VT CSM_FN(vscalef_above)(VT p, VT e, VT y, VT lo)
+{
+#if defined(CSM_F32)
+    __mmask16 keep = _mm512_cmp_ps_mask((__m512)y, (__m512)lo, _CMP_NLE_UQ);
+    return (VT)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)e);
+#else
+    __mmask8 keep = _mm512_cmp_pd_mask((__m512d)y, (__m512d)lo, _CMP_NLE_UQ);
+    return (VT)_mm512_maskz_scalef_pd(keep, (__m512d)p, (__m512d)e);
 #endif
 }
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "csoftmax.h"
+#include "csm_fpenv.h"
 #include "csm_kernel_table.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -186,8 +187,35 @@ const csm_kernel_table *csm_table(void) { return table(); }
 
 static size_t elsize(csm_dtype dt) { return dt == CSM_FLOAT32 ? sizeof(float) : sizeof(double); }
 
+int csm_fp_status(int clear)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned csr = _mm_getcsr();
+    if (clear) _mm_setcsr(csr & ~CSM_FP_STATUS);
+    return (csr & 0x02u ? CSM_FP_DENORMAL : 0) | (csr & 0x10u ? CSM_FP_UNDERFLOW : 0);
+#elif defined(__aarch64__)
+    unsigned long sr;
+    __asm__ __volatile__("mrs %0, fpsr" : "=r"(sr));
+    if (clear) __asm__ __volatile__("msr fpsr, %0" : : "r"(sr & ~0x9Ful));
+    return (sr & 0x80ul ? CSM_FP_DENORMAL : 0) | (sr & 0x08ul ? CSM_FP_UNDERFLOW : 0);
+#else
+    (void)clear;
+    return 0;
+#endif
+}
+
+/* part(ctx, r0, r1) in the kernels' floating-point environment (csm_fpenv.h) */
+static int fp_part(csm_part_fn part, const void *ctx, ptrdiff_t r0, ptrdiff_t r1)
+{
+    unsigned fp = csm_fp_enter();
+    int status = part(ctx, r0, r1);
+    csm_fp_leave(fp);
+    return status;
+}
+
 /* The one threading scheme (csm_kernel_table.h). Rows (or outer blocks) are independent, so any
- * split gives bit-identical results; with one thread, or without OpenMP, it is part(ctx, 0, n). */
+ * split gives bit-identical results; with one thread, or without OpenMP, it is part(ctx, 0, n).
+ * Every thread runs its part with FTZ and DAZ on (csm_fpenv.h). */
 int csm_split_rows(ptrdiff_t n, int nthreads, csm_part_fn part, const void *ctx)
 {
     if (nthreads > n) nthreads = (int)n;
@@ -198,12 +226,12 @@ int csm_split_rows(ptrdiff_t n, int nthreads, csm_part_fn part, const void *ctx)
 #pragma omp parallel num_threads(nthreads) reduction(| : status)
         {
             int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-            status |= part(ctx, n * tid / nt, n * (tid + 1) / nt) != 0;
+            status |= fp_part(part, ctx, n * tid / nt, n * (tid + 1) / nt) != 0;
         }
         return status;
     }
 #endif
-    return part(ctx, 0, n);
+    return fp_part(part, ctx, 0, n);
 }
 
 typedef struct {
@@ -345,13 +373,18 @@ void csm_softmax_backward(csm_dtype dt, int log, const void *g, const void *y, v
 
 void csm_sigmoid(csm_dtype dt, int log, const void *x, void *out, ptrdiff_t n)
 {
+    unsigned fp = csm_fp_enter();
     table()->sigmoid[dt][log != 0](x, out, n);
+    csm_fp_leave(fp);
 }
 
 double csm_binary_cross_entropy(csm_dtype dt, const void *x, const void *t, const void *w,
                                 ptrdiff_t n, double grad_scale, void *loss, void *grad)
 {
-    return table()->binary_cross_entropy[dt](x, t, w, n, grad_scale, loss, grad);
+    unsigned fp = csm_fp_enter();
+    double total = table()->binary_cross_entropy[dt](x, t, w, n, grad_scale, loss, grad);
+    csm_fp_leave(fp);
+    return total;
 }
 
 /* ---- decoding (decode/) ---- */

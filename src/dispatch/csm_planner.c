@@ -29,6 +29,7 @@
  *   - the threads: csm_run splits the rows (the outer blocks, or the columns when those are
  *     fewer than the threads) into one contiguous part per thread. */
 #include "csoftmax.h"
+#include "csm_fpenv.h"
 #include "csm_kernel_table.h"
 #include "csm_tuning.h"
 
@@ -139,7 +140,12 @@ int csm_run(const csm_call *c, int nthreads)
     }
     rows_job j = {k == CSM_KERNEL_FUSED ? t->fused[c->compute][c->op] : t->rows[c->xkind][c->op],
                   c};
-    if (nthreads <= 1) return j.fn(c, 0, c->nrows) ? -1 : 0; /* what csm_split_rows would do */
+    if (nthreads <= 1) { /* what csm_split_rows would do */
+        unsigned fp = csm_fp_enter();
+        int status = j.fn(c, 0, c->nrows);
+        csm_fp_leave(fp);
+        return status ? -1 : 0;
+    }
     return csm_split_rows(c->nrows, nthreads, rows_part, &j) ? -1 : 0;
 }
 

@@ -132,7 +132,9 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
     ptrdiff_t j = 0;
     for (; j < n; j += VL) {
         int k = n - j < VL ? (int)(n - j) : VL;
-        if (next) __builtin_prefetch(next + j, 0, 0);
+        /* into L1 (prefetcht0): the non-temporal hint's placement differs by CPU, and on Intel
+         * the lines were gone again before the next row was formed */
+        if (next) __builtin_prefetch(next + j, 0, 3);
         VT v = CSM_FN(vload_part)(x + j, k, 0);
         if (s) {
             v *= vs;

@@ -29,8 +29,7 @@ static inline VT CSM_FN(reg_sum_below)(const T *xr, ptrdiff_t n, const int NV, V
 /* Rows of NV vectors where tails are masked (AVX-512): the maxima and the sums reduced across
  * lanes for the whole group at once, as reg_rows does for softmax. */
 CSM_HOT void CSM_FN(reg_group_sums)(const T *x, int g, int g_next, ptrdiff_t n, ptrdiff_t ldx,
-                                          const int NV, CSM_FN(lse_group) *gs, T *out,
-                                          ptrdiff_t ldo)
+                                    const int NV, CSM_FN(lse_group) *gs, T *out, ptrdiff_t ldo)
 {
     VT sum[VL];
     VT maxv = CSM_FN(group_max)(x, g, n, ldx, NV, &gs->special);

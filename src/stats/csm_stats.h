@@ -19,7 +19,7 @@ static inline int CSM_FN(shift_k)(CSM_FN(shift) s)
     const T magic = T_MAGIC;
     UT magic_bits;
     memcpy(&magic_bits, &magic, sizeof magic_bits);
-    return (int)((IT)T_BIAS - (IT)(UT)(s.scale_bias[0] + magic_bits));
+    return (int)((IT)(T_BIAS - 1) - (IT)(UT)(s.scale_bias[0] + magic_bits));
 #endif
 }
 

@@ -38,6 +38,7 @@ enum {
     E_TOPK,
     E_SAMPLE,
     E_CONTROLS,
+    E_FPENV,
     NE
 };
 
@@ -125,5 +126,8 @@ void test_stats(csm_dtype dt, ptrdiff_t n);
 /* test_decode.c */
 void test_top_k(csm_dtype dt, ptrdiff_t n, ptrdiff_t k);
 void test_sample(csm_dtype dt, ptrdiff_t n);
+/* test_fpenv.c */
+void test_fp_environment(csm_dtype dt, ptrdiff_t n);
+int fp_modes_restored(void);
 
 #endif

@@ -125,6 +125,8 @@ int main(int argc, char **argv)
             }
             TIMED(T_STATS, test_stats(dt, n));
             TIMED(T_ELEMENTWISE, test_backward(dt, n); test_sigmoid(dt, n); test_bce(dt, n));
+            if (n <= 40 || n % 100 == 0 || n == 129)
+                TIMED(T_ELEMENTWISE, test_fp_environment(dt, n));
             for (int variant = 0; variant < 8; variant++) {
                 if ((variant >= 3 && dt != CSM_FLOAT32 && variant != 6)
                     || (variant == 6 && dt != CSM_FLOAT64))

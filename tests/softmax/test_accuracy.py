@@ -3,8 +3,9 @@
 The oracle evaluates the same (already rounded) inputs in ``np.longdouble`` (64-bit
 mantissa on x86), so its own error is negligible at the tolerances below:
 
-* float32 softmax: relative error <= 1e-6 wherever the true value >= 1.2e-38 (the float32
-  normal range); below it, absolute error <= 1.2e-38; exactly 0 for -inf logits.
+* float32 softmax: relative error <= 1e-6 wherever the true value >= 2.4e-38 (twice the
+  smallest normal, below which the exps flush to 0); below it, absolute error <= 2.4e-38;
+  exactly 0 for -inf logits.
 * float64 softmax: relative error <= 2e-14 + 1e-16 * sqrt(n) (n = row length).
 * log_softmax and logsumexp: absolute error <= 4 * eps * max(|x|, |result|, 1), with |x|
   the largest finite magnitude in the row.
@@ -98,14 +99,14 @@ def test_softmax_accuracy(fast, isa, dtype, dist, group):
         assert got.dtype == dtype
         assert (got[np.isneginf(x)] == 0).all(), f"n={n}: -inf logits must give exactly 0"
         rel_tol = 1e-6 if dtype == np.float32 else 2e-14 + 1e-16 * math.sqrt(n)
-        normal = p >= info.tiny
+        normal = p >= 2 * info.tiny   # below, the exps flush to 0 (src/core/csm_exp.h)
         err = np.abs(got.astype(np.longdouble) - p)
         rel = np.where(normal, err / np.where(normal, p, 1), 0)
         assert rel.max() <= rel_tol, (
             f"n={n}: max relative error {float(rel.max()):.3g} > {rel_tol:.3g}"
         )
         tiny_err = np.where(normal, 0, err).max()
-        assert tiny_err <= info.tiny, (
+        assert tiny_err <= 2 * info.tiny, (
             f"n={n}: max absolute error below the normal range {float(tiny_err):.3g}"
         )
 
