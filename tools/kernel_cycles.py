@@ -1,5 +1,9 @@
 """Per instruction-set build: the float32 softmax hot loops' vector instructions per vector (from
-the disassembly) and ns / core cycles per element of the kernels called from C (no Python).
+the disassembly) and ns / core cycles per element of the kernels called from C (no Python): the
+plain rows (float32, float64), the fused block path (float32 with a scale and a bias row) and the
+float16 half kernels where the build has them, each also with FTZ and DAZ set in MXCSR (the
+harness calls the table's entries directly, so their own environment is the caller's: a ratio
+above ~1.05 there is a subnormal the kernel lets through, an Intel microcode assist).
 
     python tools/kernel_cycles.py [--shapes 64x1000,4096x1000,...] [--isas avx512,avx2]
 
@@ -132,19 +136,22 @@ def main(argv=None):
                 if line.startswith("#"):
                     print(line)
                     continue
-                op, dt, rows, n, ns, cyc = line.split("\t")
-                time_rows.setdefault((op, dt, f"{rows}x{n}"), {})[name] = (float(ns), float(cyc))
+                op, dt, path, rows, n, ns, cyc, ns_ftz = line.split("\t")
+                time_rows.setdefault((op, dt, path, f"{rows}x{n}"), {})[name] = (
+                    float(ns), float(cyc), float(ns) / float(ns_ftz))
     print("\nfloat32 softmax hot loops: vector instructions per iteration / vectors per iteration\n")
     print("| build | loop | instructions | vectors | per vector |\n|---|---|---:|---:|---:|")
     for name, loop, n, vectors, per in loop_rows:
         print(f"| {name} | {loop} | {n} | {vectors} | {per:.1f} |")
     built = [name for name, _, _ in isas if name in wanted and name in runnable]
-    print("\nns per element (core cycles per element), called from C, in a loop over the same input\n")
-    print("| op | dtype | shape | " + " | ".join(built) + " |")
-    print("|---|---|---|" + "---:|" * len(built))
-    for (op, dt, shape), cells in time_rows.items():
-        print(f"| {op} | {dt} | {shape} | " + " | ".join(
-            f"{cells[b][0]:.3f} ({cells[b][1]:.2f})" if b in cells else "" for b in built) + " |")
+    print("\nns per element (core cycles per element) [time with FTZ+DAZ off / on], called from C, "
+          "in a loop over the same input\n")
+    print("| op | dtype | path | shape | " + " | ".join(built) + " |")
+    print("|---|---|---|---|" + "---:|" * len(built))
+    for (op, dt, path, shape), cells in time_rows.items():
+        print(f"| {op} | {dt} | {path} | {shape} | " + " | ".join(
+            f"{cells[b][0]:.3f} ({cells[b][1]:.2f}) [{cells[b][2]:.2f}]" if b in cells else ""
+            for b in built) + " |")
 
 
 if __name__ == "__main__":

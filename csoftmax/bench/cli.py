@@ -1,7 +1,7 @@
 """The command ``python -m csoftmax.bench [options]``: its options, the rows to run, ``main``.
 
 Prints, per operation, a table of median times for csoftmax, the NumPy
-reference, SciPy, PyTorch, ONNX Runtime and JAX (whichever are installed),
+reference, SciPy, PyTorch, ONNX Runtime, oneDNN and JAX (whichever are installed),
 csoftmax's speedup over each and over the fastest of them, its throughput and
 its time relative to a plain memory copy; then extra sections (float64,
 axis=0, each ISA path, per-call overhead).  Every result is checked against ``csoftmax.reference`` before it
@@ -46,7 +46,7 @@ EXTRA_SHAPE = (4096, 1000)
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m csoftmax.bench",
-        description="Benchmark csoftmax against NumPy, SciPy, PyTorch, ONNX Runtime and JAX.",
+        description="Benchmark csoftmax against NumPy, SciPy, PyTorch, ONNX Runtime, oneDNN and JAX.",
         epilog="Peers that are not installed are listed as such and skipped.",
     )
     p.add_argument("--quick", action="store_true", help="few shapes, short timings (< 60 s; for CI)")

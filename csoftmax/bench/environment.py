@@ -23,7 +23,7 @@ _INTERESTING_FLAGS = ("sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx5
 
 def cpu_info() -> Dict[str, object]:
     """CPU model, logical/usable cores and SIMD flags (Linux /proc/cpuinfo)."""
-    model, flags = "", set()
+    model, flags, ids = "", set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -33,12 +33,17 @@ def cpu_info() -> Dict[str, object]:
                     model = value.strip()
                 elif key in ("flags", "features") and not flags:
                     flags = set(value.split())
+                elif key in ("vendor_id", "cpu family", "model") and key not in ids:
+                    ids[key] = value.strip()
     except OSError:  # not Linux: keep what platform knows
         pass
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
+    if "vendor_id" in ids:  # the vendor and generation: a VM's model name may hide both
+        model = (f"{model} ({ids['vendor_id']} family {ids.get('cpu family', '?')} "
+                 f"model {ids.get('model', '?')})")
     return {
         "model": model or platform.processor() or platform.machine() or "unknown",
         "logical_cores": os.cpu_count(),

@@ -14,6 +14,7 @@ benchmark must run with NumPy alone.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import threading
@@ -28,7 +29,7 @@ import csoftmax
 OPS = ("softmax", "log_softmax", "logsumexp", "cross_entropy")
 
 #: Names of the peers in column order (csoftmax first: it is the subject).
-PEER_ORDER = ("csoftmax", "numpy", "scipy", "torch", "onnxruntime", "jax")
+PEER_ORDER = ("csoftmax", "numpy", "scipy", "torch", "onnxruntime", "onednn", "jax")
 
 
 @dataclass
@@ -236,6 +237,100 @@ class OrtPeer(Peer):
         return Prepared(call)
 
 
+class _DnnlVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
+                ("hash", ctypes.c_char_p), ("cpu_runtime", ctypes.c_uint),
+                ("gpu_runtime", ctypes.c_uint)]
+
+
+class _DnnlArg(ctypes.Structure):  # dnnl_exec_arg_t
+    _fields_ = [("arg", ctypes.c_int), ("memory", ctypes.c_void_p)]
+
+
+class OneDnnPeer(Peer):
+    """oneDNN (Intel's CPU kernel library) through ctypes on the ``onednn-cpu-gomp`` wheel's
+    ``libdnnl.so.3``: one softmax primitive per case, float32 only (its CPU softmax has no
+    float64).  The constants are those of oneDNN 3's ``dnnl_types.h``."""
+
+    name, label = "onednn", "oneDNN"
+    supports_out = True
+    _CPU, _STREAM_IN_ORDER, _F32, _FORWARD_INFERENCE = 1, 1, 3, 96
+    _ALG = {"softmax": 0x30000, "log_softmax": 0x30001}  # dnnl_softmax_accurate, _log
+    _ARG_SRC, _ARG_DST, _MAX_NDIMS = 1, 17, 12
+
+    def __init__(self, threads: int) -> None:
+        import sys
+
+        path = os.path.join(sys.prefix, "lib", "libdnnl.so.3")
+        if not os.path.exists(path):
+            raise ImportError("libdnnl.so.3 (pip install onednn-cpu-gomp)", name="onednn-cpu-gomp")
+        lib = self.lib = ctypes.CDLL(path)
+        lib.dnnl_version.restype = ctypes.POINTER(_DnnlVersion)
+        v = lib.dnnl_version().contents
+        self.version = f"{v.major}.{v.minor}.{v.patch}"
+        lib.dnnl_primitive_execute.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                               ctypes.c_void_p]
+        lib.dnnl_stream_wait.argtypes = [ctypes.c_void_p]
+        lib.dnnl_memory_set_data_handle.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        # its OpenMP runtime is the process's libgomp: the calling thread's thread count
+        ctypes.CDLL("libgomp.so.1").omp_set_num_threads(threads)
+        self.note = f"OpenMP threads {threads} (omp_set_num_threads)"
+        self.engine, self.stream = ctypes.c_void_p(), ctypes.c_void_p()
+        self._check(lib.dnnl_engine_create(ctypes.byref(self.engine), self._CPU, 0))
+        self._check(lib.dnnl_stream_create(ctypes.byref(self.stream), self.engine,
+                                           self._STREAM_IN_ORDER))
+
+    @staticmethod
+    def _check(status: int) -> None:
+        if status != 0:
+            raise RuntimeError(f"oneDNN call failed with status {status}")
+
+    def _memory(self, md, array: np.ndarray):
+        mem = ctypes.c_void_p()
+        self._check(self.lib.dnnl_memory_create(ctypes.byref(mem), md, self.engine,
+                                                ctypes.c_void_p(array.ctypes.data)))
+        return mem
+
+    def prepare(self, case: Case) -> Optional[Prepared]:
+        if case.op not in self._ALG or case.x.dtype != np.float32:
+            return None
+        lib, x = self.lib, case.x
+        dims_t = ctypes.c_int64 * self._MAX_NDIMS
+        md = ctypes.c_void_p()
+        self._check(lib.dnnl_memory_desc_create_with_strides(
+            ctypes.byref(md), x.ndim, dims_t(*x.shape), self._F32,
+            dims_t(*(st // x.itemsize for st in x.strides))))
+        pd, prim = ctypes.c_void_p(), ctypes.c_void_p()
+        self._check(lib.dnnl_softmax_forward_primitive_desc_create(
+            ctypes.byref(pd), self.engine, self._FORWARD_INFERENCE, self._ALG[case.op], md, md,
+            case.axis % x.ndim, None))
+        self._check(lib.dnnl_primitive_create(ctypes.byref(prim), pd))
+        dst = case.out if case.out is not None else np.empty_like(x)
+        src_mem, dst_mem = self._memory(md, x), self._memory(md, dst)
+        args = (_DnnlArg * 2)(_DnnlArg(self._ARG_SRC, src_mem), _DnnlArg(self._ARG_DST, dst_mem))
+        execute, wait, stream = lib.dnnl_primitive_execute, lib.dnnl_stream_wait, self.stream
+        keep = (md, pd, src_mem, x)  # alive as long as the call (a default argument)
+
+        if case.out is not None:
+            def call(keep=keep):
+                execute(prim, stream, 2, args)
+                wait(stream)
+                return dst
+
+            return Prepared(call)
+
+        set_handle = lib.dnnl_memory_set_data_handle
+
+        def call_new(keep=keep):  # a new result array per call, as the other peers return
+            out = np.empty(x.shape, np.float32)
+            set_handle(dst_mem, out.ctypes.data)
+            execute(prim, stream, 2, args)
+            wait(stream)
+            return out
+
+        return Prepared(call_new)
+
+
 @contextlib.contextmanager
 def _cpus_for_new_threads(threads: int):
     """Let threads started inside the block see only ``threads`` CPUs; yield how many they see.
@@ -397,6 +492,7 @@ def load_peers(threads: int = 1, only: Optional[List[str]] = None) -> Tuple[List
         "scipy": ScipyPeer,
         "torch": lambda: TorchPeer(threads),
         "onnxruntime": lambda: OrtPeer(threads),
+        "onednn": lambda: OneDnnPeer(threads),
         "jax": lambda: JaxPeer(threads),
     }
     peers: List[Peer] = []

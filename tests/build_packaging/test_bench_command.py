@@ -89,3 +89,32 @@ def test_fused_section(bench):
     timings = [(c.label, Timing(samples=[1e-3 * (i + 1)])) for i, c in enumerate(cases)]
     body = fused.table_rows(cases, timings)
     assert body[1][3] == "2.00x" and body[1][4] == "<= 1.15x plain"
+
+
+def test_onednn_peer_agrees_or_is_reported_missing(bench, monkeypatch, tmp_path):
+    import numpy as np
+    peers = bench[1]
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))   # no libdnnl.so.3 there
+    loaded, missing = peers.load_peers(1, only=["onednn"])
+    assert [p.name for p in loaded] == ["csoftmax"]
+    assert missing["onednn"].startswith("not installed")
+    monkeypatch.undo()
+    loaded, missing = peers.load_peers(1, only=["onednn"])
+    if "onednn" in missing:
+        pytest.skip(f"oneDNN {missing['onednn']}")
+    dnnl = loaded[-1]
+    x = np.random.default_rng(0).standard_normal((3, 7, 50)).astype(np.float32) * 4
+    fast = fast_module()
+    for op in ("softmax", "log_softmax"):
+        # oneDNN forms x - max in float32: log_softmax's error grows with |x| (up to ~16 here)
+        atol = 1e-6 if op == "softmax" else 16 * 16 * float(np.finfo(np.float32).eps)
+        for axis in (-1, 1):
+            want = getattr(fast, op)(x, axis=axis)
+            got = dnnl.prepare(peers.Case(op, x, axis))
+            np.testing.assert_allclose(got.to_numpy(got.call()), want, rtol=1e-5, atol=atol)
+            out = np.empty_like(x)
+            got = dnnl.prepare(peers.Case(op, x, axis, out=out))
+            assert got.call() is out
+            np.testing.assert_allclose(out, want, rtol=1e-5, atol=atol)
+    assert dnnl.prepare(peers.Case("softmax", x.astype(np.float64))) is None
+    assert dnnl.prepare(peers.Case("logsumexp", x)) is None
