@@ -103,9 +103,9 @@ static uint16_t to_f16(float v)
 }
 
 /* one printed line: the timing with the calling thread's MXCSR, then with FTZ and DAZ set */
-static void report(const char *op, const char *dtype, const char *path, csm_call_fn f,
-                   csm_dtype dt, csm_storage kind, const void *x, void *out, ptrdiff_t rows,
-                   ptrdiff_t n, int opi, const double *scale, const void *bias, double cycle_ns)
+static void report(const char *op, const char *dtype, const char *path, csm_call_fn f, csm_dtype dt,
+                   csm_storage kind, const void *x, void *out, ptrdiff_t rows, ptrdiff_t n, int opi,
+                   const double *scale, const void *bias, double cycle_ns)
 {
     unsigned csr = _mm_getcsr();
     double t = time_call(f, dt, kind, x, out, rows, n, opi, scale, bias);
@@ -141,11 +141,11 @@ int main(int argc, char **argv)
             }
             for (ptrdiff_t j = 0; j < n; j++) bias[j] = (float)(2.0 * rand() / RAND_MAX - 1.0);
             for (int op = 0; op < CSM_NUM_OPS; op++) {
-                report(ops[op], dtypes[dt], "rows", t->rows[dt][op], (csm_dtype)dt,
-                       (csm_storage)dt, x, out, rows, n, op, NULL, NULL, cycle_ns);
+                report(ops[op], dtypes[dt], "rows", t->rows[dt][op], (csm_dtype)dt, (csm_storage)dt,
+                       x, out, rows, n, op, NULL, NULL, cycle_ns);
                 if (dt) continue;
-                report(ops[op], "float32", "fused", t->fused[0][op], CSM_FLOAT32, CSM_STORE_F32,
-                       x, out, rows, n, op, &scale, bias, cycle_ns);
+                report(ops[op], "float32", "fused", t->fused[0][op], CSM_FLOAT32, CSM_STORE_F32, x,
+                       out, rows, n, op, &scale, bias, cycle_ns);
                 if (t->rows[CSM_STORE_F16][op])
                     report(ops[op], "float16", "half", t->rows[CSM_STORE_F16][op], CSM_FLOAT32,
                            CSM_STORE_F16, xh, out, rows, n, op, NULL, NULL, cycle_ns);
