@@ -128,12 +128,28 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
 {
     ptrdiff_t last = 0;
     const VT vs = CSM_FN(vsplat)(s ? *s : (T)1), vb = CSM_FN(vsplat)(b && !bstep ? *b : (T)0);
-    VT m = CSM_FN(vsplat)(-(T)INFINITY);
+    const VT ninf = CSM_FN(vsplat)(-(T)INFINITY);
+    VT m = ninf;
     ptrdiff_t j = 0;
-    for (; j < n; j += VL) {
-        int k = n - j < VL ? (int)(n - j) : VL;
+    /* whole vectors without masks, then the tail: per-vector masks and counts cost as much as
+     * the arithmetic here */
+    for (; j + VL <= n; j += VL) {
         /* into L1 (prefetcht0): the non-temporal hint's placement differs by CPU, and on Intel
          * the lines were gone again before the next row was formed */
+        if (next) __builtin_prefetch(next + j, 0, 3);
+        VT v = CSM_FN(vload)(x + j);
+        if (s) {
+            v *= vs;
+            CSM_PIN(v);
+        }
+        if (b) v += bstep ? CSM_FN(vload)(b + j) : vb;
+        if (w) v = CSM_FN(vselect)(CSM_FN(vselected)(w + j, VL), v, ninf);
+        CSM_FN(vstore)(z + j, v);
+        if (want_max) m = CSM_FN(vmax)(v, m);
+        if (end && CSM_FN(vany_ne)(v, -(T)INFINITY)) last = j + VL;
+    }
+    if (j < n) {
+        int k = (int)(n - j);
         if (next) __builtin_prefetch(next + j, 0, 3);
         VT v = CSM_FN(vload_part)(x + j, k, 0);
         if (s) {
@@ -141,11 +157,11 @@ static inline T CSM_FN(form_row)(T *z, const T *x, ptrdiff_t n, const T *s, cons
             CSM_PIN(v);
         }
         if (b) v += bstep ? CSM_FN(vload_part)(b + j, k, 0) : vb;
-        if (w) v = CSM_FN(vselect)(CSM_FN(vselected)(w + j, k), v, CSM_FN(vsplat)(-(T)INFINITY));
+        if (w) v = CSM_FN(vselect)(CSM_FN(vselected)(w + j, k), v, ninf);
         CSM_FN(vstore_part)(z + j, v, k);
-        if (k < VL) v = CSM_FN(vload_part)(z + j, k, -(T)INFINITY); /* the row's lanes only */
+        v = CSM_FN(vload_part)(z + j, k, -(T)INFINITY); /* the row's lanes only */
         if (want_max) m = CSM_FN(vmax)(v, m);
-        if (end && CSM_FN(vany_ne)(v, -(T)INFINITY)) last = j + k;
+        if (end && CSM_FN(vany_ne)(v, -(T)INFINITY)) last = n;
     }
     if (end) *end = last;
     return CSM_FN(hmax)(m);
@@ -300,6 +316,10 @@ static int CSM_FN(fused_rows)(const csm_call *a, csm_op op)
     /* the row whose input is prefetched while a row is formed: FUSED_AHEAD_BYTES on, in the
      * rows' order (which need not be memory order) */
     const ptrdiff_t ahead = 1 + FUSED_AHEAD_BYTES / (n * (ptrdiff_t)sizeof(T));
+    /* in-cache inputs are not prefetched (as next_row: only the cost of the requests) */
+    const ptrdiff_t fetch_rows = a->nrows * n * (ptrdiff_t)sizeof(T) >= PREFETCH_TOTAL_MIN
+        ? a->nrows
+        : 0;
     const int stream = op != CSM_LOGSUMEXP && a->okind == own
         && (a->ostep == (ptrdiff_t)sizeof(T) || n == 1)
         && a->nrows * n * (ptrdiff_t)sizeof(T) >= STREAM_MIN_BYTES; /* csm_tuning.h */
@@ -312,6 +332,7 @@ static int CSM_FN(fused_rows)(const csm_call *a, csm_op op)
         free(mem);
         return 0;
     }
+
     for (ptrdiff_t r = 0; r < a->nrows; r += nb) {
         ptrdiff_t m = a->nrows - r < nb ? a->nrows - r : nb, ld = n;
         T *y = op == CSM_LOGSUMEXP || stream ? NULL : CSM_FN(direct_rows)(a, r, m, &ld);
@@ -321,23 +342,28 @@ static int CSM_FN(fused_rows)(const csm_call *a, csm_op op)
             T *z = buf + i * n;
             T s = a->scale ? (T)a->scale[(r + i) * a->sstep] : (T)1;
             const char *b = a->bias ? a->bias + CSM_AT(a, b, r + i) : NULL;
+            const unsigned char *w = a->where ? a->where + CSM_AT(a, w, r + i) : NULL;
             if (a->xkind == own && a->xstep == (ptrdiff_t)sizeof(T)
                 && (!b || a->bstep == 0 || a->bstep == (ptrdiff_t)sizeof(T))) {
+                /* where= with unit steps in the same pass, a vector at a time */
+                const int w_in = w && a->wstep == 1;
                 CSM_FN(form_row)(z, (const T *)(a->x + CSM_AT(a, x, r + i)), n,
-                                 a->scale ? &s : NULL, (const T *)b, a->bstep, NULL,
-                                 r + i + ahead < a->nrows
+                                 a->scale ? &s : NULL, (const T *)b, a->bstep, w_in ? w : NULL,
+                                 r + i + ahead < fetch_rows
                                      ? (const T *)(a->x + CSM_AT(a, x, r + i + ahead))
                                      : NULL,
                                  0, NULL);
+                if (w_in) {
+                    first[i] = CSM_FN(first_selected)(w, n, 1);
+                    w = NULL;
+                }
             } else {
                 CSM_FN(load_row)(z, a->x + CSM_AT(a, x, r + i), a->xstep, n, a->xkind);
                 if (a->scale)
                     for (ptrdiff_t j = 0; j < n; j++) z[j] *= s;
                 if (b) CSM_FN(add_bias)(z, n, b, a->bstep);
             }
-            if (a->where)
-                first[i] = CSM_FN(select_row)(
-                    z, n, (const unsigned char *)a->where + CSM_AT(a, w, r + i), a->wstep);
+            if (w) first[i] = CSM_FN(select_row)(z, n, w, a->wstep);
         }
         if (op == CSM_LOGSUMEXP) CSM_FN(logsumexp_rows)(buf, lse, m, n, n, 1);
         else if (op == CSM_SOFTMAX) CSM_FN(softmax_rows)(buf, dst, m, n, n, ld);
