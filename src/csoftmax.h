@@ -213,7 +213,8 @@ void csm_init_threads(void);
 
 /* Every kernel runs with subnormals flushed (FTZ and DAZ; dispatch/csm_fpenv.h). The calling
  * thread's floating-point status as CSM_FP_DENORMAL | CSM_FP_UNDERFLOW bits (x86-64: MXCSR's DE
- * and UE; aarch64: FPSR's IDC and UFC), cleared afterwards if clear is nonzero: the tests' view. */
+ * and UE; aarch64: FPSR's UFC only, its IDC marking the flushes FZ is there to make), cleared
+ * afterwards if clear is nonzero: the tests' view. */
 enum { CSM_FP_DENORMAL = 1, CSM_FP_UNDERFLOW = 2 };
 int csm_fp_status(int clear);
 #endif

@@ -4,8 +4,10 @@
 
 Each argument is a built package folder (an editable checkout's ``csoftmax/`` after
 ``pip install -e .``). Both are copied under other names (``ab_a``, ``ab_b``, and ``ab_a2``, a
-second copy of A) and imported side by side; every case is then timed round-robin, one thread,
-and the report gives per case the median time of A and the medians of B/A and A2/A. On a shared,
+second copy of A) and imported side by side; every case's arrays are made once and shared by all
+three (so 4K aliasing between input and output is the same for each); every case is then timed
+round-robin, one thread, and the report gives per case the median time of A and the medians of
+B/A and A2/A. On a shared,
 noisy machine only such interleaved ratios mean anything: a B/A outside the A2/A spread is a
 change.
 """
@@ -41,22 +43,34 @@ def load(folder, name, tmp):
     return importlib.import_module(name)
 
 
-def call_for(mod, op, shape, rng):
+def inputs_for(op, shape, rng):
+    """The case's arrays, made once and shared by every build: arrays of their own would sit at
+    other addresses, so 4K aliasing between input and output would differ from build to build."""
     x = rng.standard_normal(shape).astype(np.float32) * 4
     if op == "softmax_f64":
-        x = x.astype(np.float64)
+        return {"x": x.astype(np.float64)}
+    if op == "cross_entropy":
+        return {"x": x, "t": rng.integers(0, shape[-1], shape[0])}
+    if op == "binary_cross_entropy":
+        return {"x": x, "t": rng.uniform(0, 1, shape).astype(np.float32)}
+    if op == "softmax_backward":
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return {"x": x, "y": e / e.sum(axis=-1, keepdims=True)}
+    return {"x": x}
+
+
+def call_for(mod, op, arrays):
+    x = arrays["x"]
+    if op == "softmax_f64":
         return lambda: mod.softmax(x)
     if op == "softmax0":
         return lambda: mod.softmax(x, axis=0)
     if op == "cross_entropy":
-        t = rng.integers(0, shape[-1], shape[0])
-        return lambda: mod.cross_entropy(x, t, return_grad=True)
+        return lambda: mod.cross_entropy(x, arrays["t"], return_grad=True)
     if op == "binary_cross_entropy":
-        t = rng.uniform(0, 1, shape).astype(np.float32)
-        return lambda: mod.binary_cross_entropy(x, t, return_grad=True)
+        return lambda: mod.binary_cross_entropy(x, arrays["t"], return_grad=True)
     if op == "softmax_backward":
-        y = mod.softmax(x)
-        return lambda: mod.softmax_backward(x, y)
+        return lambda: mod.softmax_backward(x, arrays["y"])
     fn = getattr(mod, op)
     return lambda: fn(x)
 
@@ -93,7 +107,8 @@ def main(argv=None):
         print(f"ISA {mods['A'].get_isa()}, one thread, {args.rounds} rounds, interleaved")
         print(f"{'case':<34} {'A median us':>12} {'B/A':>6} {'range':>13} {'A2/A':>6} {'range':>13}")
         for op, shape in CASES[args.cases]:
-            fns = {k: call_for(m, op, shape, np.random.default_rng(0)) for k, m in mods.items()}
+            arrays = inputs_for(op, shape, np.random.default_rng(0))
+            fns = {k: call_for(m, op, arrays) for k, m in mods.items()}
             times = {k: [] for k in fns}
             for _ in range(args.rounds):
                 for k, fn in fns.items():

@@ -194,10 +194,12 @@ int csm_fp_status(int clear)
     if (clear) _mm_setcsr(csr & ~CSM_FP_STATUS);
     return (csr & 0x02u ? CSM_FP_DENORMAL : 0) | (csr & 0x10u ? CSM_FP_UNDERFLOW : 0);
 #elif defined(__aarch64__)
+    /* FPSR.IDC is set when FZ flushes a subnormal input, which is what FZ is for, not a
+     * subnormal reaching the arithmetic (x86's DE, which DAZ keeps clear): only UFC is read */
     unsigned long sr;
     __asm__ __volatile__("mrs %0, fpsr" : "=r"(sr));
     if (clear) __asm__ __volatile__("msr fpsr, %0" : : "r"(sr & ~0x9Ful));
-    return (sr & 0x80ul ? CSM_FP_DENORMAL : 0) | (sr & 0x08ul ? CSM_FP_UNDERFLOW : 0);
+    return sr & 0x08ul ? CSM_FP_UNDERFLOW : 0;
 #else
     (void)clear;
     return 0;

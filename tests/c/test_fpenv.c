@@ -1,6 +1,7 @@
 /* The C test program (see test_kernels.c, harness.h): no subnormal reaches or leaves a kernel
  * (dispatch/csm_fpenv.h, core/csm_exp.h), read from the floating-point status flags
- * (csm_fp_status), which every x86-64 CPU sets even where it does not stall on them (AMD).
+ * (csm_fp_status), which every x86-64 CPU sets even where it does not stall on them (AMD); on
+ * aarch64 only the underflow flag is read (FZ flushing an input is what it is set for).
  *
  * Typical rows (N(0, 16) logits, with or without a run of -inf entries, every row length, so
  * partial vectors and masked tails) raise neither the denormal nor the underflow flag, through
