@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <xmmintrin.h>
+#include "csm_half.h"
 #include "csm_kernel_table.h"
 
 #define TABLE_(isa) csm_table_##isa
@@ -90,18 +91,6 @@ static double time_call(csm_call_fn f, csm_dtype dt, csm_storage kind, const voi
     return samples[4];
 }
 
-/* a float16 of v (|v| in float16's normal range), rounded to nearest even */
-static uint16_t to_f16(float v)
-{
-    uint32_t b;
-    memcpy(&b, &v, 4);
-    uint32_t sign = (b >> 16) & 0x8000u, e = (b >> 23) & 0xff, m = b & 0x7fffffu;
-    if (e < 113) return (uint16_t)sign; /* below float16's normal range: 0 */
-    uint32_t h = ((e - 112) << 10) | (m >> 13), rest = m & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (h & 1))) h++;
-    return (uint16_t)(sign | h);
-}
-
 /* one printed line: the timing with the calling thread's MXCSR, then with FTZ and DAZ set */
 static void report(const char *op, const char *dtype, const char *path, csm_call_fn f, csm_dtype dt,
                    csm_storage kind, const void *x, void *out, ptrdiff_t rows, ptrdiff_t n, int opi,
@@ -137,7 +126,7 @@ int main(int argc, char **argv)
                 double v = 8.0 * rand() / RAND_MAX - 4.0;
                 if (dt) ((double *)x)[i] = v;
                 else ((float *)x)[i] = (float)v;
-                xh[i] = to_f16((float)v);
+                xh[i] = csm_f32_to_f16((float)v);
             }
             for (ptrdiff_t j = 0; j < n; j++) bias[j] = (float)(2.0 * rand() / RAND_MAX - 1.0);
             for (int op = 0; op < CSM_NUM_OPS; op++) {

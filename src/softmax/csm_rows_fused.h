@@ -332,7 +332,6 @@ static int CSM_FN(fused_rows)(const csm_call *a, csm_op op)
         free(mem);
         return 0;
     }
-
     for (ptrdiff_t r = 0; r < a->nrows; r += nb) {
         ptrdiff_t m = a->nrows - r < nb ? a->nrows - r : nb, ld = n;
         T *y = op == CSM_LOGSUMEXP || stream ? NULL : CSM_FN(direct_rows)(a, r, m, &ld);
